@@ -1,0 +1,31 @@
+# Capillary: the README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+# Release build with @testable imports: numeric code in debug Swift is 10-100x slower,
+# which would make the test suite and the demo crawl.
+SWIFT_FLAGS ?= -c release -Xswiftc -enable-testing
+BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+DEMO_OUT ?= demo-out
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+test: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+
+demo: build
+	@bash scripts/demo.sh "$(BIN)" "$(DEMO_OUT)"
+
+bench: build
+	@bash scripts/bench.sh "$(BIN)"
+
+clean:
+	rm -rf .build $(DEMO_OUT)

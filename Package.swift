@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+// Capillary: explainable diabetic-retinopathy staging for OCTA images.
+// Data flows one way: Retina -> VesselGraph -> GraphNet -> Attribution -> Knowledge -> VLM;
+// the daemon (RPC + Daemon) serves it all. Lower modules never import higher ones.
+import PackageDescription
+
+let package = Package(
+    name: "Capillary",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "capillary", targets: ["capillary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages; scripts/install-deps.sh installs them).
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // Pipeline modules.
+        .target(name: "Retina", dependencies: ["CPNG"]),
+
+        // Executables.
+        .executableTarget(name: "capillary", dependencies: [
+            "Retina",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests: one target per module.
+        .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `capillary`: the command-line face of Capillary (pipeline commands, and later the daemon client).
+@main
+struct Capillary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capillary",
+        abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
+        subcommands: [ImageInfoCommand.self]
+    )
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark and writes bench-out/benchmarks.{md,json}.
+set -euo pipefail
+BIN="$1"
+mkdir -p bench-out
+echo "no benchmarks yet" >&2
