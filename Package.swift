@@ -20,8 +20,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
+        // Shared base: seeded randomness and parallel loops (no dependencies).
+        .target(name: "Common"),
+
         // Pipeline modules.
-        .target(name: "Retina", dependencies: ["CPNG"]),
+        .target(name: "Retina", dependencies: ["Common", "CPNG"]),
 
         // Executables.
         .executableTarget(name: "capillary", dependencies: [
@@ -30,6 +33,7 @@ let package = Package(
         ]),
 
         // Tests: one target per module.
+        .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
     ],
     swiftLanguageModes: [.v5]
