@@ -157,7 +157,9 @@ extension ServerLoop {
         }
         let serial = nextSerial
         nextSerial += 1
-        let request = InflightRequest(serial: serial, id: id, method: method, token: token, batch: batch, slot: slot,
+        // Only requests own a slot in their batch's reply; notifications in a batch are answered by nothing.
+        let request = InflightRequest(serial: serial, id: id, method: method, token: token,
+                                      batch: isRequest ? batch : nil, slot: slot,
                                       startSeconds: ProcessStats.monotonicSeconds())
         let ctx = RequestContext(method: method, id: id, params: params, connectionID: conn.id, cancellation: token,
                                  outbox: outbox, flow: conn.flow, onLoopThread: false)

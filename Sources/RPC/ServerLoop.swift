@@ -216,6 +216,7 @@ final class ServerLoop {
         }
         guard !conn.closing else { return }
         let room = conn.inflight.count < config.maxInflightPerConnection
+        if conn.closeAfterFlush { markForFlush(conn) }
         if conn.closeAfterFlush || stopping || (!room && conn.decoder.bufferedBytes >= config.readBacklogBytes) {
             stopReading(conn)
         } else {
@@ -233,6 +234,11 @@ final class ServerLoop {
         }
         conn.framing.frame(body, into: &conn.out)
         conn.outCounted += counted
+        markForFlush(conn)
+    }
+
+    /// Makes the next `flushAll` visit the connection (to write its output or to close it after the last reply).
+    func markForFlush(_ conn: ClientConnection) {
         if !conn.queuedForFlush {
             conn.queuedForFlush = true
             flushList.append(conn)

@@ -36,8 +36,8 @@ final class WorkerPool: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         guard !stopping else { return false }
-        let free = threadCount - running - (jobs.count - head)
-        if free <= 0 && jobs.count - head >= maxQueued { return false }
+        // Waiting jobs may fill the idle workers plus `maxQueued` more.
+        if jobs.count - head >= (threadCount - running) + maxQueued { return false }
         jobs.append(job)
         cond.signal()
         return true
