@@ -99,7 +99,7 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertTrue(d.log.contains("longer than the 107 bytes"), d.log)
         // A regular file where the socket should be is never deleted.
         let path = temporarySocketPath("file")
-        FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
         let e = try Daemon(["--socket", path])
         XCTAssertEqual(e.waitExit(timeout: 10), 1)
         XCTAssertTrue(e.log.contains("is not a socket"), e.log)

@@ -102,3 +102,44 @@ final class JSONCodecTests: XCTestCase {
         XCTAssertNotEqual(JSONValue.object(["x": 1]), JSONValue.object(["x": 2]))
     }
 }
+
+final class JSONValueDecoderTests: XCTestCase {
+    struct Options: Decodable, Equatable {
+        var steps: Int
+        var temperature: Double?
+    }
+
+    struct Params: Decodable, Equatable {
+        var image: String
+        var sizes: [Int]
+        var options: Options
+        var tags: [String]?
+        var extra: JSONValue?
+    }
+
+    func testDecodesNestedStructs() throws {
+        let v = try JSONCodec.decode(#"{"image":"a.png","sizes":[1,2,3],"options":{"steps":50},"extra":{"k":[null]}}"#)
+        let p = try v.decode(Params.self)
+        XCTAssertEqual(p, Params(image: "a.png", sizes: [1, 2, 3], options: Options(steps: 50, temperature: nil), tags: nil,
+                                 extra: ["k": [nil]]))
+    }
+
+    func testErrorsNameTheFieldPath() throws {
+        func message(_ text: String) -> String {
+            do {
+                _ = try JSONCodec.decode(text).decode(Params.self)
+                return "no error"
+            } catch let e as RPCError {
+                XCTAssertEqual(e.code, -32602)
+                return e.data?.stringValue ?? ""
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(#"{"sizes":[],"options":{"steps":1}}"#), "missing required field 'image'")
+        XCTAssertEqual(message(#"{"image":"x","sizes":[1,"two"],"options":{"steps":1}}"#),
+                       #"field 'sizes[1]': must be an integer, got string "two""#)
+        XCTAssertEqual(message(#"{"image":"x","sizes":[],"options":{"steps":1.5}}"#),
+                       "field 'options.steps': must be an integer, got number 1.5")
+        XCTAssertEqual(message(#"{"image":"x","sizes":[],"options":{}}"#), "missing required field 'steps' in 'options'")
+        XCTAssertEqual(message(#"[1]"#), "field 'params': must be an object, got array [1]")
+    }
+}

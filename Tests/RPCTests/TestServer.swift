@@ -30,7 +30,7 @@ final class Probe: @unchecked Sendable {
 /// - `count {n, intervalMs, chunkBytes?}`: streams `n` partial results (each `{i, pad}`) every `intervalMs`,
 ///   with work-done progress, honouring cancellation; returns `{count: n}`.
 /// - `sleep {ms}`: waits `ms` milliseconds in 1 ms steps, stopping early when cancelled.
-/// - `add {a, b}`: typed params; -32602 naming the bad field.
+/// - `add {a, b}`: params decoded into a struct; -32602 naming the bad field.
 /// - `fail`: throws a non-RPC error (-32603). `teapot`: throws a custom RPC error -32042.
 /// - `blob {bytes}`: returns a string of that many bytes.
 /// - `echo`: returns its params.
@@ -74,10 +74,10 @@ func makeTestServer(_ tag: String, probe: Probe = Probe(), tweak: (inout RPCServ
         }
         return ["slept": .int(Int64(ms))]
     }
+    struct AddParams: Decodable { var a: Int; var b: Int }
     server.register("add") { ctx in
-        let a: Int = try ctx.params.required("a")
-        let b: Int = try ctx.params.required("b")
-        return .int(Int64(a + b))
+        let p = try ctx.decodeParams(AddParams.self)
+        return .int(Int64(p.a + p.b))
     }
     struct Boom: Error, CustomStringConvertible { var description: String { "boom: the handler failed" } }
     server.register("fail") { _ in throw Boom() }
