@@ -177,7 +177,7 @@ extension ServerLoop {
 
     /// The closure a worker runs: the handler, then the reply posted back to the loop.
     func makeJob(_ handler: @escaping RPCHandler, _ ctx: RequestContext, isRequest: Bool, replyID: JSONValue,
-                 serial: UInt64, flow: WriteFlow) -> () -> Void {
+                 serial: UInt64, flow: WriteFlow) -> WorkerJob {
         let outbox = self.outbox
         let connectionID = ctx.connectionID
         return {
@@ -208,8 +208,9 @@ extension ServerLoop {
                                                        "error": RPCError.internalError("the result could not be encoded as JSON").json])))
                 flow.add(body?.count ?? 0)
             }
-            if !outbox.post(.finished(connection: connectionID, serial: serial, body: body, outcome: outcome)) {
-                flow.written(body?.count ?? 0)
+            let finished = LoopEvent.finished(connection: connectionID, serial: serial, body: body, outcome: outcome)
+            return {
+                if !outbox.post(finished) { flow.written(body?.count ?? 0) }
             }
         }
     }

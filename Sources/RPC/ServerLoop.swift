@@ -25,6 +25,13 @@ final class ServerLoop {
     let listener: UnsafeMutablePointer<uv_pipe_t>
     let async: UnsafeMutablePointer<uv_async_t>
     let graceTimer: UnsafeMutablePointer<uv_timer_t>
+    /// Checks paused connections for a hang-up (reading is stopped there, so libuv would not report EOF).
+    let hangupProbe: UnsafeMutablePointer<uv_timer_t>
+    var pausedConnections: [UInt64: ClientConnection] = [:]
+    var probeRunning = false
+    static let hangupProbeIntervalMS: UInt64 = 50
+    /// Linux's POLLRDHUP (peer closed its write side); Glibc's Swift module hides it behind _GNU_SOURCE.
+    static let pollRDHUP: Int16 = 0x2000
     var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     var connections: [UInt64: ClientConnection] = [:]
     var flushList: [ClientConnection] = []
@@ -49,12 +56,13 @@ final class ServerLoop {
         listener = .allocate(capacity: 1)
         async = .allocate(capacity: 1)
         graceTimer = .allocate(capacity: 1)
+        hangupProbe = .allocate(capacity: 1)
         pool = WorkerPool(threads: config.workerCount, maxQueued: config.maxQueuedRequests)
         var ok = false
         defer {
             if !ok {
                 pool.shutdown(timeoutSeconds: 1)
-                loop.deallocate(); listener.deallocate(); async.deallocate(); graceTimer.deallocate()
+                loop.deallocate(); listener.deallocate(); async.deallocate(); graceTimer.deallocate(); hangupProbe.deallocate()
             }
         }
         uv_loop_init(loop)
@@ -62,6 +70,7 @@ final class ServerLoop {
         uv_pipe_init(loop, listener, 0)
         uv_async_init(loop, async) { a in ServerLoop.from(a!.pointee.loop).drainOutbox() }
         uv_timer_init(loop, graceTimer)
+        uv_timer_init(loop, hangupProbe)
         do {
             try SocketPath.prepare(config.socketPath)
             var rc = uv_pipe_bind(listener, config.socketPath)
@@ -83,6 +92,7 @@ final class ServerLoop {
             uv_close(asHandle(listener), nil)
             uv_close(asHandle(async), nil)
             uv_close(asHandle(graceTimer), nil)
+            uv_close(asHandle(hangupProbe), nil)
             uv_run(loop, UV_RUN_DEFAULT)
             uv_loop_close(loop)
             throw error
@@ -120,7 +130,7 @@ final class ServerLoop {
             logger.warn("a handler ignored cancellation and is still running; leaving it behind")
         }
         for h in signalHandles { h.deallocate() }
-        loop.deallocate(); listener.deallocate(); async.deallocate(); graceTimer.deallocate()
+        loop.deallocate(); listener.deallocate(); async.deallocate(); graceTimer.deallocate(); hangupProbe.deallocate()
     }
 
     // MARK: Accepting and reading
@@ -167,6 +177,10 @@ final class ServerLoop {
     }
 
     func startReading(_ conn: ClientConnection) {
+        if pausedConnections.removeValue(forKey: conn.id) != nil && pausedConnections.isEmpty && probeRunning {
+            probeRunning = false
+            uv_timer_stop(hangupProbe)
+        }
         guard !conn.reading, !conn.closing else { return }
         let rc = uv_read_start(conn.stream, { h, _, buf in
             let c = Unmanaged<ClientConnection>.fromOpaque(h!.pointee.data!).takeUnretainedValue()
@@ -182,6 +196,39 @@ final class ServerLoop {
         guard conn.reading else { return }
         uv_read_stop(conn.stream)
         conn.reading = false
+    }
+
+    /// Stops reading a connection that is at its in-flight limit with a full backlog, and keeps watching it
+    /// for a hang-up so that its work is still cancelled the moment the client goes away.
+    func pauseReading(_ conn: ClientConnection) {
+        stopReading(conn)
+        pausedConnections[conn.id] = conn
+        if !probeRunning && !stopping {
+            probeRunning = true
+            uv_timer_start(hangupProbe, { t in ServerLoop.from(t!.pointee.loop).probeHangups() },
+                           Self.hangupProbeIntervalMS, Self.hangupProbeIntervalMS)
+        }
+    }
+
+    /// poll(2) with POLLRDHUP reports a peer that closed even while unread input is queued.
+    func probeHangups() {
+        for conn in Array(pausedConnections.values) {
+            if conn.closing {
+                pausedConnections[conn.id] = nil
+                continue
+            }
+            var fd: uv_os_fd_t = -1
+            guard uv_fileno(conn.handle, &fd) == 0 else { continue }
+            var p = pollfd(fd: fd, events: Self.pollRDHUP, revents: 0)
+            let hungUp: Int16 = Self.pollRDHUP | Int16(POLLHUP) | Int16(POLLERR)
+            if poll(&p, 1, 0) > 0 && (p.revents & hungUp) != 0 {
+                close(conn, reason: .disconnected, why: "client hung up while its reading was paused")
+            }
+        }
+        if pausedConnections.isEmpty && probeRunning {
+            probeRunning = false
+            uv_timer_stop(hangupProbe)
+        }
     }
 
     func received(_ conn: ClientConnection, _ nread: Int) {
@@ -217,8 +264,10 @@ final class ServerLoop {
         guard !conn.closing else { return }
         let room = conn.inflight.count < config.maxInflightPerConnection
         if conn.closeAfterFlush { markForFlush(conn) }
-        if conn.closeAfterFlush || stopping || (!room && conn.decoder.bufferedBytes >= config.readBacklogBytes) {
+        if conn.closeAfterFlush || stopping {
             stopReading(conn)
+        } else if !room && conn.decoder.bufferedBytes >= config.readBacklogBytes {
+            pauseReading(conn)
         } else {
             startReading(conn)
         }
@@ -316,6 +365,7 @@ final class ServerLoop {
         conn.inflightByID.removeAll()
         conn.flow.close()
         connections[conn.id] = nil
+        pausedConnections[conn.id] = nil
         stopReading(conn)
         if n > 0 || reason != .disconnected || why != "end of stream" {
             logger.log(n > 0 ? .info : .debug, "connection \(conn.id) closing (\(why)); cancelled \(n) request(s) in flight")
@@ -375,6 +425,8 @@ final class ServerLoop {
             timerClosed = true
             uv_timer_stop(graceTimer)
             uv_close(asHandle(graceTimer), nil)
+            uv_timer_stop(hangupProbe)
+            uv_close(asHandle(hangupProbe), nil)
         }
     }
 }

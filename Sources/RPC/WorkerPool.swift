@@ -1,9 +1,13 @@
 import Foundation
 
+/// A job: does the work and returns what to do once its worker counts as free again (deliver the result),
+/// so that whoever receives the result can submit new work without finding this worker still busy.
+typealias WorkerJob = () -> (() -> Void)
+
 /// A fixed set of threads running queued jobs in FIFO order, with a bounded queue.
 final class WorkerPool: @unchecked Sendable {
     private let cond = NSCondition()
-    private var jobs: [() -> Void] = []
+    private var jobs: [WorkerJob] = []
     private var head = 0
     private var running = 0
     private var stopping = false
@@ -32,7 +36,7 @@ final class WorkerPool: @unchecked Sendable {
     var busy: Int { cond.lock(); defer { cond.unlock() }; return running }
 
     /// Queues `job`; false if every worker is busy and the queue already holds `maxQueued` jobs.
-    func submit(_ job: @escaping () -> Void) -> Bool {
+    func submit(_ job: @escaping WorkerJob) -> Bool {
         cond.lock()
         defer { cond.unlock() }
         guard !stopping else { return false }
@@ -59,10 +63,11 @@ final class WorkerPool: @unchecked Sendable {
             }
             running += 1
             cond.unlock()
-            job()
+            let deliver = job()
             cond.lock()
             running -= 1
             cond.unlock()
+            deliver()
         }
         exited.signal()
     }

@@ -56,6 +56,7 @@ final class StreamingTests: XCTestCase {
         let c = try TestClient(path: server.socketPath)
         try c.initialize()
         try c.send(#"{"jsonrpc":"2.0","id":1,"method":"count","params":{"n":100000,"intervalMs":1,"partialResultToken":"t"}}"#)
+        probe.started.wait()
         for _ in 0..<3 { _ = try c.read() }
         let closedAt = ProcessStats.monotonicSeconds()
         c.closeNow()
@@ -169,5 +170,32 @@ final class StreamingTests: XCTestCase {
             ids.insert(r["id"]!.intValue!)
         }
         XCTAssertEqual(ids, Set(0..<300))
+    }
+
+    func testHangupIsSeenWhileReadingIsPaused() throws {
+        let probe = Probe()
+        let server = try makeTestServer("pause", probe: probe) { $0.maxInflightPerConnection = 2; $0.readBacklogBytes = 4096 }
+        defer { server.stop() }
+        let c = try TestClient(path: server.socketPath)
+        try c.initialize()
+        // Two long requests fill the in-flight limit; ~60 KB more input piles up and reading is paused.
+        var bytes: [UInt8] = []
+        for i in 0..<1000 {
+            Framing.lines.frame(Array(#"{"jsonrpc":"2.0","id":\#(i),"method":"sleep","params":{"ms":5000}}"#.utf8), into: &bytes)
+        }
+        try c.sendRaw(bytes)
+        probe.started.wait()
+        probe.started.wait()
+        let watcher = try TestClient(path: server.socketPath)
+        try watcher.initialize()
+        usleep(100_000)
+        XCTAssertEqual(try watcher.call("status", id: 1)["result"]?["inflightRequests"], 2,
+                       "only the in-flight limit may reach the workers")
+        let closedAt = ProcessStats.monotonicSeconds()
+        c.closeNow()
+        XCTAssertEqual(probe.cancelSeen.wait(timeout: .now() + 2), .success, "hang-up not seen while paused")
+        XCTAssertEqual(probe.cancelSeen.wait(timeout: .now() + 2), .success)
+        XCTAssertEqual(probe.cancelReason, .disconnected)
+        XCTAssertLessThan(ProcessStats.monotonicSeconds() - closedAt, 0.5)
     }
 }
