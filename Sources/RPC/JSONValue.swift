@@ -92,6 +92,7 @@ public struct JSONObject: Equatable, Sendable, Sequence, ExpressibleByDictionary
         for (k, v) in pairs { self[k] = v }
     }
 
+    /// `["a": 1, "b": "x"]` keeps the written order.
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
 
     /// The number of members.
@@ -112,6 +113,7 @@ public struct JSONObject: Equatable, Sendable, Sequence, ExpressibleByDictionary
         }
     }
 
+    /// The members in order.
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { entries.makeIterator() }
 
     /// Equal when both hold the same keys with equal values (member order does not matter, as in JSON).
@@ -122,6 +124,7 @@ public struct JSONObject: Equatable, Sendable, Sequence, ExpressibleByDictionary
     }
 }
 
+/// Literals build values directly: `["id": 1, "tags": ["a", nil], "ok": true]`.
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     public init(nilLiteral: ()) { self = .null }

@@ -55,8 +55,12 @@ public final class Logger: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// A debug line (per-request detail).
     public func debug(_ m: @autoclosure () -> String) { log(.debug, m()) }
+    /// An info line (start, stop, notable events).
     public func info(_ m: @autoclosure () -> String) { log(.info, m()) }
+    /// A warning (a client misbehaved, a limit was hit).
     public func warn(_ m: @autoclosure () -> String) { log(.warn, m()) }
+    /// An error (the server cannot do what was asked).
     public func error(_ m: @autoclosure () -> String) { log(.error, m()) }
 }

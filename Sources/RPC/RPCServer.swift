@@ -97,6 +97,13 @@ public final class RPCServer: @unchecked Sendable {
         methods[method] = MethodEntry(handler: handler, execution: execution)
     }
 
+    /// Maps `method` to a handler that receives its params already decoded as `P` (absent params decode as
+    /// `{}`); params that do not decode are answered -32602 naming the field, without calling `handler`.
+    public func register<P: Decodable>(_ method: String, params: P.Type, execution: HandlerExecution = .worker,
+                                       _ handler: @escaping (P, RequestContext) throws -> JSONValue) {
+        register(method, execution: execution) { ctx in try handler(try ctx.decodeParams(P.self), ctx) }
+    }
+
     /// Registered method names plus the built-in ones, sorted.
     public var methodNames: [String] {
         lock.lock(); defer { lock.unlock() }

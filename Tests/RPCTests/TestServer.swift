@@ -75,10 +75,7 @@ func makeTestServer(_ tag: String, probe: Probe = Probe(), tweak: (inout RPCServ
         return ["slept": .int(Int64(ms))]
     }
     struct AddParams: Decodable { var a: Int; var b: Int }
-    server.register("add") { ctx in
-        let p = try ctx.decodeParams(AddParams.self)
-        return .int(Int64(p.a + p.b))
-    }
+    server.register("add", params: AddParams.self) { p, _ in .int(Int64(p.a + p.b)) }
     struct Boom: Error, CustomStringConvertible { var description: String { "boom: the handler failed" } }
     server.register("fail") { _ in throw Boom() }
     server.register("teapot") { _ in throw RPCError(code: -32042, message: "I'm a teapot", data: ["hint": "tea"]) }
