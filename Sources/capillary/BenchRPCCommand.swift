@@ -35,6 +35,9 @@ struct BenchRPCCommand: ParsableCommand {
     @Flag(name: .customLong("in-process"), help: "Run the server inside this process instead of spawning capillaryd.")
     var inProcess = false
 
+    @Flag(name: .customLong("skip-worker-path"), help: "Skip the extra run through the worker pool (in-process 'echo').")
+    var skipWorkerPath = false
+
     @Option(help: "Where to write the JSON results.")
     var out: String = "bench-out/rpc.json"
 
@@ -98,6 +101,8 @@ struct BenchRPCCommand: ParsableCommand {
         let pipe = try Self.pipelinedRun(socketPath: socketPath, count: pipelined)
         let conc = try Self.concurrentRun(socketPath: socketPath, clients: clients, perClient: perClient)
         let rssLoad = sampler.stop()
+        let worker = skipWorkerPath ? nil : try Self.workerPathRun(dir: dir, pipelined: pipelined, clients: clients,
+                                                                       perClient: perClient, workers: workers)
 
         let p50 = Self.percentile(conc.latenciesUS, 0.50)
         let p99 = Self.percentile(conc.latenciesUS, 0.99)
@@ -113,10 +118,15 @@ struct BenchRPCCommand: ParsableCommand {
         | latency p99, \(clients) clients | \(String(format: "%.3f", p99 / 1000)) ms | <= 2 ms |
         | server RSS idle | \(String(format: "%.1f", Double(rssIdle) / 1048576)) MiB | |
         | server RSS under load (max sampled) | \(String(format: "%.1f", Double(rssLoad) / 1048576)) MiB | |
-
-        server: \(mode); machine: \(cores) cores, \(cpu)
         """)
-        let json: JSONValue = [
+        if let w = worker {
+            print("""
+            | worker-pool echo pipelined, 1 connection (in-process) | \(Int(w.pipelined)) req/s | |
+            | worker-pool echo, \(clients) clients: req/s, p50, p99 (in-process) | \(Int(w.concurrent.requestsPerSecond)) req/s, \(String(format: "%.3f", Self.percentile(w.concurrent.latenciesUS, 0.5) / 1000)) ms, \(String(format: "%.3f", Self.percentile(w.concurrent.latenciesUS, 0.99) / 1000)) ms | |
+            """)
+        }
+        print("\nserver: \(mode); machine: \(cores) cores, \(cpu)")
+        var json: JSONValue = [
             "benchmark": "rpc",
             "server": .string(mode),
             "machine": ["cores": .int(Int64(cores)), "cpu": .string(cpu)],
@@ -129,10 +139,34 @@ struct BenchRPCCommand: ParsableCommand {
             "targets": ["pipelinedRequestsPerSecond": 50000, "latencyP99MS": 2.0],
             "meetsTargets": .bool(pipe >= 50_000 && p99 / 1000 <= 2.0),
         ]
+        if let w = worker, case .object(var o) = json {
+            o["workerPathInProcess"] = ["method": "echo", "pipelinedRequestsPerSecond": .double(w.pipelined),
+                                        "concurrentRequestsPerSecond": .double(w.concurrent.requestsPerSecond),
+                                        "latencyP50MS": .double(Self.percentile(w.concurrent.latenciesUS, 0.5) / 1000),
+                                        "latencyP99MS": .double(Self.percentile(w.concurrent.latenciesUS, 0.99) / 1000)]
+            json = .object(o)
+        }
         let outDir = (out as NSString).deletingLastPathComponent
         if !outDir.isEmpty { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) }
         try Data(JSONCodec.encode(json) + [0x0A]).write(to: URL(fileURLWithPath: out))
         print("wrote \(out)")
+    }
+
+    /// The same two runs against an in-process server whose `echo` runs on the worker pool, to show what the
+    /// hand-off to a worker and back (mutex queue + uv_async_send) costs compared with inline `ping`.
+    static func workerPathRun(dir: String, pipelined: Int, clients: Int, perClient: Int, workers: Int?) throws
+        -> (pipelined: Double, concurrent: (requestsPerSecond: Double, latenciesUS: [Double])) {
+        var config = RPCServerConfiguration()
+        config.socketPath = dir + "/worker.sock"
+        if let workers { config.workerCount = workers }
+        let server = RPCServer(configuration: config)
+        server.register("echo") { ctx in ctx.params }
+        try server.start()
+        defer { server.stop() }
+        _ = try pipelinedRun(socketPath: config.socketPath, count: min(10_000, pipelined), method: "echo")
+        let p = try pipelinedRun(socketPath: config.socketPath, count: pipelined, method: "echo")
+        let c = try concurrentRun(socketPath: config.socketPath, clients: clients, perClient: perClient, method: "echo")
+        return (p, c)
     }
 
     static func siblingDaemon() -> String {
@@ -146,14 +180,14 @@ struct BenchRPCCommand: ParsableCommand {
     }
 
     /// Writes `count` pings back to back from one thread while this one counts reply lines; returns req/s.
-    static func pipelinedRun(socketPath: String, count: Int) throws -> Double {
+    static func pipelinedRun(socketPath: String, count: Int, method: String = "ping") throws -> Double {
         let c = try RPCClient(path: socketPath)
         _ = try c.initialize()
         var batch: [UInt8] = []
         var lineEnds: [Int] = [0]  // lineEnds[k]: bytes of the first k requests
         let perWrite = 1000
         for i in 0..<perWrite {
-            batch += Array(#"{"jsonrpc":"2.0","id":\#(i + 1),"method":"ping"}"#.utf8) + [0x0A]
+            batch += Array(#"{"jsonrpc":"2.0","id":\#(i + 1),"method":"\#(method)"}"#.utf8) + [0x0A]
             lineEnds.append(batch.count)
         }
         let requests = batch, ends = lineEnds
@@ -188,14 +222,14 @@ struct BenchRPCCommand: ParsableCommand {
     /// `clients` connections doing request/reply round trips at once (each keeps exactly one ping
     /// outstanding), driven by one poll(2) loop so that 32 client threads do not fight the server for the
     /// cores; returns req/s and per-request latencies (us).
-    static func concurrentRun(socketPath: String, clients: Int, perClient: Int) throws -> (requestsPerSecond: Double, latenciesUS: [Double]) {
+    static func concurrentRun(socketPath: String, clients: Int, perClient: Int, method: String = "ping") throws -> (requestsPerSecond: Double, latenciesUS: [Double]) {
         var conns: [RPCClient] = []
         for _ in 0..<clients {
             let c = try RPCClient(path: socketPath)
             _ = try c.initialize()
             conns.append(c)
         }
-        let request = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0A]
+        let request = Array(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)"}"#.utf8) + [0x0A]
         var sentAt = [Double](repeating: 0, count: clients)
         var done = [Int](repeating: 0, count: clients)
         var fds = conns.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
