@@ -8,6 +8,8 @@ public enum CancelReason: String, Sendable {
     case disconnected
     /// The server is stopping.
     case shutdown
+    /// The client read nothing for longer than the write-stall timeout while the request was streaming.
+    case clientStalled
 }
 
 /// A flag a handler polls to learn that its request was cancelled; set once, never cleared.
@@ -53,21 +55,39 @@ final class WriteFlow: @unchecked Sendable {
     private var closed = false
     let highWatermark: Int
     let lowWatermark: Int
+    /// How long a producer waits for a paused connection before giving up (0: forever).
+    let stallTimeoutSeconds: Double
 
-    init(highWatermark: Int, lowWatermark: Int) {
+    init(highWatermark: Int, lowWatermark: Int, stallTimeoutSeconds: Double = 0) {
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
+        self.stallTimeoutSeconds = stallTimeoutSeconds
     }
 
     var pending: Int { cond.lock(); defer { cond.unlock() }; return pendingBytes }
 
     /// Blocks while the connection is paused (above the high watermark, not yet back to the low one).
-    /// Returns false if the token is cancelled or the connection closed meanwhile.
+    /// Returns false if the token is cancelled or the connection closed meanwhile; after waiting longer than
+    /// the stall timeout it cancels the token (`.clientStalled`) and returns false.
     func waitUntilWritable(_ token: CancellationToken) -> Bool {
         cond.lock()
-        defer { cond.unlock() }
-        while paused && !closed && !token.isCancelled { cond.wait() }
-        return !closed && !token.isCancelled
+        let deadline = stallTimeoutSeconds > 0 ? Date(timeIntervalSinceNow: stallTimeoutSeconds) : nil
+        var stalled = false
+        while paused && !closed && !token.isCancelled {
+            if let deadline {
+                if !cond.wait(until: deadline) && paused && !closed {
+                    stalled = true
+                    break
+                }
+            } else {
+                cond.wait()
+            }
+        }
+        let ok = !stalled && !closed && !token.isCancelled
+        cond.unlock()
+        // Cancel outside the lock: cancel() takes it again to wake other waiters.
+        if stalled { token.cancel(.clientStalled) }
+        return ok
     }
 
     func add(_ n: Int) {

@@ -23,6 +23,9 @@ public struct RPCServerConfiguration: Sendable {
     public var writeHighWatermarkBytes = 1 << 20
     /// Pending output at which paused producers resume.
     public var writeLowWatermarkBytes = 256 << 10
+    /// How long a producer blocked by a client that reads nothing may wait before its request is cancelled
+    /// (-32800, reason "clientStalled"), freeing the worker; 0 waits forever. In seconds.
+    public var writeStallTimeoutSeconds = 60.0
     /// Pending output past which the connection is dropped (the client is not reading).
     public var maxPendingWriteBytes = 64 << 20
     /// Deepest array/object nesting accepted in a message.

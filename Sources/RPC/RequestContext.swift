@@ -34,6 +34,7 @@ public enum WorkDoneProgress: Sendable {
 /// Worker handlers may block; `sendPartialResult`, `reportProgress` and `sendNotification` block while the
 /// client is not reading (the connection's write queue is above its high watermark) and throw -32800 once
 /// the request is cancelled, so a streaming loop written as `try ctx.sendPartialResult(x)` stops by itself.
+/// A producer blocked longer than `writeStallTimeoutSeconds` is cancelled with reason `clientStalled`.
 public final class RequestContext: @unchecked Sendable {
     /// The method name.
     public let method: String

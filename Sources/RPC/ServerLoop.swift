@@ -142,7 +142,8 @@ final class ServerLoop {
         }
         let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
         uv_pipe_init(loop, pipe, 0)
-        let flow = WriteFlow(highWatermark: config.writeHighWatermarkBytes, lowWatermark: config.writeLowWatermarkBytes)
+        let flow = WriteFlow(highWatermark: config.writeHighWatermarkBytes, lowWatermark: config.writeLowWatermarkBytes,
+                             stallTimeoutSeconds: config.writeStallTimeoutSeconds)
         let conn = ClientConnection(id: nextConnectionID, pipe: pipe, flow: flow, maxMessageBytes: config.maxMessageBytes)
         nextConnectionID += 1
         // The handle owns one reference to its connection until its close callback.

@@ -201,4 +201,24 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(probe.cancelReason, .disconnected)
         XCTAssertLessThan(ProcessStats.monotonicSeconds() - closedAt, 0.5)
     }
+
+    func testProducerBlockedByAClientThatNeverReadsGivesUpAfterTheStallTimeout() throws {
+        let probe = Probe()
+        let server = try makeTestServer("stall", probe: probe) {
+            $0.writeHighWatermarkBytes = 32 << 10
+            $0.writeLowWatermarkBytes = 8 << 10
+            $0.writeStallTimeoutSeconds = 0.3
+        }
+        defer { server.stop() }
+        let c = try TestClient(path: server.socketPath)
+        try c.initialize()
+        try c.send(#"{"jsonrpc":"2.0","id":1,"method":"count","params":{"n":100000,"intervalMs":0,"chunkBytes":1000,"partialResultToken":"t"}}"#)
+        XCTAssertEqual(probe.cancelSeen.wait(timeout: .now() + 5), .success, "the blocked producer never gave up")
+        XCTAssertEqual(probe.cancelReason, .clientStalled)
+        var last: JSONValue = .null
+        repeat { last = try c.read() } while last["method"] != nil
+        XCTAssertEqual(last["error"]?["code"], -32800)
+        XCTAssertEqual(last["error"]?["data"]?["reason"], "clientStalled")
+        XCTAssertEqual(try c.call("ping", id: 2)["result"], .null, "the connection itself stays usable")
+    }
 }
