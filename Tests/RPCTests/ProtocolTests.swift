@@ -165,22 +165,30 @@ final class ProtocolTests: XCTestCase {
     }
 
     func testHundredConcurrentConnections() throws {
-        let path = server.socketPath
-        let failures = NSLock()
-        var errors: [String] = []
-        DispatchQueue.concurrentPerform(iterations: 100) { k in
-            do {
-                let c = try TestClient(path: path, framing: k % 2 == 0 ? .lines : .contentLength)
-                try c.initialize()
-                for j in 0..<5 {
-                    let r = try c.call("add", id: j + 1, params: ["a": .int(Int64(k)), "b": .int(Int64(j))], timeout: 20)
-                    if r["result"]?.intValue != k + j { throw TestClientError.timeout("right sum for \(k)+\(j): \(r)") }
+        // All 100 are open at once, in both framings, and each has requests in flight at the same time.
+        var clients: [TestClient] = []
+        for k in 0..<100 {
+            let c = try TestClient(path: server.socketPath, framing: k % 2 == 0 ? .lines : .contentLength)
+            try c.initialize()
+            clients.append(c)
+        }
+        XCTAssertEqual(try clients[0].call("status", id: 1)["result"]?["connections"], 100)
+        for round in 0..<3 {
+            for (k, c) in clients.enumerated() {
+                try c.send(.object(["jsonrpc": "2.0", "id": .int(Int64(round)), "method": "add",
+                                    "params": ["a": .int(Int64(k)), "b": .int(Int64(round))]]))
+                try c.send(#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#)
+            }
+            for (k, c) in clients.enumerated() {
+                var got: [String: JSONValue] = [:]
+                for _ in 0..<2 {
+                    let r = try c.read(timeout: 20)
+                    got[r["id"]!.description] = r["result"]
                 }
-            } catch {
-                failures.lock(); errors.append("\(k): \(error)"); failures.unlock()
+                XCTAssertEqual(got[String(round)], .int(Int64(k + round)), "client \(k) round \(round)")
+                XCTAssertEqual(got["\"p\""], .null)
             }
         }
-        XCTAssertEqual(errors, [])
     }
 
     func testLSPFramingRepliesInLSPFraming() throws {
