@@ -36,6 +36,8 @@ final class InflightRequest {
 final class BatchReply {
     var parts: [[UInt8]?]
     var pending = 0
+    /// Bytes of worker replies in `parts`, which their workers already added to the connection's flow.
+    var countedBytes = 0
 
     init(count: Int) { parts = Array(repeating: nil, count: count) }
 

@@ -233,11 +233,9 @@ extension ServerLoop {
                 }
                 if let batch = request.batch {
                     batch.parts[request.slot] = body
+                    batch.countedBytes += body?.count ?? 0
                     batch.pending -= 1
-                    if batch.pending == 0 {
-                        let counted = batch.parts.reduce(0) { $0 + ($1?.count ?? 0) }
-                        if let b = batch.body() { enqueue(conn, b, counted: counted) }
-                    }
+                    if batch.pending == 0, let b = batch.body() { enqueue(conn, b, counted: batch.countedBytes) }
                 } else if let body {
                     enqueue(conn, body, counted: body.count)
                 }
@@ -295,6 +293,7 @@ extension ServerLoop {
             "busyWorkers": .int(Int64(pool.busy)),
             "workers": .int(Int64(pool.threadCount)),
             "requestsAnswered": .int(Int64(requestsAnswered)),
+            "pendingWriteBytes": .int(Int64(connections.values.reduce(0) { $0 + $1.flow.pending })),
             "rssBytes": .int(Int64(ProcessStats.residentBytes())),
         ]
     }

@@ -221,4 +221,25 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(last["error"]?["data"]?["reason"], "clientStalled")
         XCTAssertEqual(try c.call("ping", id: 2)["result"], .null, "the connection itself stays usable")
     }
+
+    func testWriteAccountingReturnsToZero() throws {
+        let server = try makeTestServer("acct")
+        defer { server.stop() }
+        let c = try TestClient(path: server.socketPath)
+        try c.initialize()
+        // Inline and worker replies in one batch, a stream, and plain replies: every byte counted in must be
+        // counted out once written, or the watermarks would drift.
+        try c.send(#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"add","params":{"a":1,"b":1}},{"jsonrpc":"2.0","id":3,"method":"blob","params":{"bytes":5000}}]"#)
+        XCTAssertEqual(try c.read().arrayValue?.count, 3)
+        try c.send(#"{"jsonrpc":"2.0","id":4,"method":"count","params":{"n":30,"intervalMs":0,"chunkBytes":100,"partialResultToken":"t","workDoneToken":"w"}}"#)
+        var m: JSONValue
+        repeat { m = try c.read() } while m["id"] != 4
+        var pending = -1
+        for _ in 0..<50 {
+            pending = try c.call("status", id: 5)["result"]!["pendingWriteBytes"]!.intValue!
+            if pending == 0 { break }
+            usleep(10_000)
+        }
+        XCTAssertEqual(pending, 0)
+    }
 }
