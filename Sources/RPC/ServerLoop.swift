@@ -72,7 +72,7 @@ final class ServerLoop {
         uv_timer_init(loop, graceTimer)
         uv_timer_init(loop, hangupProbe)
         do {
-            try SocketPath.prepare(config.socketPath)
+            try SocketPath.prepare(config.socketPath, requirePrivateDirectory: config.socketPath == SocketPath.defaultPath())
             var rc = uv_pipe_bind(listener, config.socketPath)
             if rc == Int32(UV_EADDRINUSE.rawValue) {
                 throw RPCServerError.socketInUse(path: config.socketPath)

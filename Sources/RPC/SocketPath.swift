@@ -48,10 +48,12 @@ public enum SocketPath {
 
     /// Checks `path` fits, creates its directory (mode 0700) if missing, refuses a live socket or a
     /// non-socket file, and removes a stale socket (one nobody accepts on).
+    /// - Parameter requirePrivateDirectory: also refuse a directory that another user owns or that others
+    ///   may write to (used for the default path: anyone can create `/tmp/capillary-$UID` first).
     /// - Returns: true if a stale socket was removed.
     /// - Throws: `RPCServerError` naming the path and what to do.
     @discardableResult
-    public static func prepare(_ path: String) throws -> Bool {
+    public static func prepare(_ path: String, requirePrivateDirectory: Bool = false) throws -> Bool {
         let n = path.utf8.count
         guard n > 0 else { throw RPCServerError.badConfiguration("the socket path is empty") }
         guard n <= maxBytes else { throw RPCServerError.socketPathTooLong(path: path, bytes: n, maxBytes: maxBytes) }
@@ -68,6 +70,10 @@ public enum SocketPath {
                 }
             } else if (st.st_mode & S_IFMT) != S_IFDIR {
                 throw RPCServerError.socketDirectory(path: dir, reason: "not a directory")
+            } else if requirePrivateDirectory && (st.st_uid != getuid() || (st.st_mode & 0o022) != 0) {
+                throw RPCServerError.socketDirectory(
+                    path: dir, reason: "it must belong to you (uid \(getuid()), it has \(st.st_uid)) and not be writable by others "
+                        + "(mode \(String(st.st_mode & 0o777, radix: 8))); remove it or pass --socket")
             }
         }
         var st = stat()

@@ -104,6 +104,13 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(e.waitExit(timeout: 10), 1)
         XCTAssertTrue(e.log.contains("is not a socket"), e.log)
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "keep me")
+        // A default-style directory that others may write to is refused (someone could have planted it).
+        let shared = temporarySocketPath("shared")
+        chmod((shared as NSString).deletingLastPathComponent, 0o777)
+        XCTAssertThrowsError(try SocketPath.prepare(shared, requirePrivateDirectory: true)) { err in
+            XCTAssertTrue("\(err)".contains("not be writable by others"), "\(err)")
+        }
+        XCTAssertNoThrow(try SocketPath.prepare(shared))  // an explicit --socket there is the user's choice
         // The library reports the same errors as values.
         XCTAssertThrowsError(try SocketPath.prepare(long)) { err in
             guard case RPCServerError.socketPathTooLong(_, let n, 107) = err else { return XCTFail("\(err)") }
