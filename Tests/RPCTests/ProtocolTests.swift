@@ -223,4 +223,25 @@ final class ProtocolTests: XCTestCase {
         try fresh.initialize()
         XCTAssertEqual(try fresh.call("add", id: 3, params: ["a": 2, "b": 2])["result"], 4)
     }
+
+    func testLSPDeclaredLengthOverTheLimitAndDeepNesting() throws {
+        let small = try makeTestServer("lspmax") { $0.maxMessageBytes = 4096; $0.maxJSONDepth = 16 }
+        defer { small.stop() }
+        // Nesting past the limit: -32700 naming the limit; the connection stays usable.
+        let c = try TestClient(path: small.socketPath, framing: .contentLength)
+        try c.initialize()
+        let deep = #"{"jsonrpc":"2.0","id":1,"method":"echo","params":"# + String(repeating: "[", count: 20)
+            + String(repeating: "]", count: 20) + "}"
+        try c.send(deep)
+        let r = try c.read()
+        XCTAssertEqual(r["error"]?["code"], -32700)
+        XCTAssertTrue(r["error"]!["data"]!.stringValue!.contains("deeper than 16"), "\(r)")
+        XCTAssertEqual(try c.call("ping", id: 2)["result"], .null)
+        // A Content-Length over the limit is refused before its body arrives, and the connection closed.
+        try c.sendRaw(Array("Content-Length: 5000\r\n\r\n{".utf8))
+        let e = try c.read()
+        XCTAssertEqual(e["error"]?["code"], -32700)
+        XCTAssertTrue(e["error"]!["data"]!.stringValue!.contains("4096"), "\(e)")
+        XCTAssertTrue(c.drainToEOF(timeout: 5).eof)
+    }
 }
