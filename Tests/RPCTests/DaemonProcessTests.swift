@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The real `capillaryd` binary: signals, socket ownership, refusals.
-final class DaemonProcessTests: XCTestCase {
+final class DaemonProcessTests: SocketTestCase {
     /// The capillaryd built next to this test bundle.
     static func daemonURL() throws -> URL {
         var candidates: [URL] = []

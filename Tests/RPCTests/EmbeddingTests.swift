@@ -2,7 +2,7 @@ import XCTest
 import RPC
 
 /// The embedding example of docs/DAEMON.md, run for real (public API only, no @testable).
-final class EmbeddingTests: XCTestCase {
+final class EmbeddingTests: SocketTestCase {
     func testDocumentedEmbeddingExampleWorks() throws {
         var config = RPCServerConfiguration()
         config.socketPath = temporarySocketPath("embed")

@@ -2,7 +2,7 @@ import XCTest
 @testable import RPC
 
 /// JSON-RPC 2.0 + lifecycle behaviour through a real Unix socket to an in-process server.
-final class ProtocolTests: XCTestCase {
+final class ProtocolTests: SocketTestCase {
     var server: RPCServer!
     let probe = Probe()
 
@@ -13,6 +13,7 @@ final class ProtocolTests: XCTestCase {
     override func tearDown() {
         server.stop()
         XCTAssertFalse(FileManager.default.fileExists(atPath: server.socketPath), "stop() must remove the socket file")
+        super.tearDown()
     }
 
     private func code(_ r: JSONValue) -> Int? { r["error"]?["code"]?.intValue }

@@ -2,7 +2,7 @@ import XCTest
 @testable import RPC
 
 /// Partial results, progress, cancellation, disconnects and write-queue flow control, over real sockets.
-final class StreamingTests: XCTestCase {
+final class StreamingTests: SocketTestCase {
     func testPartialResultsAndProgressThenResult() throws {
         let server = try makeTestServer("stream")
         defer { server.stop() }
