@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "capillary", targets: ["capillary"]),
+        .executable(name: "capillaryd", targets: ["capillaryd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,15 +27,24 @@ let package = Package(
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
 
+        // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
+        .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
+
         // Executables.
+        .executableTarget(name: "capillaryd", dependencies: [
+            "RPC",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
+            "RPC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests: one target per module.
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC"]),
     ],
     swiftLanguageModes: [.v5]
 )
