@@ -56,7 +56,7 @@ struct OCTARenderer {
             }
             let h = max(r, minHalfMM)
             // Brightness rises with calibre (more decorrelating flow), saturating for arterioles and venules.
-            let base = 0.45 + 0.55 * min(1, max(0, (r - 0.004) / 0.008))
+            let base = 0.45 + 0.45 * min(1, max(0, (r - 0.004) / 0.010))
             let amp = Float(base) * tree.flow[i] * Float(weight)
             drawCapsule(&layer, &mask, W: W, ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps,
                         halfPX: h / ps, amp: amp, inMask: inMask)
@@ -82,7 +82,7 @@ struct OCTARenderer {
             }
         }
         // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
-        let smoothPX = max(1, Int((0.03 / ps).rounded()))
+        let smoothPX = max(1, Int((0.045 / ps).rounded()))
         perfusionField = Self.boxBlur(Self.boxBlur(perfusionField, W: W, radius: smoothPX), W: W, radius: smoothPX)
         // Exponentially distributed grain (fully developed speckle of unresolved flow) in the background.
         var img = [Float](repeating: 0, count: N)

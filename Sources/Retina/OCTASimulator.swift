@@ -68,8 +68,18 @@ public struct OCTASimulator: Sendable {
                                          avoid: { faz.contains($0, $1, marginMM: 0.15) }, rng: &anatomyRNG)
             let coarse = large.grow(into: &tree, roots: roots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
                                     kind: kind, sinks: coarseSinks, rng: &anatomyRNG, blocked: blockedSVC)
-            let sinks = Self.sinks(count: Int(cap.sinkDensityPerMM2 * F * F / 2), F: F,
-                                   avoid: { faz.contains($0, $1, marginMM: 0.005) }, rng: &anatomyRNG)
+            // Capillary-free zone: no sinks right beside arterioles/venules, so capillaries leave them as
+            // side branches instead of lining them like fur.
+            let coarseGrid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: 0.05, include: { coarse.contains($0) })
+            let sinks = Self.sinks(count: Int(cap.sinkDensityPerMM2 * F * F / 2), F: F, avoid: { x, y in
+                if faz.contains(x, y, marginMM: 0.005) { return true }
+                var near = false
+                coarseGrid.forEach(near: x, y, radius: 0.035) { j in
+                    let dx = tree.x[j] - x, dy = tree.y[j] - y
+                    if dx * dx + dy * dy < 0.035 * 0.035 { near = true }
+                }
+                return near
+            }, rng: &anatomyRNG)
             _ = capGrower.grow(into: &tree, roots: [], seeds: Array(coarse), kind: kind, sinks: sinks,
                                rng: &anatomyRNG, blocked: blockedSVC)
             treeRanges.append(start..<tree.count)
@@ -82,7 +92,7 @@ public struct OCTASimulator: Sendable {
         for r in treeRanges { for i in r where tree.parent[i] < 0 { maxRaw = max(maxRaw, tree.radiusMM[i]) } }
         let murrayScale = trunkRadiusMM / max(1, maxRaw)
         for r in treeRanges { for i in r { tree.radiusMM[i] = max(capRadiusUM / 1000, tree.radiusMM[i] * murrayScale) } }
-        Self.addAnastomoses(&tree, F: F, reachMM: 0.045, capRadiusMM: capRadiusUM / 1000)
+        Self.addAnastomoses(&tree, F: F, reachMM: 0.07, capRadiusMM: capRadiusUM / 1000)
         let svcCount = tree.count
 
         // Deep plexus: fed by diving branches from superficial capillaries, larger avascular zone.
@@ -138,7 +148,7 @@ public struct OCTASimulator: Sendable {
     /// disc (the temporal arcades curve around the fovea), arteries and veins alternating.
     static func rootPositions(F: Double, faz: StarShape, discLeft: Bool, rng: inout SeededGenerator) -> [Root] {
         var roots: [Root] = []
-        let n = 6 + rng.int(below: 3)
+        let n = Int((Double(4 + rng.int(below: 3)) * (F / 3).squareRoot()).rounded())
         // Positions along a path: disc-side edge (top to bottom), then top and bottom edges.
         var slots: [(x: Double, y: Double)] = []
         for i in 0..<n {
@@ -169,8 +179,9 @@ public struct OCTASimulator: Sendable {
         return roots
     }
 
-    /// Joins capillary tips to the nearest capillary node of the other (arterial <-> venous) tree within
-    /// `reachMM`, closing loops: the capillary bed becomes a mesh with enclosed intercapillary areas.
+    /// Joins every capillary tip to the nearest capillary node within `reachMM` that is not one of its own
+    /// recent ancestors (preferring the other, arterial <-> venous, tree), closing loops: the capillary bed
+    /// becomes a mesh of enclosed intercapillary areas instead of a fern of free ends.
     static func addAnastomoses(_ tree: inout VascularTree, F: Double, reachMM: Double, capRadiusMM: Double) {
         let n = tree.count
         var hasChild = [Bool](repeating: false, count: n)
@@ -178,13 +189,20 @@ public struct OCTASimulator: Sendable {
         let grid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: reachMM,
                              include: { tree.radiusMM[$0] < 0.006 })
         let r2 = reachMM * reachMM
+        var ancestors = Set<Int>()
         for i in 0..<n where !hasChild[i] && tree.parent[i] >= 0 {
-            var best = -1, bestD2 = r2
+            ancestors.removeAll(keepingCapacity: true)
+            var a = i
+            for _ in 0..<12 { let p = Int(tree.parent[a]); if p < 0 { break }; ancestors.insert(p); a = p }
+            var best = -1, bestScore = Double.infinity
             let x = tree.x[i], y = tree.y[i], k = tree.kind[i]
             grid.forEach(near: x, y, radius: reachMM) { j in
-                guard tree.kind[j] != k else { return }
+                guard j != i, !ancestors.contains(j) else { return }
                 let dx = tree.x[j] - x, dy = tree.y[j] - y, d2 = dx * dx + dy * dy
-                if d2 < bestD2 { bestD2 = d2; best = j }
+                guard d2 < r2 else { return }
+                // Other-tree partners count as 40% closer: capillaries run from arterioles to venules.
+                let score = tree.kind[j] != k ? d2 * 0.36 : d2
+                if score < bestScore { bestScore = score; best = j }
             }
             if best >= 0 {
                 let c = tree.append(x: tree.x[best], y: tree.y[best], parent: Int32(i), dx: 0, dy: 0, kind: k)

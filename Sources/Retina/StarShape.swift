@@ -2,7 +2,7 @@ import Common
 import Foundation
 
 /// A star-shaped outline around a centre (the FAZ, a dropout blob):
-/// r(theta) = r0 * (1 + sum_k a_k cos(k theta + phi_k)), k = 2...6, in field mm.
+/// r(theta) = r0 * (1 + sum_k a_k cos(k theta + phi_k)), k = 2...12, in field mm.
 struct StarShape: Sendable {
     let centreX: Double
     let centreY: Double
@@ -14,10 +14,12 @@ struct StarShape: Sendable {
         self.centreX = centreX
         self.centreY = centreY
         var amps: [(k: Double, a: Double, phi: Double)] = []
-        for k in 2...6 {
-            // Healthy FAZs are slightly oval; disease adds higher harmonics (a scalloped, irregular border).
-            let base = k == 2 ? ovality : 0.015
-            let a = (base + irregularity * 0.09 / Double(k - 1) * 2) * rng.uniform(0.4, 1.3)
+        for k in 2...12 {
+            // Healthy FAZs are slightly oval with a finely scalloped border (real manual FAZ outlines have a
+            // circularity of about 0.7-0.85); disease adds larger low- and mid-order lobes.
+            let base = k == 2 ? ovality : 0.035 / Double(k - 2).squareRoot()
+            let disease = irregularity * 0.16 / Double(k - 1).squareRoot()
+            let a = (base + disease) * rng.uniform(0.4, 1.3)
             amps.append((Double(k), a, rng.uniform(0, 2 * Double.pi)))
         }
         var r = [Double](repeating: 1, count: 720)
