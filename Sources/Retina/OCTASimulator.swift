@@ -54,7 +54,8 @@ public struct OCTASimulator: Sendable {
         var tree = VascularTree()
         var cap = config.superficial
         cap.sinkDensityPerMM2 *= densityScale
-        let large = SpaceColonization(growth: config.largeVessels, fieldMM: F)
+        var large = SpaceColonization(growth: config.largeVessels, fieldMM: F)
+        large.jitterRad = 0.06
         var capGrower = SpaceColonization(growth: cap, fieldMM: F)
         capGrower.jitterRad = 0.35   // capillaries meander; without it they comb out in parallel rows
         let roots = Self.rootPositions(F: F, faz: faz, discLeft: discLeft, rng: &anatomyRNG)
@@ -63,10 +64,18 @@ public struct OCTASimulator: Sendable {
             / 1000 * fieldScale.squareRoot()
         var coarseRanges: [Range<Int>] = [], capillaryRanges: [Range<Int>] = []
         for kind in [VesselKind.artery, .vein] {
-            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * F * F), F: F,
-                                         avoid: { faz.contains($0, $1, marginMM: 0.15) }, rng: &anatomyRNG)
+            // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches converge on the FAZ
+            // the way the perifoveal arcade is fed centripetally.
+            var thinning = SeededGenerator(seed: anatomyRNG.next())
+            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * F * F * 3), F: F, avoid: { x, y in
+                if faz.contains(x, y, marginMM: 0.15) { return true }
+                let dx = x - faz.centreX, dy = y - faz.centreY
+                let keep = (1 + 2 * Foundation.exp(-(dx * dx + dy * dy).squareRoot() / 0.8)) / 3
+                return thinning.uniform() > keep
+            }, rng: &anatomyRNG)
             let coarse = large.grow(into: &tree, roots: roots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
                                     kind: kind, sinks: coarseSinks, rng: &anatomyRNG, blocked: blockedSVC)
+            tree.smoothChains(range: coarse, passes: 4)
             // Capillary-free zone: no sinks right beside arterioles/venules, so capillaries leave them as
             // side branches instead of lining them like fur.
             let coarseGrid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: 0.05, include: { coarse.contains($0) })

@@ -90,7 +90,7 @@ struct Pathology {
         // Diffuse rarefaction: with disease, scattered capillary branches close everywhere (vessel density
         // falls across the whole macula, not only in the focal blobs); a closed branch takes its capillary
         // subtree with it.
-        let diffuse = 0.02 * load
+        let diffuse = 0.03 * load
         if diffuse > 0 {
             // Closure origin per node (-1: open); a closure spreads downstream at most 0.08 mm.
             var origin = [Int32](repeating: -1, count: tree.count)

@@ -46,7 +46,7 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).
     public static let superficial = PlexusGrowth(
-        sinkDensityPerMM2: 490, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
+        sinkDensityPerMM2: 450, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
         coneHalfAngleDeg: 90, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 300)
 
     /// Deep plexus: a finer, polygonal capillary net fed from the superficial one (Murray k = 2.9, wide cone).
