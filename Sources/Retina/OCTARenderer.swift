@@ -118,7 +118,7 @@ struct OCTARenderer {
         // Speckle (granular multiplicative noise, about 1.5 px grain) and quantum noise.
         var sp = [Float](repeating: 0, count: N)
         for k in 0..<N { sp[k] = Float(rng.normal()) }
-        // Mostly pixel-sized grain with a little spatial correlation (blur3 of unit noise has sd ~0.47).
+        // Mostly pixel-sized grain with a little spatial correlation (0.8 white + 0.6 blurred: unit-ish sd).
         let spBlur = Self.blur3(sp, W: W)
         for k in 0..<N { sp[k] = 0.8 * sp[k] + 0.6 * 0.47 * spBlur[k] / 0.47 }
         let spScale = Float(ro.speckle) / 1.0
