@@ -81,8 +81,12 @@ struct OCTARenderer {
             for x in 0..<W {
                 let mx = (Double(x) + 0.5) * ps
                 let k = y * W + x
-                if faz.contains(mx, my) { fazBits[k] = 1; perfusionField[k] = fazLevel }
+                let e = faz.radialExcess(mx, my)
+                if e < 0 { fazBits[k] = 1; perfusionField[k] = fazLevel }
                 else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = dropoutLevel }
+                // Parafoveal halo: the unresolved background thins out over the last 150 um towards the
+                // FAZ, so the FAZ fades in as in real scans instead of having a hard edge.
+                if e >= 0 && e < 0.15 { perfusionField[k] *= Float(0.5 + 0.5 * e / 0.15) }
             }
         }
         // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
