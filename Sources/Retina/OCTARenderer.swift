@@ -92,13 +92,14 @@ struct OCTARenderer {
         // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
         let smoothPX = max(1, Int((0.055 / ps).rounded()))
         perfusionField = Self.boxBlur(Self.boxBlur(perfusionField, W: W, radius: smoothPX), W: W, radius: smoothPX)
-        // Exponentially distributed grain (fully developed speckle of unresolved flow) in the background,
+        // Granular background (speckle of unresolved flow and deeper capillaries),
         // at a level that varies between devices and eyes (quality, independent of severity).
         let backgroundLevel = Float(0.13 * rng.uniform(0.7, 1.4))
         var img = [Float](repeating: 0, count: N)
         for k in 0..<N {
-            let u = max(1e-12, rng.uniform())
-            let b = min(0.8, backgroundLevel * perfusionField[k] * Float(-Foundation.log(u)))
+            // Gamma(2) grain: granular like speckle but without the exponential's isolated salt pixels.
+            let u1 = max(1e-12, rng.uniform()), u2 = max(1e-12, rng.uniform())
+            let b = min(0.8, backgroundLevel * perfusionField[k] * Float(-0.5 * Foundation.log(u1 * u2)))
             let v = layer[k]
             img[k] = b + v * (1 - b)
         }
