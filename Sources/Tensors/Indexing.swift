@@ -1,0 +1,143 @@
+import Common
+
+/// Row gather and scatter by an index vector: graph message passing, embeddings and segment pooling.
+/// Rows are the first axis; a "row" is everything after it (D = count / shape[0]).
+extension Tensor {
+    var rowWidth: Int { shape.isEmpty ? 1 : (shape[0] == 0 ? shape.dropFirst().reduce(1, *) : count / shape[0]) }
+
+    /// out[e] = x[index[e]]: x [N, ...] -> [E, ...]. Repeated indices are fine (their gradients add up).
+    /// Traps if an index is outside 0..<N.
+    public func gatherRows(_ index: [Int]) -> Tensor {
+        precondition(rank >= 1, "gatherRows: needs at least one axis, got shape \(shape)")
+        let n = shape[0], d = rowWidth
+        for (e, i) in index.enumerated() {
+            precondition(i >= 0 && i < n, "gatherRows: index[\(e)] = \(i) is outside 0..<\(n) for shape \(shape)")
+        }
+        let out = Tensor(uninitializedShape: [index.count] + shape.dropFirst())
+        let X = data.baseAddress!, Y = out.data.baseAddress!
+        Parallel.forEach(index.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
+            for e in r { (Y + e * d).update(from: X + index[e] * d, count: d) }
+        }
+        Tensor.record(out, [self]) { _ in
+            { out in
+                let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
+                for e in 0..<index.count {
+                    let g = G + e * d, gx = GX + index[e] * d
+                    for j in 0..<d { gx[j] += g[j] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Embedding lookup: weight [V, D] and token ids -> [ids.count, D], or `shape + [D]` when given
+    /// (e.g. [B, T]). Gradients of repeated ids accumulate into the same weight row.
+    public static func embedding(_ weight: Tensor, ids: [Int], shape: [Int]? = nil) -> Tensor {
+        let rows = weight.gatherRows(ids)
+        guard let s = shape else { return rows }
+        precondition(s.reduce(1, *) == ids.count, shapeMismatchMessage("embedding", s, [ids.count]))
+        return rows.reshaped(s + [weight.shape[1]])
+    }
+
+    static func checkScatter(_ op: String, _ src: Tensor, _ index: [Int], _ rows: Int) {
+        precondition(src.rank >= 1 && src.shape[0] == index.count,
+                     shapeMismatchMessage(op, src.shape, [index.count], detail: "need one index per source row"))
+        for (e, i) in index.enumerated() {
+            precondition(i >= 0 && i < rows, "\(op): index[\(e)] = \(i) is outside 0..<\(rows)")
+        }
+    }
+
+    /// out[r] = sum of src[e] over e with index[e] == r: src [E, ...] -> [rows, ...]. Rows nobody maps to
+    /// are 0. Traps if an index is outside 0..<rows.
+    public func scatterAdd(_ index: [Int], rows: Int) -> Tensor {
+        Tensor.checkScatter("scatterAdd", self, index, rows)
+        let d = rowWidth
+        let out = Tensor.zeros([rows] + shape.dropFirst())
+        let X = data.baseAddress!, Y = out.data.baseAddress!
+        for e in 0..<index.count {
+            let x = X + e * d, y = Y + index[e] * d
+            for j in 0..<d { y[j] += x[j] }
+        }
+        Tensor.record(out, [self]) { _ in
+            { out in
+                let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
+                Parallel.forEach(index.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
+                    for e in r {
+                        let g = G + index[e] * d, gx = GX + e * d
+                        for j in 0..<d { gx[j] += g[j] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// out[r] = mean of src[e] over e with index[e] == r (0 for rows with no source). Mean aggregation of
+    /// messages, and segment mean pooling when `index` is the batch vector (node -> graph).
+    public func scatterMean(_ index: [Int], rows: Int) -> Tensor {
+        Tensor.checkScatter("scatterMean", self, index, rows)
+        let d = rowWidth
+        var inv = [Float](repeating: 0, count: rows)
+        for i in index { inv[i] += 1 }
+        for r in 0..<rows where inv[r] > 0 { inv[r] = 1 / inv[r] }
+        let out = Tensor.zeros([rows] + shape.dropFirst())
+        let X = data.baseAddress!, Y = out.data.baseAddress!
+        for e in 0..<index.count {
+            let x = X + e * d, y = Y + index[e] * d, s = inv[index[e]]
+            for j in 0..<d { y[j] += x[j] * s }
+        }
+        Tensor.record(out, [self]) { _ in
+            { out in
+                let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
+                Parallel.forEach(index.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
+                    for e in r {
+                        let g = G + index[e] * d, gx = GX + e * d, s = inv[index[e]]
+                        for j in 0..<d { gx[j] += g[j] * s }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// out[r, j] = max of src[e, j] over e with index[e] == r (0 for rows with no source). The backward pass
+    /// routes each output gradient to the source row that held the maximum (the first one on ties).
+    public func scatterMax(_ index: [Int], rows: Int) -> Tensor {
+        Tensor.checkScatter("scatterMax", self, index, rows)
+        let d = rowWidth
+        let out = Tensor.full([rows] + shape.dropFirst(), value: -.infinity)
+        let arg = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(rows * d, 1))
+        arg.initialize(repeating: -1)
+        let X = data.baseAddress!, Y = out.data.baseAddress!
+        for e in 0..<index.count {
+            let x = X + e * d, y = Y + index[e] * d, a = arg.baseAddress! + index[e] * d
+            for j in 0..<d where x[j] > y[j] { y[j] = x[j]; a[j] = Int32(e) }
+        }
+        for i in 0..<(rows * d) where arg[i] < 0 { Y[i] = 0 }
+        let argOwner = ArgmaxOwner(arg)
+        Tensor.record(out, [self]) { _ in
+            { out in
+                let arg = argOwner.buffer
+                let G = out.grad!, GX = self.gradBuffer()
+                for i in 0..<(rows * d) where arg[i] >= 0 { GX[Int(arg[i]) * d + i % d] += G[i] }
+            }
+        }
+        return out
+    }
+
+    /// Mean over the rows of each segment: x [N, D], `segment` [N] (e.g. node -> graph id) -> [segments, D].
+    public func segmentMean(_ segment: [Int], segments: Int) -> Tensor { scatterMean(segment, rows: segments) }
+
+    /// Max over the rows of each segment (argmax-routed gradient): x [N, D] -> [segments, D].
+    public func segmentMax(_ segment: [Int], segments: Int) -> Tensor { scatterMax(segment, rows: segments) }
+
+    /// Sum over the rows of each segment: x [N, D] -> [segments, D].
+    public func segmentSum(_ segment: [Int], segments: Int) -> Tensor { scatterAdd(segment, rows: segments) }
+}
+
+/// Owns the argmax indices a max-style backward pass needs.
+final class ArgmaxOwner {
+    let buffer: UnsafeMutableBufferPointer<Int32>
+    init(_ buffer: UnsafeMutableBufferPointer<Int32>) { self.buffer = buffer }
+    deinit { buffer.deallocate() }
+}

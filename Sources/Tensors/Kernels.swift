@@ -1,0 +1,84 @@
+import Foundation
+
+/// Flat, no-autodiff kernels on raw row-major buffers.
+///
+/// The autodiff ops call these, and so can hot inference loops (e.g. a KV-cached decoder generating one
+/// token at a time), which then pay no graph bookkeeping. Every function works on `rows` rows of `cols`
+/// contiguous floats unless stated otherwise; input and output may be the same buffer where noted.
+public enum Kernels {
+    static let geluScale: Float = 0.7978845608028654  // sqrt(2 / pi)
+
+    /// GELU (tanh approximation) of one value.
+    @inline(__always)
+    public static func gelu(_ x: Float) -> Float {
+        let u = geluScale * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + tanhf(u))
+    }
+
+    /// d GELU(x) / dx for the tanh approximation.
+    @inline(__always)
+    public static func geluDerivative(_ x: Float) -> Float {
+        let u = geluScale * (x + 0.044715 * x * x * x)
+        let t = tanhf(u)
+        let sech2 = 1 - t * t
+        return 0.5 * (1 + t) + 0.5 * x * sech2 * geluScale * (1 + 3 * 0.044715 * x * x)
+    }
+
+    /// y[i] = GELU(x[i]) for `count` values (x and y may be the same buffer).
+    public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = gelu(x[i]) }
+    }
+
+    /// Softmax of each row of x [rows, cols] into y (may alias x). Subtracts the row max for stability.
+    /// `validCols` (<= cols) limits each row to its first entries (the rest are set to 0): a causal mask.
+    public static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                   rows: Int, cols: Int, validCols: ((Int) -> Int)? = nil) {
+        for r in 0..<rows {
+            let xr = x + r * cols, yr = y + r * cols
+            let v = validCols?(r) ?? cols
+            var m = -Float.infinity
+            for j in 0..<v where xr[j] > m { m = xr[j] }
+            var s: Float = 0
+            for j in 0..<v { let e = expf(xr[j] - m); yr[j] = e; s += e }
+            let inv = 1 / s
+            for j in 0..<v { yr[j] *= inv }
+            for j in v..<cols { yr[j] = 0 }
+        }
+    }
+
+    /// Layer normalisation of each row: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased variance).
+    /// Writes each row's mean and 1/std into `mean` and `rstd` when given (the backward pass needs them).
+    /// y may alias x.
+    public static func layerNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, eps: Float = 1e-5,
+                                     mean: UnsafeMutablePointer<Float>? = nil,
+                                     rstd: UnsafeMutablePointer<Float>? = nil) {
+        let n = Float(cols)
+        for r in 0..<rows {
+            let xr = x + r * cols, yr = y + r * cols
+            var m: Float = 0
+            for j in 0..<cols { m += xr[j] }
+            m /= n
+            var v: Float = 0
+            for j in 0..<cols { let d = xr[j] - m; v += d * d }
+            v /= n
+            let s = 1 / (v + eps).squareRoot()
+            for j in 0..<cols { yr[j] = (xr[j] - m) * s * gamma[j] + beta[j] }
+            mean?[r] = m
+            rstd?[r] = s
+        }
+    }
+
+    /// y[i] += x[i] for `count` values (residual connections).
+    public static func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] += x[i] }
+    }
+
+    /// Index of the largest of `count` values (first one on ties); greedy decoding.
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        var best = 0
+        for i in 1..<max(count, 1) where x[i] > x[best] { best = i }
+        return best
+    }
+}

@@ -1,0 +1,133 @@
+/// Layer normalisation and batch normalisation, forward and backward (llm.c style).
+extension Tensor {
+    /// Normalises each row over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with gamma and
+    /// beta of the last axis's size. Biased variance, as PyTorch.
+    public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1e-5) -> Tensor {
+        let cols = x.shape.last ?? 1
+        precondition(gamma.count == cols && beta.count == cols,
+                     shapeMismatchMessage("layerNorm", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
+        let rows = x.count / max(cols, 1)
+        let out = Tensor(uninitializedShape: x.shape)
+        let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
+        let mean = stats.buffer.baseAddress!, rstd = mean + rows
+        Kernels.layerNormRows(x.data.baseAddress!, out.data.baseAddress!, gamma: gamma.data.baseAddress!,
+                              beta: beta.data.baseAddress!, rows: rows, cols: cols, eps: eps, mean: mean, rstd: rstd)
+        record(out, [x, gamma, beta]) { flags in
+            { out in
+                let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let G = out.grad!, X = x.data, W = gamma.data
+                let GX = flags[0] ? x.gradBuffer() : nil
+                let GW = flags[1] ? gamma.gradBuffer() : nil
+                let GB = flags[2] ? beta.gradBuffer() : nil
+                for r in 0..<rows {
+                    let o = r * cols, m = mean[r], s = rstd[r]
+                    var dnMean: Float = 0, dnNormMean: Float = 0
+                    for j in 0..<cols {
+                        let norm = (X[o + j] - m) * s
+                        let dnorm = W[j] * G[o + j]
+                        dnMean += dnorm
+                        dnNormMean += dnorm * norm
+                        GB?[j] += G[o + j]
+                        GW?[j] += norm * G[o + j]
+                    }
+                    dnMean /= Float(cols)
+                    dnNormMean /= Float(cols)
+                    if let GX {
+                        for j in 0..<cols {
+                            let norm = (X[o + j] - m) * s
+                            GX[o + j] += (W[j] * G[o + j] - dnMean - norm * dnNormMean) * s
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, *spatial]: statistics per channel over
+    /// all other axes. In training mode it normalises with the batch statistics and, when `updateRunning`,
+    /// blends them into `runningMean` / `runningVar` (unbiased variance, PyTorch's convention:
+    /// running = (1 - momentum) * running + momentum * batch). In eval mode it uses the running statistics.
+    public static func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                 training: Bool, updateRunning: Bool = true, momentum: Float = 0.1,
+                                 eps: Float = 1e-5) -> Tensor {
+        precondition(x.rank >= 2, "batchNorm: x must be [N, C, ...], got \(x.shape)")
+        let (outer, c, inner) = x.split(axis: 1)
+        precondition(gamma.count == c && beta.count == c && runningMean.count == c && runningVar.count == c,
+                     shapeMismatchMessage("batchNorm", x.shape, gamma.shape, detail: "parameters must have C = \(c) entries"))
+        let m = outer * inner
+        let out = Tensor(uninitializedShape: x.shape)
+        let stats = BufferOwner(count: 2 * c)  // mean, then rstd, per channel
+        let mean = stats.buffer.baseAddress!, rstd = mean + c
+        let X = x.data, Y = out.data
+        if training {
+            precondition(m > 1 || !updateRunning, "batchNorm: training needs more than one value per channel, got \(x.shape)")
+            for ch in 0..<c { mean[ch] = 0; rstd[ch] = 0 }
+            // Two passes in Double per channel would be cleaner; row-major layout makes channel-strided
+            // accumulation the cache-friendly order, so accumulate all channels together.
+            var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
+            for o in 0..<outer { for ch in 0..<c {
+                let base = (o * c + ch) * inner
+                for i in 0..<inner { sum[ch] += Double(X[base + i]) }
+            } }
+            for ch in 0..<c { sum[ch] /= Double(m) }
+            for o in 0..<outer { for ch in 0..<c {
+                let base = (o * c + ch) * inner
+                let mu = sum[ch]
+                for i in 0..<inner { let d = Double(X[base + i]) - mu; sq[ch] += d * d }
+            } }
+            for ch in 0..<c {
+                let varB = sq[ch] / Double(m)
+                mean[ch] = Float(sum[ch])
+                rstd[ch] = Float(1 / (varB + Double(eps)).squareRoot())
+                if updateRunning && GradMode.current != .disabled {
+                    let unbiased = m > 1 ? sq[ch] / Double(m - 1) : varB
+                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(sum[ch])
+                    runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(unbiased)
+                }
+            }
+        } else {
+            for ch in 0..<c {
+                mean[ch] = runningMean.data[ch]
+                rstd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+            }
+        }
+        let W = gamma.data, B = beta.data
+        for o in 0..<outer { for ch in 0..<c {
+            let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch] * W[ch], b = B[ch]
+            for i in 0..<inner { Y[base + i] = (X[base + i] - mu) * s + b }
+        } }
+        record(out, [x, gamma, beta]) { flags in
+            { out in
+                let mean = stats.buffer.baseAddress!, rstd = mean + c  // keeps `stats` alive with the closure
+                let G = out.grad!
+                var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
+                for o in 0..<outer { for ch in 0..<c {
+                    let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch]
+                    for i in 0..<inner {
+                        dBeta[ch] += G[base + i]
+                        dGamma[ch] += G[base + i] * (X[base + i] - mu) * s
+                    }
+                } }
+                if flags[1] { let g = gamma.gradBuffer(); for ch in 0..<c { g[ch] += dGamma[ch] } }
+                if flags[2] { let g = beta.gradBuffer(); for ch in 0..<c { g[ch] += dBeta[ch] } }
+                guard flags[0] else { return }
+                let GX = x.gradBuffer()
+                for o in 0..<outer { for ch in 0..<c {
+                    let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch], w = W[ch]
+                    if training {
+                        // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the batch.
+                        let mDy = dBeta[ch] / Float(m), mDyX = dGamma[ch] / Float(m)
+                        for i in 0..<inner {
+                            let xhat = (X[base + i] - mu) * s
+                            GX[base + i] += w * s * (G[base + i] - mDy - xhat * mDyX)
+                        }
+                    } else {
+                        for i in 0..<inner { GX[base + i] += w * s * G[base + i] }
+                    }
+                } }
+            }
+        }
+        return out
+    }
+}
