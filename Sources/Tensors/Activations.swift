@@ -18,7 +18,7 @@ struct LeakyReLUKernel: UnaryKernel {
 }
 struct ELUKernel: UnaryKernel {
     let alpha: Float
-    @inline(__always) func f(_ x: Float) -> Float { x > 0 ? x : alpha * (expf(x) - 1) }
+    @inline(__always) func f(_ x: Float) -> Float { x > 0 ? x : alpha * (Kernels.exp(x) - 1) }
     @inline(__always) func df(x: Float, y: Float) -> Float { x > 0 ? 1 : y + alpha }
 }
 struct TanhKernel: UnaryKernel {
@@ -26,11 +26,11 @@ struct TanhKernel: UnaryKernel {
     @inline(__always) func df(x: Float, y: Float) -> Float { 1 - y * y }
 }
 struct SigmoidKernel: UnaryKernel {
-    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + Kernels.exp(-x)) }
     @inline(__always) func df(x: Float, y: Float) -> Float { y * (1 - y) }
 }
 struct ExpKernel: UnaryKernel {
-    @inline(__always) func f(_ x: Float) -> Float { expf(x) }
+    @inline(__always) func f(_ x: Float) -> Float { Kernels.exp(x) }
     @inline(__always) func df(x: Float, y: Float) -> Float { y }
 }
 struct LogKernel: UnaryKernel {

@@ -15,33 +15,35 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [b, t, c])
         let att = BufferOwner(count: b * heads * t * t)
         let QKV = qkv.data.baseAddress!, O = out.data.baseAddress!
-        // Each (batch, head) pair is independent; run them on the cores, OpenBLAS single-threaded inside.
-        Parallel.forEach(b * heads, minChunk: 1) { range in
+        // Each (batch, head) pair is independent: run them on the cores when OpenBLAS is single-threaded
+        // (two layers of threads would oversubscribe the cores and thrash OpenBLAS's thread pool).
+        let perCore = BLAS.threadCount == 1 ? 1 : b * heads
+        Parallel.forEach(b * heads, minChunk: perCore) { range in
             for bh in range {
                 let bi = bh / heads, h = bh % heads
                 let base = QKV + bi * t * c3 + h * hd
                 let P = att.buffer.baseAddress! + bh * t * t
                 // S = scale * Q K^T  [T, T]
-                BLAS.sgemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: base, lda: c3, b: base + c, ldb: c3, c: P)
+                BLAS.sgemm(split: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: base, lda: c3, b: base + c, ldb: c3, c: P)
                 Kernels.softmaxRows(P, P, rows: t, cols: t, validCols: { $0 + 1 })
                 // out_h = P V  [T, hd], written into the head's columns of out.
-                BLAS.sgemm(m: t, n: hd, k: t, a: P, b: base + 2 * c, ldb: c3, c: O + bi * t * c + h * hd, ldc: c)
+                BLAS.sgemm(split: false, m: t, n: hd, k: t, a: P, b: base + 2 * c, ldb: c3, c: O + bi * t * c + h * hd, ldc: c)
             }
         }
         record(out, [qkv]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GQKV = qkv.gradBuffer().baseAddress!
-                Parallel.forEach(b * heads, minChunk: 1) { range in
-                    let dP = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-                    defer { dP.deallocate() }
+                Parallel.forEach(b * heads, minChunk: perCore) { range in
+                    let scratch = BufferOwner(count: t * t)
+                    let dP = scratch.buffer.baseAddress!
                     for bh in range {
                         let bi = bh / heads, h = bh % heads
                         let base = QKV + bi * t * c3 + h * hd, gbase = GQKV + bi * t * c3 + h * hd
                         let P = att.buffer.baseAddress! + bh * t * t
                         let g = G + bi * t * c + h * hd
                         // dP = dOut V^T [T, T]; dV += P^T dOut [T, hd]
-                        BLAS.sgemm(transB: true, m: t, n: t, k: hd, a: g, lda: c, b: base + 2 * c, ldb: c3, c: dP)
-                        BLAS.sgemm(transA: true, m: t, n: hd, k: t, a: P, b: g, ldb: c, beta: 1, c: gbase + 2 * c, ldc: c3)
+                        BLAS.sgemm(split: false, transB: true, m: t, n: t, k: hd, a: g, lda: c, b: base + 2 * c, ldb: c3, c: dP)
+                        BLAS.sgemm(split: false, transA: true, m: t, n: hd, k: t, a: P, b: g, ldb: c, beta: 1, c: gbase + 2 * c, ldc: c3)
                         // dS = P * (dP - rowsum(dP * P)), masked entries have P = 0 so they stay 0.
                         for i in 0..<t {
                             let p = P + i * t, d = dP + i * t
@@ -50,8 +52,8 @@ extension Tensor {
                             for j in 0..<t { d[j] = p[j] * (d[j] - dot) }
                         }
                         // dQ += scale dS K; dK += scale dS^T Q
-                        BLAS.sgemm(m: t, n: hd, k: t, alpha: scale, a: dP, b: base + c, ldb: c3, beta: 1, c: gbase, ldc: c3)
-                        BLAS.sgemm(transA: true, m: t, n: hd, k: t, alpha: scale, a: dP, b: base, ldb: c3, beta: 1,
+                        BLAS.sgemm(split: false, m: t, n: hd, k: t, alpha: scale, a: dP, b: base + c, ldb: c3, beta: 1, c: gbase, ldc: c3)
+                        BLAS.sgemm(split: false, transA: true, m: t, n: hd, k: t, alpha: scale, a: dP, b: base, ldb: c3, beta: 1,
                                    c: gbase + c, ldc: c3)
                     }
                 }

@@ -99,7 +99,7 @@ extension Tensor {
         let wo = Tensor.windowCount(w, kernel: k, stride: s, padding: 0)
         precondition(ho > 0 && wo > 0, "pool2d: kernel \(k) larger than input \(shape)")
         let out = Tensor(uninitializedShape: [shape[0], shape[1], ho, wo])
-        let arg = ArgmaxOwner(.allocate(capacity: isMax ? planes * ho * wo : 1))
+        let arg = ArgmaxOwner(count: isMax ? planes * ho * wo : 1)
         let X = data, Y = out.data, inv = 1 / Float(k * k)
         for p in 0..<planes { for oy in 0..<ho { for ox in 0..<wo {
             let oi = (p * ho + oy) * wo + ox

@@ -106,20 +106,32 @@ extension Tensor {
         Tensor.checkScatter("scatterMax", self, index, rows)
         let d = rowWidth
         let out = Tensor.full([rows] + shape.dropFirst(), value: -.infinity)
-        let arg = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(rows * d, 1))
-        arg.initialize(repeating: -1)
+        let argOwner = ArgmaxOwner(count: rows * d)
+        let arg = argOwner.buffer
+        arg.update(repeating: -1)
         let X = data.baseAddress!, Y = out.data.baseAddress!
+        precondition(index.count <= Int(Int32.max), "scatterMax: more than 2^31 source rows")
         for e in 0..<index.count {
             let x = X + e * d, y = Y + index[e] * d, a = arg.baseAddress! + index[e] * d
-            for j in 0..<d where x[j] > y[j] { y[j] = x[j]; a[j] = Int32(e) }
+            let e32 = Int32(truncatingIfNeeded: e)
+            // Branch-free selects so the loop vectorises.
+            for j in 0..<d {
+                let v = x[j], better = v > y[j]
+                y[j] = better ? v : y[j]
+                a[j] = better ? e32 : a[j]
+            }
         }
         for i in 0..<(rows * d) where arg[i] < 0 { Y[i] = 0 }
-        let argOwner = ArgmaxOwner(arg)
         Tensor.record(out, [self]) { _ in
             { out in
                 let arg = argOwner.buffer
                 let G = out.grad!, GX = self.gradBuffer()
-                for i in 0..<(rows * d) where arg[i] >= 0 { GX[Int(arg[i]) * d + i % d] += G[i] }
+                for r in 0..<rows {
+                    for j in 0..<d {
+                        let a = Int(arg[r * d + j])
+                        if a >= 0 { GX[a * d + j] += G[r * d + j] }
+                    }
+                }
             }
         }
         return out
@@ -135,9 +147,20 @@ extension Tensor {
     public func segmentSum(_ segment: [Int], segments: Int) -> Tensor { scatterAdd(segment, rows: segments) }
 }
 
-/// Owns the argmax indices a max-style backward pass needs.
+/// Owns the argmax indices a max-style backward pass needs. The storage is a recycled float buffer
+/// (same size as Int32) rebound to Int32 while in use.
 final class ArgmaxOwner {
     let buffer: UnsafeMutableBufferPointer<Int32>
-    init(_ buffer: UnsafeMutableBufferPointer<Int32>) { self.buffer = buffer }
-    deinit { buffer.deallocate() }
+    private let raw: UnsafeMutablePointer<Float>
+    private let count: Int
+    init(count: Int) {
+        self.count = count
+        raw = BufferCache.shared.allocate(count)
+        buffer = UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(raw).bindMemory(to: Int32.self, capacity: max(count, 1)),
+                                            count: count)
+    }
+    deinit {
+        _ = UnsafeMutableRawPointer(raw).bindMemory(to: Float.self, capacity: max(count, 1))
+        BufferCache.shared.release(raw, count: count)
+    }
 }

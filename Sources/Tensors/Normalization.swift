@@ -55,32 +55,41 @@ extension Tensor {
         let (outer, c, inner) = x.split(axis: 1)
         precondition(gamma.count == c && beta.count == c && runningMean.count == c && runningVar.count == c,
                      shapeMismatchMessage("batchNorm", x.shape, gamma.shape, detail: "parameters must have C = \(c) entries"))
+        if inner == 1 {
+            return batchNormRows(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                 training: training, updateRunning: updateRunning, momentum: momentum, eps: eps)
+        }
         let m = outer * inner
         let out = Tensor(uninitializedShape: x.shape)
         let stats = BufferOwner(count: 2 * c)  // mean, then rstd, per channel
         let mean = stats.buffer.baseAddress!, rstd = mean + c
-        let X = x.data, Y = out.data
+        let X = x.data.baseAddress!, Y = out.data.baseAddress!
         if training {
             precondition(m > 1 || !updateRunning, "batchNorm: training needs more than one value per channel, got \(x.shape)")
-            for ch in 0..<c { mean[ch] = 0; rstd[ch] = 0 }
-            // Two passes in Double per channel would be cleaner; row-major layout makes channel-strided
-            // accumulation the cache-friendly order, so accumulate all channels together.
-            var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
+            // Per-channel sums in Double (60k rows in Float would lose digits), two passes for the variance.
+            let acc = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+            defer { acc.deallocate() }
+            acc.initialize(repeating: 0, count: 2 * c)
+            let sum = acc, sq = acc + c
             for o in 0..<outer { for ch in 0..<c {
-                let base = (o * c + ch) * inner
-                for i in 0..<inner { sum[ch] += Double(X[base + i]) }
+                let p = X + (o * c + ch) * inner
+                var s: Double = 0
+                for i in 0..<inner { s += Double(p[i]) }
+                sum[ch] += s
             } }
             for ch in 0..<c { sum[ch] /= Double(m) }
             for o in 0..<outer { for ch in 0..<c {
-                let base = (o * c + ch) * inner
-                let mu = sum[ch]
-                for i in 0..<inner { let d = Double(X[base + i]) - mu; sq[ch] += d * d }
+                let p = X + (o * c + ch) * inner, mu = sum[ch]
+                var s: Double = 0
+                for i in 0..<inner { let d = Double(p[i]) - mu; s += d * d }
+                sq[ch] += s
             } }
+            let update = updateRunning && GradMode.current != .disabled
             for ch in 0..<c {
                 let varB = sq[ch] / Double(m)
                 mean[ch] = Float(sum[ch])
                 rstd[ch] = Float(1 / (varB + Double(eps)).squareRoot())
-                if updateRunning && GradMode.current != .disabled {
+                if update {
                     let unbiased = m > 1 ? sq[ch] / Double(m - 1) : varB
                     runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(sum[ch])
                     runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(unbiased)
@@ -92,7 +101,7 @@ extension Tensor {
                 rstd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
             }
         }
-        let W = gamma.data, B = beta.data
+        let W = gamma.data.baseAddress!, B = beta.data.baseAddress!
         for o in 0..<outer { for ch in 0..<c {
             let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch] * W[ch], b = B[ch]
             for i in 0..<inner { Y[base + i] = (X[base + i] - mu) * s + b }
@@ -100,19 +109,24 @@ extension Tensor {
         record(out, [x, gamma, beta]) { flags in
             { out in
                 let mean = stats.buffer.baseAddress!, rstd = mean + c  // keeps `stats` alive with the closure
-                let G = out.grad!
-                var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
+                let G = out.grad!.baseAddress!
+                let sums = BufferOwner(count: 2 * c)
+                let dGamma = sums.buffer.baseAddress!, dBeta = dGamma + c
+                dGamma.update(repeating: 0, count: 2 * c)
                 for o in 0..<outer { for ch in 0..<c {
                     let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch]
+                    var db: Float = 0, dg: Float = 0
                     for i in 0..<inner {
-                        dBeta[ch] += G[base + i]
-                        dGamma[ch] += G[base + i] * (X[base + i] - mu) * s
+                        db += G[base + i]
+                        dg += G[base + i] * (X[base + i] - mu) * s
                     }
+                    dBeta[ch] += db
+                    dGamma[ch] += dg
                 } }
                 if flags[1] { let g = gamma.gradBuffer(); for ch in 0..<c { g[ch] += dGamma[ch] } }
                 if flags[2] { let g = beta.gradBuffer(); for ch in 0..<c { g[ch] += dBeta[ch] } }
                 guard flags[0] else { return }
-                let GX = x.gradBuffer()
+                let GX = x.gradBuffer().baseAddress!
                 for o in 0..<outer { for ch in 0..<c {
                     let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch], w = W[ch]
                     if training {

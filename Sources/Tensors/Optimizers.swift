@@ -30,18 +30,20 @@ public final class AdamW {
     public func step() {
         stepCount += 1
         let t = Float(stepCount)
-        let c1 = 1 - powf(beta1, t), c2 = 1 - powf(beta2, t)
+        // Multiply by reciprocals of the bias corrections (no divisions besides the one per element).
+        let r1 = 1 / (1 - powf(beta1, t)), r2 = 1 / (1 - powf(beta2, t))
         let (lr, b1, b2, eps, wd) = (learningRate, beta1, beta2, self.eps, weightDecay)
         for (k, p) in parameters.enumerated() {
-            guard let G = p.grad else { continue }
-            let P = p.data, M = moments[k].buffer.baseAddress!, V = M + p.count
+            guard let G = p.grad?.baseAddress else { continue }
+            let P = p.data.baseAddress!, M = moments[k].buffer.baseAddress!, V = M + p.count
             Parallel.forEach(p.count, minChunk: 1 << 16) { r in
                 for i in r {
                     let g = G[i]
-                    M[i] = b1 * M[i] + (1 - b1) * g
-                    V[i] = b2 * V[i] + (1 - b2) * g * g
-                    let mhat = M[i] / c1, vhat = V[i] / c2
-                    P[i] -= lr * (mhat / (vhat.squareRoot() + eps) + wd * P[i])
+                    let m = b1 * M[i] + (1 - b1) * g
+                    let v = b2 * V[i] + (1 - b2) * g * g
+                    M[i] = m
+                    V[i] = v
+                    P[i] -= lr * ((m * r1) / ((v * r2).squareRoot() + eps) + wd * P[i])
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// Softmax, log-softmax and cross-entropy over the last axis.
@@ -32,7 +33,7 @@ extension Tensor {
             var m = -Float.infinity
             for j in 0..<cols where X[o + j] > m { m = X[o + j] }
             var s: Float = 0
-            for j in 0..<cols { s += expf(X[o + j] - m) }
+            for j in 0..<cols { s += Kernels.exp(X[o + j] - m) }
             let lse = m + logf(s)
             for j in 0..<cols { Y[o + j] = X[o + j] - lse }
         }
@@ -44,7 +45,7 @@ extension Tensor {
                     let o = r * cols
                     var s: Float = 0
                     for j in 0..<cols { s += G[o + j] }
-                    for j in 0..<cols { GX[o + j] += G[o + j] - expf(Y[o + j]) * s }
+                    for j in 0..<cols { GX[o + j] += G[o + j] - Kernels.exp(Y[o + j]) * s }
                 }
             }
         }
@@ -64,39 +65,59 @@ extension Tensor {
         if let w = sampleWeights {
             precondition(w.count == n, shapeMismatchMessage("crossEntropy", logits.shape, [w.count], detail: "need N sample weights"))
         }
-        // Stable softmax of each row, kept for the backward pass.
-        let P = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(n * c, 1))
-        Kernels.softmaxRows(logits.data.baseAddress!, P.baseAddress!, rows: n, cols: c)
-        var total: Double = 0, wsum: Double = 0
-        let X = logits.data
-        for i in 0..<n {
-            let w = Double(sampleWeights?[i] ?? 1)
-            if w == 0 { continue }
-            let o = i * c
-            var m = -Float.infinity
-            for j in 0..<c where X[o + j] > m { m = X[o + j] }
-            var s: Double = 0
-            for j in 0..<c { s += Double(expf(X[o + j] - m)) }
-            let lse = Double(m) + Foundation.log(s)
-            var li: Double = 0
-            for j in 0..<c where targets[o + j] != 0 { li -= Double(targets[o + j]) * (Double(X[o + j]) - lse) }
-            total += w * li
-            wsum += w
+        // One pass per row computes the stable softmax (kept for the backward pass) and the row's loss
+        // -sum_j q_j (x_j - lse) from the same exponentials; rows run in parallel.
+        let box = BufferOwner(count: n * c)
+        let P = box.buffer.baseAddress!, X = logits.data.baseAddress!
+        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        defer { rowLoss.deallocate() }
+        targets.withUnsafeBufferPointer { tq in
+            let Q = tq.baseAddress!
+            Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
+                for i in r {
+                    let x = X + i * c, p = P + i * c, q = Q + i * c
+                    var m = -Float.infinity
+                    for j in 0..<c { m = max(m, x[j]) }
+                    var s: Float = 0
+                    for j in 0..<c { let e = Kernels.exp(x[j] - m); p[j] = e; s += e }
+                    let inv = 1 / s
+                    for j in 0..<c { p[j] *= inv }
+                    let lse = m + logf(s)
+                    var li: Double = 0
+                    for j in 0..<c where q[j] != 0 { li += Double(q[j]) * Double(lse - x[j]) }
+                    rowLoss[i] = li
+                }
+            }
+        }
+        // Normalised row weights w_i / sum(w), the factor each row's gradient carries.
+        var wsum: Double = 0
+        for i in 0..<n { wsum += Double(sampleWeights?[i] ?? 1) }
+        var total: Double = 0
+        var rowScale = [Float](repeating: 0, count: n)
+        if wsum > 0 {
+            for i in 0..<n {
+                let w = Double(sampleWeights?[i] ?? 1)
+                if w != 0 { total += w * rowLoss[i]; rowScale[i] = Float(w / wsum) }
+            }
         }
         let out = Tensor.scalar(wsum > 0 ? Float(total / wsum) : 0)
-        let box = BufferOwner(P)
         record(out, [logits]) { _ in
             { out in
                 guard wsum > 0 else { return }
                 // d loss / d x_ij = w_i / W * (p_ij * sum_c q_ic - q_ij).
-                let g = out.grad![0], GX = logits.gradBuffer(), P = box.buffer
-                for i in 0..<n {
-                    let w = Float(Double(sampleWeights?[i] ?? 1) / wsum) * g
-                    if w == 0 { continue }
-                    let o = i * c
-                    var qs: Float = 0
-                    for j in 0..<c { qs += targets[o + j] }
-                    for j in 0..<c { GX[o + j] += w * (P[o + j] * qs - targets[o + j]) }
+                let g = out.grad![0], GX = logits.gradBuffer().baseAddress!, P = box.buffer.baseAddress!
+                targets.withUnsafeBufferPointer { tq in
+                    let Q = tq.baseAddress!
+                    Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
+                        for i in r {
+                            let w = rowScale[i] * g
+                            if w == 0 { continue }
+                            let o = i * c
+                            var qs: Float = 0
+                            for j in 0..<c { qs += Q[o + j] }
+                            for j in 0..<c { GX[o + j] += w * (P[o + j] * qs - Q[o + j]) }
+                        }
+                    }
                 }
             }
         }
@@ -131,10 +152,6 @@ extension Tensor {
 /// Owns a scratch buffer that a backward closure needs (freed with the closure).
 final class BufferOwner {
     let buffer: UnsafeMutableBufferPointer<Float>
-    init(_ buffer: UnsafeMutableBufferPointer<Float>) { self.buffer = buffer }
-    convenience init(count: Int) {
-        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
-        self.init(b)
-    }
-    deinit { buffer.deallocate() }
+    init(count: Int) { buffer = UnsafeMutableBufferPointer(start: BufferCache.shared.allocate(count), count: count) }
+    deinit { BufferCache.shared.release(buffer.baseAddress!, count: buffer.count) }
 }

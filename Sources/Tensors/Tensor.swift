@@ -34,13 +34,13 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        self.data = .allocate(capacity: max(count, 1))
+        self.data = UnsafeMutableBufferPointer(start: BufferCache.shared.allocate(count), count: count)
         self.requiresGrad = false
     }
 
     deinit {
-        data.deallocate()
-        grad?.deallocate()
+        BufferCache.shared.release(data.baseAddress!, count: count)
+        if let g = grad { BufferCache.shared.release(g.baseAddress!, count: count) }
     }
 
     /// True if this tensor was produced by a recorded op (it has a backward closure).
@@ -64,7 +64,7 @@ public final class Tensor {
     /// The gradient buffer, allocated (zero-filled) on first use. Backward closures accumulate into it with +=.
     public func gradBuffer() -> UnsafeMutableBufferPointer<Float> {
         if let g = grad { return g }
-        let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
+        let g = UnsafeMutableBufferPointer(start: BufferCache.shared.allocate(count), count: count)
         g.initialize(repeating: 0)
         grad = g
         return g
@@ -77,7 +77,7 @@ public final class Tensor {
 
     /// Frees the gradient buffer.
     public func dropGrad() {
-        grad?.deallocate()
+        if let g = grad { BufferCache.shared.release(g.baseAddress!, count: count) }
         grad = nil
     }
 }

@@ -71,14 +71,17 @@ final class ModuleGradientTests: XCTestCase {
         // A SAGE-like layer on a 5-node graph: x'_i = W1 x_i + W2 mean_j (mask_ij x_j), then BN, ELU,
         // mean+max pooling over two graphs and a weighted, smoothed cross-entropy.
         var g = SeededGenerator(seed: 15)
-        let w1 = Linear(3, 4, generator: &g), w2 = Linear(3, 4, bias: false, generator: &g)
+        // No bias before BatchNorm: training-mode BN removes any per-channel shift, so that gradient is 0.
+        let w1 = Linear(3, 4, bias: false, generator: &g), w2 = Linear(3, 4, bias: false, generator: &g)
         let bn = BatchNorm(4), head = Linear(8, 3, generator: &g)
         let x = randomTensor([5, 3], seed: 16)
         let mask = Tensor.uniform([7, 1], lo: 0.2, hi: 1, generator: &g)
         let src = [0, 1, 1, 2, 3, 4, 4], dst = [1, 0, 2, 1, 4, 3, 3]
         let batch = [0, 0, 0, 1, 1]
         let params = w1.parameters() + w2.parameters() + bn.parameters() + head.parameters()
-        checkGradients([x, mask] + params, step: 5e-3) {
+        // Step 1e-3: with 2-3 nodes per graph, two rows of z come within 5e-3 of each other in one channel,
+        // so a larger step would cross the max pooling kink.
+        checkGradients([x, mask] + params, step: 1e-3) {
             let messages = x.gatherRows(src) * mask
             let h = (w1(x) + w2(messages.scatterMean(dst, rows: 5)))
             let z = bn(h).elu()
