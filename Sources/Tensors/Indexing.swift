@@ -21,10 +21,7 @@ extension Tensor {
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
-                for e in 0..<index.count {
-                    let g = G + e * d, gx = GX + index[e] * d
-                    for j in 0..<d { gx[j] += g[j] }
-                }
+                for e in 0..<index.count { Kernels.addScaled(GX + index[e] * d, G + e * d, 1, count: d) }
             }
         }
         return out
@@ -54,18 +51,12 @@ extension Tensor {
         let d = rowWidth
         let out = Tensor.zeros([rows] + shape.dropFirst())
         let X = data.baseAddress!, Y = out.data.baseAddress!
-        for e in 0..<index.count {
-            let x = X + e * d, y = Y + index[e] * d
-            for j in 0..<d { y[j] += x[j] }
-        }
+        for e in 0..<index.count { Kernels.addScaled(Y + index[e] * d, X + e * d, 1, count: d) }
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
                 Parallel.forEach(index.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
-                    for e in r {
-                        let g = G + index[e] * d, gx = GX + e * d
-                        for j in 0..<d { gx[j] += g[j] }
-                    }
+                    for e in r { Kernels.addScaled(GX + e * d, G + index[e] * d, 1, count: d) }
                 }
             }
         }
@@ -82,18 +73,12 @@ extension Tensor {
         for r in 0..<rows where inv[r] > 0 { inv[r] = 1 / inv[r] }
         let out = Tensor.zeros([rows] + shape.dropFirst())
         let X = data.baseAddress!, Y = out.data.baseAddress!
-        for e in 0..<index.count {
-            let x = X + e * d, y = Y + index[e] * d, s = inv[index[e]]
-            for j in 0..<d { y[j] += x[j] * s }
-        }
+        for e in 0..<index.count { Kernels.addScaled(Y + index[e] * d, X + e * d, inv[index[e]], count: d) }
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
                 Parallel.forEach(index.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
-                    for e in r {
-                        let g = G + index[e] * d, gx = GX + e * d, s = inv[index[e]]
-                        for j in 0..<d { gx[j] += g[j] * s }
-                    }
+                    for e in r { Kernels.addScaled(GX + e * d, G + index[e] * d, inv[index[e]], count: d) }
                 }
             }
         }
@@ -114,11 +99,22 @@ extension Tensor {
         for e in 0..<index.count {
             let x = X + e * d, y = Y + index[e] * d, a = arg.baseAddress! + index[e] * d
             let e32 = Int32(truncatingIfNeeded: e)
-            // Branch-free selects so the loop vectorises.
-            for j in 0..<d {
-                let v = x[j], better = v > y[j]
-                y[j] = better ? v : y[j]
-                a[j] = better ? e32 : a[j]
+            // 8 lanes at a time with masked selects (the compiler keeps the scalar loop branchy).
+            var j = 0
+            while j + 8 <= d {
+                let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+                var yv = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+                var av = UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Int32>.self)
+                let better = xv .> yv
+                yv.replace(with: xv, where: better)
+                av.replace(with: SIMD8<Int32>(repeating: e32), where: better)
+                UnsafeMutableRawPointer(y + j).storeBytes(of: yv, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(a + j).storeBytes(of: av, as: SIMD8<Int32>.self)
+                j += 8
+            }
+            while j < d {
+                if x[j] > y[j] { y[j] = x[j]; a[j] = e32 }
+                j += 1
             }
         }
         for i in 0..<(rows * d) where arg[i] < 0 { Y[i] = 0 }

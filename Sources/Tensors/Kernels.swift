@@ -14,8 +14,13 @@ public enum Kernels {
     /// underflows to subnormals) and +inf above 88.72.
     @inline(__always)
     public static func exp(_ x: Float) -> Float {
-        let xc = min(max(x, -87.3), 88.72)
-        let n = (xc * 1.442695040888963).rounded(.toNearestOrEven)
+        let xc = Swift.min(Swift.max(x, -87.3), 88.72)
+        // Round to nearest by adding 1.5 * 2^23: the sum's low mantissa bits then hold n as an integer.
+        // Plain arithmetic and wrapping integer ops only (rounded() calls rintf and Int32(Float) checks its
+        // range; either stops the loop from vectorising).
+        let t = xc * 1.442695040888963 + 12_582_912
+        let n = t - 12_582_912
+        let ni = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
         // Two-constant ln2 split (Cody-Waite) keeps r accurate for large |n|.
         let r = (xc - n * 0.693145751953125) - n * 1.428606765330187e-06
         var p: Float = 1.0 / 5040
@@ -27,9 +32,9 @@ public enum Kernels {
         p = p * r + 1
         p = p * r + 1
         // 2^n as 2^h * 2^(n-h) with h = n/2, so both factors stay normal for n in [-126, 128].
-        let ni = Int32(n), h = ni >> 1
-        let s1 = Float(bitPattern: UInt32(truncatingIfNeeded: h + 127) << 23)
-        let s2 = Float(bitPattern: UInt32(truncatingIfNeeded: ni - h + 127) << 23)
+        let h = ni >> 1
+        let s1 = Float(bitPattern: UInt32(bitPattern: (h &+ 127) &<< 23))
+        let s2 = Float(bitPattern: UInt32(bitPattern: (ni &- h &+ 127) &<< 23))
         let y = p * s1 * s2
         return x < -87.3 ? 0 : (x > 88.72 ? .infinity : y)
     }
@@ -58,6 +63,46 @@ public enum Kernels {
         return 0.5 * (1 + t) + 0.5 * x * sech2 * geluScale * (1 + 3 * 0.044715 * x * x)
     }
 
+    /// Sum of `count` floats with 16 independent lanes (vectorised; summation order differs from a plain
+    /// loop, by rounding only).
+    @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count { acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self); j += 8 }
+        var s = acc.sum()
+        while j < count { s += x[j]; j += 1 }
+        return s
+    }
+
+    /// Largest of `count` floats (-inf for none), vectorised.
+    @inline(__always)
+    public static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= count {
+            acc = pointwiseMax(acc, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)); j += 8
+        }
+        var m = acc.max()
+        while j < count { m = Swift.max(m, x[j]); j += 1 }
+        return m
+    }
+
+    /// Sum of x[j] * y[j], vectorised.
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+                * UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+            j += 8
+        }
+        var s = acc.sum()
+        while j < count { s += x[j] * y[j]; j += 1 }
+        return s
+    }
+
     /// y[i] = GELU(x[i]) for `count` values (x and y may be the same buffer).
     public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] = gelu(x[i]) }
@@ -70,11 +115,9 @@ public enum Kernels {
         for r in 0..<rows {
             let xr = x + r * cols, yr = y + r * cols
             let v = validCols?(r) ?? cols
-            var m = -Float.infinity
-            for j in 0..<v where xr[j] > m { m = xr[j] }
-            var s: Float = 0
-            for j in 0..<v { let e = exp(xr[j] - m); yr[j] = e; s += e }
-            let inv = 1 / s
+            let m = max(xr, count: v)
+            for j in 0..<v { yr[j] = exp(xr[j] - m) }
+            let inv = 1 / sum(yr, count: v)
             for j in 0..<v { yr[j] *= inv }
             for j in v..<cols { yr[j] = 0 }
         }
@@ -104,6 +147,19 @@ public enum Kernels {
         }
     }
 
+    /// y[i] += s * x[i] for `count` values, 8 lanes at a time (the row update of scatter and gather).
+    @inline(__always)
+    public static func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float, count: Int) {
+        var j = 0
+        while j + 8 <= count {
+            let v = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+                + s * UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count { y[j] += s * x[j]; j += 1 }
+    }
+
     /// y[i] += x[i] for `count` values (residual connections).
     public static func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
@@ -112,7 +168,7 @@ public enum Kernels {
     /// Index of the largest of `count` values (first one on ties); greedy decoding.
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
         var best = 0
-        for i in 1..<max(count, 1) where x[i] > x[best] { best = i }
+        for i in 1..<Swift.max(count, 1) where x[i] > x[best] { best = i }
         return best
     }
 }

@@ -37,13 +37,28 @@ public final class AdamW {
             guard let G = p.grad?.baseAddress else { continue }
             let P = p.data.baseAddress!, M = moments[k].buffer.baseAddress!, V = M + p.count
             Parallel.forEach(p.count, minChunk: 1 << 16) { r in
-                for i in r {
+                // Explicit 8-wide SIMD: with four buffers the compiler does not vectorise the plain loop.
+                typealias V8 = SIMD8<Float>
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let g = UnsafeRawPointer(G + i).loadUnaligned(as: V8.self)
+                    let m = b1 * UnsafeRawPointer(M + i).loadUnaligned(as: V8.self) + (1 - b1) * g
+                    let v = b2 * UnsafeRawPointer(V + i).loadUnaligned(as: V8.self) + (1 - b2) * g * g
+                    let p = UnsafeRawPointer(P + i).loadUnaligned(as: V8.self)
+                    let step = lr * ((m * r1) / ((v * r2).squareRoot() + eps) + wd * p)
+                    UnsafeMutableRawPointer(M + i).storeBytes(of: m, as: V8.self)
+                    UnsafeMutableRawPointer(V + i).storeBytes(of: v, as: V8.self)
+                    UnsafeMutableRawPointer(P + i).storeBytes(of: p - step, as: V8.self)
+                    i += 8
+                }
+                while i < r.upperBound {
                     let g = G[i]
                     let m = b1 * M[i] + (1 - b1) * g
                     let v = b2 * V[i] + (1 - b2) * g * g
                     M[i] = m
                     V[i] = v
                     P[i] -= lr * ((m * r1) / ((v * r2).squareRoot() + eps) + wd * P[i])
+                    i += 1
                 }
             }
         }

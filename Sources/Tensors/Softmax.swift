@@ -76,10 +76,9 @@ extension Tensor {
             Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
                 for i in r {
                     let x = X + i * c, p = P + i * c, q = Q + i * c
-                    var m = -Float.infinity
-                    for j in 0..<c { m = max(m, x[j]) }
-                    var s: Float = 0
-                    for j in 0..<c { let e = Kernels.exp(x[j] - m); p[j] = e; s += e }
+                    let m = Kernels.max(x, count: c)
+                    for j in 0..<c { p[j] = Kernels.exp(x[j] - m) }
+                    let s = Kernels.sum(p, count: c)
                     let inv = 1 / s
                     for j in 0..<c { p[j] *= inv }
                     let lse = m + logf(s)
@@ -127,7 +126,8 @@ extension Tensor {
     /// Cross-entropy with integer class targets, optional per-class weights and label smoothing.
     /// Target distribution per row: (1 - smoothing) * onehot(y) + smoothing / C. Row weight: classWeights[y]
     /// (1 if nil); rows with a negative target (e.g. -1 for padding or prompt tokens) are ignored.
-    /// loss = sum_i w_i CE_i / sum_i w_i (PyTorch's weighted mean). Traps if a target is >= C.
+    /// loss = sum_i w_i CE_i / sum_i w_i (PyTorch's weighted mean), 0 if no row counts. Traps if a target
+    /// is >= C. Never builds the dense target matrix: CE_i = lse_i - (1-s) x_iy - (s/C) sum_j x_ij.
     public static func crossEntropy(logits: Tensor, targets: [Int], classWeights: [Float]? = nil,
                                     labelSmoothing: Float = 0) -> Tensor {
         precondition(logits.rank == 2 && targets.count == logits.shape[0],
@@ -136,16 +136,56 @@ extension Tensor {
         if let cw = classWeights {
             precondition(cw.count == c, shapeMismatchMessage("crossEntropy class weights", logits.shape, [cw.count]))
         }
-        var q = [Float](repeating: labelSmoothing / Float(c), count: n * c)
-        var w = [Float](repeating: 0, count: n)
+        var weight = [Float](repeating: 0, count: n)
+        var wsum: Double = 0
         for i in 0..<n {
             let y = targets[i]
             guard y >= 0 else { continue }
             precondition(y < c, "crossEntropy: target \(y) of row \(i) is not a class index below \(c)")
-            q[i * c + y] += 1 - labelSmoothing
-            w[i] = classWeights?[y] ?? 1
+            weight[i] = classWeights?[y] ?? 1
+            wsum += Double(weight[i])
         }
-        return crossEntropy(logits: logits, targetProbabilities: q, sampleWeights: w)
+        let eps = labelSmoothing, uniform = labelSmoothing / Float(c)
+        let box = BufferOwner(count: n * c)
+        let P = box.buffer.baseAddress!, X = logits.data.baseAddress!
+        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        defer { rowLoss.deallocate() }
+        Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
+            for i in r {
+                let x = X + i * c, p = P + i * c
+                let m = Kernels.max(x, count: c)
+                for j in 0..<c { p[j] = Kernels.exp(x[j] - m) }
+                let s = Kernels.sum(p, count: c)
+                let inv = 1 / s
+                for j in 0..<c { p[j] *= inv }
+                guard weight[i] != 0 else { rowLoss[i] = 0; continue }
+                let lse = m + logf(s)
+                var li = Double(lse) - Double(1 - eps) * Double(x[targets[i]])
+                if eps != 0 { li -= Double(uniform) * Double(Kernels.sum(x, count: c)) }
+                rowLoss[i] = li
+            }
+        }
+        var total: Double = 0
+        for i in 0..<n where weight[i] != 0 { total += Double(weight[i]) * rowLoss[i] }
+        let out = Tensor.scalar(wsum > 0 ? Float(total / wsum) : 0)
+        let scale = wsum > 0 ? weight.map { Float(Double($0) / wsum) } : weight
+        record(out, [logits]) { _ in
+            { out in
+                guard wsum > 0 else { return }
+                // d loss / d x_ij = w_i / W * (p_ij - s/C - (1-s) [j == y_i]).
+                let g = out.grad![0], GX = logits.gradBuffer().baseAddress!, P = box.buffer.baseAddress!
+                Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
+                    for i in r {
+                        let w = scale[i] * g
+                        if w == 0 { continue }
+                        let gx = GX + i * c, p = P + i * c
+                        for j in 0..<c { gx[j] += w * (p[j] - uniform) }
+                        gx[targets[i]] -= w * (1 - eps)
+                    }
+                }
+            }
+        }
+        return out
     }
 }
 

@@ -185,3 +185,29 @@ final class OpGradientTests: XCTestCase {
         checkGradients([qkv]) { Tensor.causalSelfAttention(qkv, heads: 2) }
     }
 }
+
+/// The fused message-passing op against its unfused definition, and its gradients.
+final class NeighborAggregationTests: XCTestCase {
+    let source = [0, 1, 1, 2, 3, 4, 4, 0, 0]
+    let target = [1, 0, 2, 1, 4, 3, 3, 1, 1]  // node 1 receives four messages, three of them from node 0
+
+    func testMatchesGatherThenScatter() {
+        let x = randomTensor([5, 3], seed: 50), w = randomTensor([9, 1], seed: 51)
+        for (mode, reference) in [(NeighborReduction.sum, { (m: Tensor) in m.scatterAdd(self.target, rows: 6) }),
+                                  (.mean, { (m: Tensor) in m.scatterMean(self.target, rows: 6) })] {
+            let fused = Tensor.aggregateNeighbors(x, source: source, target: target, rows: 6, edgeWeight: w, reduce: mode)
+            let ref = reference(x.gatherRows(source) * w)
+            XCTAssertEqual(fused.shape, [6, 3])
+            for i in 0..<fused.count { XCTAssertEqual(fused.data[i], ref.data[i], accuracy: 1e-6) }
+        }
+    }
+
+    func testGradientsWithRespectToFeaturesAndEdgeWeights() {
+        let x = randomTensor([5, 3], seed: 52), w = randomTensor([9], seed: 53)
+        checkGradients([x, w]) { Tensor.aggregateNeighbors(x, source: self.source, target: self.target, rows: 5, edgeWeight: w) }
+        checkGradients([x, w]) {
+            Tensor.aggregateNeighbors(x, source: self.source, target: self.target, rows: 5, edgeWeight: w, reduce: .mean)
+        }
+        checkGradients([x]) { Tensor.aggregateNeighbors(x, source: self.source, target: self.target, rows: 5, reduce: .mean) }
+    }
+}
