@@ -134,11 +134,17 @@ public enum Kernels {
         let n = Float(cols)
         for r in 0..<rows {
             let xr = x + r * cols, yr = y + r * cols
-            var m: Float = 0
-            for j in 0..<cols { m += xr[j] }
-            m /= n
-            var v: Float = 0
-            for j in 0..<cols { let d = xr[j] - m; v += d * d }
+            let m = sum(xr, count: cols) / n
+            // Two passes (mean, then squared deviations) rather than E[x^2] - m^2, which cancels badly.
+            var acc = SIMD8<Float>()
+            var j = 0
+            while j + 8 <= cols {
+                let d = UnsafeRawPointer(xr + j).loadUnaligned(as: SIMD8<Float>.self) - m
+                acc += d * d
+                j += 8
+            }
+            var v = acc.sum()
+            while j < cols { let d = xr[j] - m; v += d * d; j += 1 }
             v /= n
             let s = 1 / (v + eps).squareRoot()
             for j in 0..<cols { yr[j] = (xr[j] - m) * s * gamma[j] + beta[j] }

@@ -1,3 +1,6 @@
+import Common
+import Dispatch
+
 /// Layer normalisation and batch normalisation, forward and backward (llm.c style).
 extension Tensor {
     /// Normalises each row over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with gamma and
@@ -10,33 +13,50 @@ extension Tensor {
         let out = Tensor(uninitializedShape: x.shape)
         let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
         let mean = stats.buffer.baseAddress!, rstd = mean + rows
-        Kernels.layerNormRows(x.data.baseAddress!, out.data.baseAddress!, gamma: gamma.data.baseAddress!,
-                              beta: beta.data.baseAddress!, rows: rows, cols: cols, eps: eps, mean: mean, rstd: rstd)
+        let X = x.data.baseAddress!, Y = out.data.baseAddress!
+        let minRows = max(1, 16384 / max(cols, 1))
+        Parallel.forEach(rows, minChunk: minRows) { r in
+            let o = r.lowerBound
+            Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: gamma.data.baseAddress!, beta: beta.data.baseAddress!,
+                                  rows: r.count, cols: cols, eps: eps, mean: mean + o, rstd: rstd + o)
+        }
         record(out, [x, gamma, beta]) { flags in
             { out in
                 let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
-                let G = out.grad!, X = x.data, W = gamma.data
-                let GX = flags[0] ? x.gradBuffer() : nil
-                let GW = flags[1] ? gamma.gradBuffer() : nil
-                let GB = flags[2] ? beta.gradBuffer() : nil
-                for r in 0..<rows {
-                    let o = r * cols, m = mean[r], s = rstd[r]
-                    var dnMean: Float = 0, dnNormMean: Float = 0
-                    for j in 0..<cols {
-                        let norm = (X[o + j] - m) * s
-                        let dnorm = W[j] * G[o + j]
-                        dnMean += dnorm
-                        dnNormMean += dnorm * norm
-                        GB?[j] += G[o + j]
-                        GW?[j] += norm * G[o + j]
-                    }
-                    dnMean /= Float(cols)
-                    dnNormMean /= Float(cols)
-                    if let GX {
+                let G = out.grad!.baseAddress!, W = gamma.data.baseAddress!
+                let GX = flags[0] ? x.gradBuffer().baseAddress! : nil
+                // Rows split across cores; each chunk sums its gamma/beta gradients privately, merged after.
+                let ranges = ColumnStatistics.chunks(rows, minChunk: minRows)
+                let partial = BufferOwner(count: ranges.count * 2 * cols)
+                let P = partial.buffer.baseAddress!
+                P.update(repeating: 0, count: ranges.count * 2 * cols)
+                DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+                    defer { scratch.deallocate() }
+                    let norm = scratch, dnorm = scratch + cols
+                    let dW = P + k * 2 * cols, dB = dW + cols
+                    for r in ranges[k] {
+                        let x = X + r * cols, g = G + r * cols, m = mean[r], s = rstd[r]
                         for j in 0..<cols {
-                            let norm = (X[o + j] - m) * s
-                            GX[o + j] += (W[j] * G[o + j] - dnMean - norm * dnNormMean) * s
+                            norm[j] = (x[j] - m) * s
+                            dnorm[j] = W[j] * g[j]
+                            dW[j] += norm[j] * g[j]
+                            dB[j] += g[j]
                         }
+                        guard let GX else { continue }
+                        let dnMean = Kernels.sum(dnorm, count: cols) / Float(cols)
+                        let dnNormMean = Kernels.dot(dnorm, norm, count: cols) / Float(cols)
+                        let gx = GX + r * cols
+                        for j in 0..<cols { gx[j] += (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
+                    }
+                }
+                if flags[1] || flags[2] {
+                    let GW = flags[1] ? gamma.gradBuffer().baseAddress! : nil
+                    let GB = flags[2] ? beta.gradBuffer().baseAddress! : nil
+                    for k in 0..<ranges.count {
+                        let dW = P + k * 2 * cols, dB = dW + cols
+                        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
+                        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
                     }
                 }
             }

@@ -173,3 +173,9 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(shape: \(shape), [\(head)\(count > 8 ? ", ..." : "")])"
     }
 }
+
+/// Tensors may cross threads. The contract that makes this safe: a tensor shared between threads is only
+/// read (e.g. parameters used by several inference threads under `Tensor.withoutGrad`, where ops never
+/// write to their inputs or to gradients); a tensor being written (training, an optimizer step) belongs to
+/// one thread at a time.
+extension Tensor: @unchecked Sendable {}
