@@ -1,4 +1,5 @@
 import Common
+import Dispatch
 
 /// Row gather and scatter by an index vector: graph message passing, embeddings and segment pooling.
 /// Rows are the first axis; a "row" is everything after it (D = count / shape[0]).
@@ -21,7 +22,9 @@ extension Tensor {
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
-                for e in 0..<index.count { Kernels.addScaled(GX + index[e] * d, G + e * d, 1, count: d) }
+                scatterByOwner(index, rows: n, work: index.count * d) { e in
+                    Kernels.addScaled(GX + index[e] * d, G + e * d, 1, count: d)
+                }
             }
         }
         return out
@@ -51,7 +54,9 @@ extension Tensor {
         let d = rowWidth
         let out = Tensor.zeros([rows] + shape.dropFirst())
         let X = data.baseAddress!, Y = out.data.baseAddress!
-        for e in 0..<index.count { Kernels.addScaled(Y + index[e] * d, X + e * d, 1, count: d) }
+        scatterByOwner(index, rows: rows, work: index.count * d) { e in
+            Kernels.addScaled(Y + index[e] * d, X + e * d, 1, count: d)
+        }
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
@@ -73,7 +78,11 @@ extension Tensor {
         for r in 0..<rows where inv[r] > 0 { inv[r] = 1 / inv[r] }
         let out = Tensor.zeros([rows] + shape.dropFirst())
         let X = data.baseAddress!, Y = out.data.baseAddress!
-        for e in 0..<index.count { Kernels.addScaled(Y + index[e] * d, X + e * d, inv[index[e]], count: d) }
+        inv.withUnsafeBufferPointer { inv in
+            scatterByOwner(index, rows: rows, work: index.count * d) { e in
+                Kernels.addScaled(Y + index[e] * d, X + e * d, inv[index[e]], count: d)
+            }
+        }
         Tensor.record(out, [self]) { _ in
             { out in
                 let G = out.grad!.baseAddress!, GX = self.gradBuffer().baseAddress!
@@ -96,7 +105,7 @@ extension Tensor {
         arg.update(repeating: -1)
         let X = data.baseAddress!, Y = out.data.baseAddress!
         precondition(index.count <= Int(Int32.max), "scatterMax: more than 2^31 source rows")
-        for e in 0..<index.count {
+        scatterByOwner(index, rows: rows, work: index.count * d) { e in
             let x = X + e * d, y = Y + index[e] * d, a = arg.baseAddress! + index[e] * d
             let e32 = Int32(truncatingIfNeeded: e)
             // 8 lanes at a time with masked selects (the compiler keeps the scalar loop branchy).
@@ -122,10 +131,14 @@ extension Tensor {
             { out in
                 let arg = argOwner.buffer
                 let G = out.grad!, GX = self.gradBuffer()
-                for r in 0..<rows {
-                    for j in 0..<d {
-                        let a = Int(arg[r * d + j])
-                        if a >= 0 { GX[a * d + j] += G[r * d + j] }
+                // Source row e only ever wins in output row index[e], so output rows write disjoint
+                // gradient rows and can run in parallel.
+                Parallel.forEach(rows, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { range in
+                    for r in range {
+                        for j in 0..<d {
+                            let a = Int(arg[r * d + j])
+                            if a >= 0 { GX[a * d + j] += G[r * d + j] }
+                        }
                     }
                 }
             }
@@ -158,5 +171,27 @@ final class ArgmaxOwner {
     deinit {
         _ = UnsafeMutableRawPointer(raw).bindMemory(to: Float.self, capacity: max(count, 1))
         BufferCache.shared.release(raw, count: count)
+    }
+}
+
+/// Parallel scatter without atomics: each core owns a contiguous block of destination rows, scans the
+/// whole index list and handles only the entries that land in its block ("owner computes"). Scanning the
+/// indices twice is cheap next to moving the feature rows, and every row is written by one thread only.
+/// Small work (`work` = entries x row width below 2^16) runs on the calling thread.
+@inline(__always)
+func scatterByOwner(_ index: [Int], rows: Int, work: Int, _ body: (Int) -> Void) {
+    let parts = Parallel.threadCount
+    guard parts > 1 && work >= 1 << 16 && rows >= parts else {
+        for e in 0..<index.count { body(e) }
+        return
+    }
+    index.withUnsafeBufferPointer { idx in
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let lo = p * rows / parts, hi = (p + 1) * rows / parts
+            for e in 0..<idx.count {
+                let t = idx[e]
+                if t >= lo && t < hi { body(e) }
+            }
+        }
     }
 }

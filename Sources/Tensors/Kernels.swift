@@ -171,6 +171,29 @@ public enum Kernels {
         for i in 0..<count { y[i] += x[i] }
     }
 
+    /// One decoding step of multi-head attention against a KV cache, without autodiff: for each head h,
+    /// out_h = softmax(K_h q_h / sqrt(headDim)) V_h over the `positions` cached rows (the new token's key and
+    /// value must already be in the cache, so this is causal by construction).
+    /// - query: heads * headDim floats (the new token's projected query).
+    /// - keys, values: cache rows; row j starts at `keys + j * rowStride`, head h at column h * headDim.
+    ///   With the fused layout of `causalSelfAttention` (qkv rows of 3C) pass qkv + C, qkv + 2C, rowStride 3C.
+    /// - out: heads * headDim floats. scratch: at least `positions` floats.
+    /// Matches `Tensor.causalSelfAttention` on the last row (tested).
+    public static func cachedAttention(query: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+                                       values: UnsafePointer<Float>, rowStride: Int, positions: Int,
+                                       heads: Int, headDim: Int, out: UnsafeMutablePointer<Float>,
+                                       scratch: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(headDim).squareRoot()
+        for h in 0..<heads {
+            let off = h * headDim
+            // scores[j] = scale * K[j, head] . q
+            BLAS.sgemv(m: positions, n: headDim, alpha: scale, a: keys + off, lda: rowStride, x: query + off, y: scratch)
+            softmaxRows(scratch, scratch, rows: 1, cols: positions)
+            // out_h = V[:, head]^T scores
+            BLAS.sgemv(transA: true, m: positions, n: headDim, a: values + off, lda: rowStride, x: scratch, y: out + off)
+        }
+    }
+
     /// Index of the largest of `count` values (first one on ties); greedy decoding.
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
         var best = 0

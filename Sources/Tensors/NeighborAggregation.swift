@@ -38,7 +38,7 @@ extension Tensor {
         let out = Tensor.zeros([rows, d])
         let X = x.data.baseAddress!, Y = out.data.baseAddress!
         let W = edgeWeight?.data.baseAddress
-        for e in 0..<edges {
+        scatterByOwner(target, rows: rows, work: edges * d) { e in
             let t = target[e]
             Kernels.addScaled(Y + t * d, X + source[e] * d, (W?[e] ?? 1) * scale[t], count: d)
         }
@@ -48,7 +48,7 @@ extension Tensor {
                 let G = out.grad!.baseAddress!
                 if flags[0] {
                     let GX = x.gradBuffer().baseAddress!
-                    for e in 0..<edges {
+                    scatterByOwner(source, rows: n, work: edges * d) { e in
                         let t = target[e]
                         Kernels.addScaled(GX + source[e] * d, G + t * d, (W?[e] ?? 1) * scale[t], count: d)
                     }

@@ -35,6 +35,7 @@ struct BenchTensorsCommand: ParsableCommand {
     struct Report: Codable {
         var machine: String, cores: Int, defaultBlasThreads: Int, blasCore: String, blasDetectedCore: String
         var gemm: [GemmRow], peakGflops: Double, mlp: [MLPResult], ops: [OpRow], tinyOpMicroseconds: Double
+        var decodeTokenMS: Double
     }
 
     /// Median milliseconds per call of `body`, repeated for about `seconds` after one warm-up call.
@@ -56,6 +57,11 @@ struct BenchTensorsCommand: ParsableCommand {
 
     func run() throws {
         var g = SeededGenerator(seed: 1)
+        if onlyOp == "decode" {
+            let ms = benchDecode(generator: &g)
+            print(String(format: "| decode | %.3f ms/token | %.0f tokens/s |", ms, 1000 / ms))
+            return
+        }
         if onlyOp == "mlp" {
             let r = benchMLP(threads: BLAS.threadCount, generator: &g)
             print(String(format: "| mlp | step %.3f | fwd %.3f | bwd %.3f | adamw %.3f | raw %.3f | %.1f%% |", r.stepMS,
@@ -129,6 +135,9 @@ struct BenchTensorsCommand: ParsableCommand {
             }
         }
         BLAS.setThreadCount(BLAS.defaultThreadCount)
+        let decode = benchDecode(generator: &g)
+        print(String(format: "\nRaw-kernel decode step (VLM shapes: d 192, 4 layers, 4 heads, vocab 2000, 192 cached positions): "
+                     + "%.3f ms per token = %.0f tokens/s (one sequence, OpenBLAS 1 thread)", decode, 1000 / decode))
         // Per-op bookkeeping cost: a recorded elementwise op on one element (allocation + graph node).
         let x = Tensor.parameter(.ones([1]))
         let tiny = timeMS { for _ in 0..<1000 { _ = x * x } } * 1000 / 1000
@@ -140,7 +149,7 @@ struct BenchTensorsCommand: ParsableCommand {
         let report = Report(machine: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
                             defaultBlasThreads: BLAS.defaultThreadCount, blasCore: BLAS.coreName,
                             blasDetectedCore: BLAS.detectedCoreName, gemm: gemm, peakGflops: peak,
-                            mlp: mlps, ops: ops, tinyOpMicroseconds: tiny)
+                            mlp: mlps, ops: ops, tinyOpMicroseconds: tiny, decodeTokenMS: decode)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let dir = (out as NSString).deletingLastPathComponent
@@ -199,6 +208,42 @@ struct BenchTensorsCommand: ParsableCommand {
                          stepMS: stepMS, rawSgemmMS: rawMS, overheadPercent: (stepMS / rawMS - 1) * 100,
                          forwardMS: fwd.min()!, backwardMS: bwd.min()!, adamwMS: adam.min()!,
                          stepMedianMS: median(steps), rawSgemmMedianMS: median(raws))
+    }
+
+    /// One token of a KV-cached GPT-style decoder on raw buffers with the public kernels (what the VLM's
+    /// generator will do): per layer LayerNorm, qkv gemv, cached attention, projection, LayerNorm, MLP with
+    /// GELU; then the final LayerNorm and the tied vocabulary head. Random weights; cost does not depend on them.
+    func benchDecode(generator g: inout SeededGenerator) -> Double {
+        let (d, layers, heads, vocab, ctx) = (192, 4, 4, 2000, 192)
+        func buf(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            for i in 0..<n { p[i] = Float(g.normal()) * 0.02 }
+            return p
+        }
+        let wqkv = (0..<layers).map { _ in buf(3 * d * d) }, wproj = (0..<layers).map { _ in buf(d * d) }
+        let wfc = (0..<layers).map { _ in buf(4 * d * d) }, wfc2 = (0..<layers).map { _ in buf(4 * d * d) }
+        let cache = (0..<layers).map { _ in buf(ctx * 3 * d) }  // rows of [q | k | v], as causalSelfAttention
+        let wte = buf(vocab * d), gamma = buf(d), beta = buf(d)
+        let x = buf(d), h = buf(d), att = buf(d), mlpH = buf(4 * d), logits = buf(vocab), scratch = buf(ctx)
+        defer { for p in wqkv + wproj + wfc + wfc2 + cache + [wte, gamma, beta, x, h, att, mlpH, logits, scratch] { p.deallocate() } }
+        let pos = ctx - 1
+        return timeMS {
+            for l in 0..<layers {
+                Kernels.layerNormRows(x, h, gamma: gamma, beta: beta, rows: 1, cols: d)
+                let row = cache[l] + pos * 3 * d
+                BLAS.sgemv(m: 3 * d, n: d, a: wqkv[l], x: h, y: row)  // new token's q, k, v into the cache
+                Kernels.cachedAttention(query: row, keys: cache[l] + d, values: cache[l] + 2 * d, rowStride: 3 * d,
+                                        positions: pos + 1, heads: heads, headDim: d / heads, out: att, scratch: scratch)
+                BLAS.sgemv(m: d, n: d, a: wproj[l], x: att, beta: 1, y: x)  // residual add through beta
+                Kernels.layerNormRows(x, h, gamma: gamma, beta: beta, rows: 1, cols: d)
+                BLAS.sgemv(m: 4 * d, n: d, a: wfc[l], x: h, y: mlpH)
+                Kernels.gelu(mlpH, mlpH, count: 4 * d)
+                BLAS.sgemv(m: d, n: 4 * d, a: wfc2[l], x: mlpH, beta: 1, y: x)
+            }
+            Kernels.layerNormRows(x, h, gamma: gamma, beta: beta, rows: 1, cols: d)
+            BLAS.sgemv(m: vocab, n: d, a: wte, x: h, y: logits)
+            _ = Kernels.argmax(logits, count: vocab)
+        }
     }
 
     /// Forward + backward of the ops the two models are built from, at their real sizes.

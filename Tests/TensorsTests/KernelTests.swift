@@ -31,3 +31,20 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Kernels.fastTanh(-50), -1)
     }
 }
+
+/// The raw KV-cache attention step agrees with the autodiff attention op.
+final class CachedAttentionTests: XCTestCase {
+    func testMatchesFusedAttentionAtEveryPosition() {
+        let (t, heads, hd) = (7, 3, 4)
+        let c = heads * hd
+        let qkv = randomTensor([1, t, 3 * c], seed: 60)
+        let full = Tensor.causalSelfAttention(qkv, heads: heads)
+        var out = [Float](repeating: 0, count: c), scratch = [Float](repeating: 0, count: t)
+        let base = qkv.data.baseAddress!
+        for pos in 0..<t {
+            Kernels.cachedAttention(query: base + pos * 3 * c, keys: base + c, values: base + 2 * c, rowStride: 3 * c,
+                                    positions: pos + 1, heads: heads, headDim: hd, out: &out, scratch: &scratch)
+            for i in 0..<c { XCTAssertEqual(out[i], full.data[pos * c + i], accuracy: 1e-5, "position \(pos)") }
+        }
+    }
+}
