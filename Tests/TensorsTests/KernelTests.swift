@@ -48,3 +48,29 @@ final class CachedAttentionTests: XCTestCase {
         }
     }
 }
+
+/// The buffer-pointer entry points agree with the tensor ops.
+final class BufferKernelTests: XCTestCase {
+    func testBufferKernelsMatchOps() {
+        let x = randomTensor([3, 8], seed: 70), g = randomTensor([8], seed: 71), b = randomTensor([8], seed: 72)
+        var y = x.array
+        y.withUnsafeMutableBufferPointer { Kernels.softmax($0, cols: 8) }
+        XCTAssertEqual(y, x.softmax().array)
+        y.withUnsafeMutableBufferPointer { yb in
+            Kernels.layerNorm(UnsafeBufferPointer(x.data), into: yb, gamma: UnsafeBufferPointer(g.data), beta: UnsafeBufferPointer(b.data))
+        }
+        XCTAssertEqual(y, Tensor.layerNorm(x, gamma: g, beta: b).array)
+        y = x.array
+        y.withUnsafeMutableBufferPointer { Kernels.gelu($0) }
+        XCTAssertEqual(y, x.gelu().array)
+        let w = randomTensor([5, 8], seed: 73)
+        var v = [Float](repeating: 0, count: 5)
+        v.withUnsafeMutableBufferPointer { BLAS.gemv(UnsafeBufferPointer(w.data), rows: 5, cols: 8, x: UnsafeBufferPointer(rebasing: x.data[0..<8]), into: $0) }
+        let ref = Tensor.linear(x.slice(axis: 0, 0..<1), weight: w, bias: nil).array
+        for i in 0..<5 { XCTAssertEqual(v[i], ref[i], accuracy: 1e-5) }
+        var c = [Float](repeating: 0, count: 15)
+        c.withUnsafeMutableBufferPointer { BLAS.gemm(UnsafeBufferPointer(x.data), UnsafeBufferPointer(w.data), into: $0, m: 3, n: 5, k: 8, transposeB: true) }
+        let refAll = Tensor.linear(x, weight: w, bias: nil).array
+        for i in 0..<15 { XCTAssertEqual(c[i], refAll[i], accuracy: 1e-5) }
+    }
+}
