@@ -24,6 +24,9 @@ let package = Package(
         // Shared base: seeded randomness and parallel loops (no dependencies).
         .target(name: "Common"),
 
+        // Numeric core: Float32 tensors, reverse-mode autodiff, OpenBLAS matmuls, layers, optimizers, safetensors.
+        .target(name: "Tensors", dependencies: ["Common", "COpenBLAS"]),
+
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
 
@@ -38,6 +41,7 @@ let package = Package(
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "RPC",
+            "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +49,7 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,6 +7,7 @@ struct Capillary: ParsableCommand {
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
-                      CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self]
+                      CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self,
+                      BenchTensorsCommand.self]
     )
 }
