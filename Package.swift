@@ -25,16 +25,19 @@ let package = Package(
 
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
+        .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
 
         // Executables.
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
+            "VesselGraph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests: one target per module.
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
+        .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,6 +6,6 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self]
+        subcommands: [ImageInfoCommand.self, GraphCommand.self, BenchGraphCommand.self]
     )
 }
