@@ -1,5 +1,5 @@
-/// Connected-component labelling of binary planes with an explicit integer stack (no recursion, no
-/// per-pixel allocation), in raster order of each component's first pixel.
+/// Connected-component labelling of binary planes (no recursion, no per-pixel allocation), numbered in
+/// raster order of each component's first pixel.
 struct ComponentLabeling {
     /// Label per pixel: -1 outside the foreground, else the component index (0-based).
     var labels: [Int32]
@@ -8,41 +8,56 @@ struct ComponentLabeling {
     var count: Int { sizes.count }
 
     /// Labels the pixels where `foreground` is non-zero; `eightConnected` chooses 8- or 4-adjacency.
+    /// Two raster passes with union-find over provisional labels (cache friendly, no stack).
     init(_ foreground: [UInt8], width w: Int, height h: Int, eightConnected: Bool) {
         var labels = [Int32](repeating: -1, count: w * h)
-        var sizes: [Int] = []
-        var stack = [Int32](repeating: 0, count: w * h + 1)
+        var parent: [Int32] = []
+        parent.reserveCapacity(1024)
+        @inline(__always) func find(_ a: Int32) -> Int32 {
+            var a = a
+            while parent[Int(a)] != a { parent[Int(a)] = parent[Int(parent[Int(a)])]; a = parent[Int(a)] }
+            return a
+        }
+        @inline(__always) func union(_ a: Int32, _ b: Int32) {
+            let ra = find(a), rb = find(b)
+            if ra < rb { parent[Int(rb)] = ra } else if rb < ra { parent[Int(ra)] = rb }
+        }
         labels.withUnsafeMutableBufferPointer { lab in
-            stack.withUnsafeMutableBufferPointer { st in
-                foreground.withUnsafeBufferPointer { fg in
-                    for start in 0..<(w * h) where fg[start] != 0 && lab[start] < 0 {
-                        let id = Int32(sizes.count)
-                        var n = 0, top = 0
-                        lab[start] = id
-                        st[top] = Int32(start); top += 1
-                        while top > 0 {
-                            top -= 1
-                            let p = Int(st[top])
-                            n += 1
-                            let x = p % w
-                            let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < w * h
-                            @inline(__always) func visit(_ q: Int) {
-                                if fg[q] != 0 && lab[q] < 0 { lab[q] = id; st[top] = Int32(q); top += 1 }
-                            }
-                            if left { visit(p - 1) }
-                            if right { visit(p + 1) }
-                            if up { visit(p - w) }
-                            if down { visit(p + w) }
+            foreground.withUnsafeBufferPointer { fg in
+                for y in 0..<h {
+                    let row = y * w
+                    for x in 0..<w where fg[row + x] != 0 {
+                        let p = row + x
+                        var l: Int32 = -1
+                        @inline(__always) func meet(_ q: Int) {
+                            let m = lab[q]
+                            if m < 0 { return }
+                            if l < 0 { l = m } else if m != l { union(l, m) }
+                        }
+                        if x > 0 { meet(p - 1) }
+                        if y > 0 {
+                            meet(p - w)
                             if eightConnected {
-                                if up && left { visit(p - w - 1) }
-                                if up && right { visit(p - w + 1) }
-                                if down && left { visit(p + w - 1) }
-                                if down && right { visit(p + w + 1) }
+                                if x > 0 { meet(p - w - 1) }
+                                if x + 1 < w { meet(p - w + 1) }
                             }
                         }
-                        sizes.append(n)
+                        if l < 0 { l = Int32(parent.count); parent.append(l) }
+                        lab[p] = l
                     }
                 }
+            }
+        }
+        // Final ids in raster order of each component's first pixel.
+        var final = [Int32](repeating: -1, count: parent.count)
+        var sizes: [Int] = []
+        labels.withUnsafeMutableBufferPointer { lab in
+            for p in 0..<(w * h) where lab[p] >= 0 {
+                let r = Int(find(lab[p]))
+                if final[r] < 0 { final[r] = Int32(sizes.count); sizes.append(0) }
+                let id = final[r]
+                lab[p] = id
+                sizes[Int(id)] += 1
             }
         }
         self.labels = labels
@@ -69,24 +84,41 @@ struct ComponentLabeling {
 /// Binary morphology on 0/1 planes, with exact disks through the distance transform.
 enum Morphology {
     /// Sets to 1 every 0-pixel not 4-connected to the image border (holes of the foreground).
+    /// Works on the foreground's bounding box plus one pixel (holes lie inside it).
     static func fillHoles(_ m: [UInt8], width w: Int, height h: Int) -> [UInt8] {
-        var border = [UInt8](repeating: 0, count: w * h)
-        for i in 0..<(w * h) where m[i] == 0 { border[i] = 1 }
-        let cc = ComponentLabeling(border, width: w, height: h, eightConnected: false)
-        let touches = cc.touchesBorder(width: w, height: h)
+        guard let box = boundingBox(m, width: w, height: h, pad: 1) else { return m }
+        let cw = box.x1 - box.x0 + 1, ch = box.y1 - box.y0 + 1
+        var empty = [UInt8](repeating: 0, count: cw * ch)
+        for y in 0..<ch { for x in 0..<cw where m[(y + box.y0) * w + x + box.x0] == 0 { empty[y * cw + x] = 1 } }
+        let cc = ComponentLabeling(empty, width: cw, height: ch, eightConnected: false)
+        // A crop edge that is not the image edge is a padding row outside the foreground, so the crop border
+        // stands for "outside" exactly like the image border does.
+        let touches = cc.touchesBorder(width: cw, height: ch)
         var out = m
-        for i in 0..<(w * h) where m[i] == 0 && !touches[Int(cc.labels[i])] { out[i] = 1 }
+        for y in 0..<ch {
+            for x in 0..<cw where empty[y * cw + x] != 0 && !touches[Int(cc.labels[y * cw + x])] {
+                out[(y + box.y0) * w + x + box.x0] = 1
+            }
+        }
         return out
+    }
+
+    /// Bounding box of the non-zero pixels grown by `pad` (clamped to the image), or nil when there are none.
+    static func boundingBox(_ m: [UInt8], width w: Int, height h: Int, pad: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int)? {
+        var x0 = w, x1 = -1, y0 = h, y1 = -1
+        for y in 0..<h {
+            let row = y * w
+            for x in 0..<w where m[row + x] != 0 { x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y) }
+        }
+        guard x1 >= 0 else { return nil }
+        return (max(0, x0 - pad), max(0, y0 - pad), min(w - 1, x1 + pad), min(h - 1, y1 + pad))
     }
 
     /// Opening by a disk of `radiusPX`: keeps the union of all disks that fit inside the foreground.
     /// Works on the foreground's bounding box (plus a margin), so a small region costs little.
     static func open(_ m: [UInt8], width w: Int, height h: Int, radiusPX: Double) -> [UInt8] {
-        var x0 = w, x1 = -1, y0 = h, y1 = -1
-        for y in 0..<h { for x in 0..<w where m[y * w + x] != 0 { x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y) } }
-        guard x1 >= 0 else { return m }
-        let pad = Int(radiusPX.rounded(.up)) + 2
-        x0 = max(0, x0 - pad); y0 = max(0, y0 - pad); x1 = min(w - 1, x1 + pad); y1 = min(h - 1, y1 + pad)
+        guard let box = boundingBox(m, width: w, height: h, pad: Int(radiusPX.rounded(.up)) + 2) else { return m }
+        let x0 = box.x0, y0 = box.y0, x1 = box.x1, y1 = box.y1
         let cw = x1 - x0 + 1, ch = y1 - y0 + 1
         var background = [UInt8](repeating: 0, count: cw * ch)
         for y in 0..<ch { for x in 0..<cw { background[y * cw + x] = m[(y + y0) * w + x + x0] == 0 ? 1 : 0 } }

@@ -71,3 +71,38 @@ enum DistanceTransform {
         }
     }
 }
+
+extension DistanceTransform {
+    /// Squared distance, px^2, from each of `pixels` to the nearest pixel where `mask` is 0, searching outwards
+    /// ring by ring up to `maxPX` (beyond it `maxPX^2` is returned). Cheaper than a full transform when only
+    /// the centreline needs radii.
+    static func squaredToBackground(at pixels: [Int32], mask: [UInt8], width w: Int, height h: Int, maxPX: Int) -> [Float] {
+        var out = [Float](repeating: Float(maxPX * maxPX), count: pixels.count)
+        mask.withUnsafeBufferPointer { m in
+            for (i, p32) in pixels.enumerated() {
+                let p = Int(p32), px = p % w, py = p / w
+                if m[p] == 0 { out[i] = 0; continue }
+                var best = maxPX * maxPX
+                var k = 1
+                while k <= maxPX && k * k < best {
+                    // Ring at Chebyshev distance k: top and bottom rows, then left and right columns.
+                    for dx in -k...k {
+                        let x = px + dx
+                        if x < 0 || x >= w { continue }
+                        if py - k >= 0 && m[(py - k) * w + x] == 0 { best = min(best, dx * dx + k * k) }
+                        if py + k < h && m[(py + k) * w + x] == 0 { best = min(best, dx * dx + k * k) }
+                    }
+                    for dy in (-k + 1)..<k {
+                        let y = py + dy
+                        if y < 0 || y >= h { continue }
+                        if px - k >= 0 && m[y * w + px - k] == 0 { best = min(best, k * k + dy * dy) }
+                        if px + k < w && m[y * w + px + k] == 0 { best = min(best, k * k + dy * dy) }
+                    }
+                    k += 1
+                }
+                out[i] = Float(best)
+            }
+        }
+        return out
+    }
+}

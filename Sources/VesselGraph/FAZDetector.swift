@@ -10,8 +10,8 @@ import Retina
 struct FAZDetector {
     let config: VesselGraphConfig
 
-    /// FAZ mask (1 inside, holes filled) or nil.
-    func detect(_ image: GrayImage) -> [UInt8]? {
+    /// FAZ mask (1 inside, holes filled) or nil; `vesselMask` (1 = vessel) bounds the growth to the vessel walls.
+    func detect(_ image: GrayImage, vesselMask: [UInt8]?) -> [UInt8]? {
         let w = image.width, h = image.height, n = w * h
         let umPerPX = image.pixelSizeMM * 1000
         guard config.detectFAZ, w >= 8, h >= 8 else { return nil }
@@ -37,6 +37,10 @@ struct FAZDetector {
         for i in 0..<n where s[i] < level { below[i] = 1 }
         guard below[seed] != 0 else { return nil }
         var region = Self.component(of: seed, in: below, width: w, height: h)
+        // The smoothed level stops short of the first vessels; annotators draw the FAZ up to the vessel walls,
+        // so grow the region through avascular pixels by at most the smoothing scale.
+        let reach = Int((config.fazGrowToVesselsUM / umPerPX).rounded())
+        if let vessels = vesselMask, reach > 0 { Self.grow(&region, through: vessels, steps: reach, width: w, height: h) }
         region = Morphology.fillHoles(region, width: w, height: h)
         region = Morphology.open(region, width: w, height: h, radiusPX: config.fazOpeningRadiusUM / umPerPX)
         // The opening may split the region; keep the seed's piece (or the largest one if the seed fell out).
@@ -50,6 +54,27 @@ struct FAZDetector {
         let areaMM2 = Double(cc.sizes[keep]) * image.pixelAreaMM2
         guard areaMM2 >= config.minFAZAreaMM2, areaMM2 <= config.maxFAZAreaMM2 else { return nil }
         return faz
+    }
+
+    /// Breadth-first growth of `region` into pixels where `vessels` is 0, at most `steps` 8-connected steps.
+    static func grow(_ region: inout [UInt8], through vessels: [UInt8], steps: Int, width w: Int, height h: Int) {
+        var frontier: [Int32] = []
+        for i in 0..<(w * h) where region[i] != 0 { frontier.append(Int32(i)) }
+        var next: [Int32] = []
+        for _ in 0..<steps {
+            next.removeAll(keepingCapacity: true)
+            for p32 in frontier {
+                let p = Int(p32), x = p % w, y = p / w
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let q = yy * w + xx
+                        if region[q] == 0 && vessels[q] == 0 { region[q] = 1; next.append(Int32(q)) }
+                    }
+                }
+            }
+            if next.isEmpty { break }
+            swap(&frontier, &next)
+        }
     }
 
     static func component(of seed: Int, in m: [UInt8], width w: Int, height h: Int) -> [UInt8] {

@@ -91,7 +91,17 @@ enum GaussianBlur {
                     let row = y * w
                     var acc: Float = 0
                     for i in -r...r { acc += s[row + min(w - 1, max(0, i))] }
-                    for x in 0..<w {
+                    // Clamped indices only near the ends; the middle runs without bounds arithmetic.
+                    let lo = min(w, r), hi = max(lo, w - r - 1)
+                    for x in 0..<lo {
+                        d[row + x] = acc * norm
+                        acc += s[row + min(w - 1, x + r + 1)] - s[row + max(0, x - r)]
+                    }
+                    for x in lo..<hi {
+                        d[row + x] = acc * norm
+                        acc += s[row + x + r + 1] - s[row + x - r]
+                    }
+                    for x in hi..<w {
                         d[row + x] = acc * norm
                         acc += s[row + min(w - 1, x + r + 1)] - s[row + max(0, x - r)]
                     }

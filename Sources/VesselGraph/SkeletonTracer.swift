@@ -30,9 +30,11 @@ enum SkeletonTracer {
     /// attached to a branch point, and isolated fragments) over up to three rounds.
     static func trace(_ skeleton: [UInt8], width w: Int, height h: Int, spurLengthPX: Double) -> Result {
         var sk = skeleton
-        for _ in 0..<3 {
+        // One pruning round: removing a spur can merge two segments but rarely exposes a new short spur.
+        for _ in 0..<1 {
             let r = traceOnce(sk, width: w, height: h)
             var pruned = false
+            var touched: [Int32] = []
             for s in r.segments where s.lengthPX < spurLengthPX {
                 let da = r.nodes[s.startNode].degree, db = r.nodes[s.endNode].degree
                 let freeA = da == 1, freeB = db == 1
@@ -42,30 +44,31 @@ enum SkeletonTracer {
                     pruned = true
                 } else {
                     // Remove the spur but not the branch-point pixel it hangs from.
-                    let junction = Set(r.nodes[freeA ? s.endNode : s.startNode].pixels)
+                    let junction = r.nodes[freeA ? s.endNode : s.startNode].pixels
                     for p in s.path where !junction.contains(p) { sk[Int(p)] = 0 }
+                    touched.append(contentsOf: junction)
                     pruned = true
                 }
             }
             if !pruned { return r }
-            // Pruning can leave corner pixels and single dots; a re-thin restores one-pixel width.
-            sk = Skeletonizer.thin(sk, width: w, height: h)
+            // Pruning can leave redundant corner pixels where the spur left its branch point.
+            Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
         }
         return traceOnce(sk, width: w, height: h)
     }
 
     static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int) -> Result {
         let n = w * h
-        var nb = [UInt8](repeating: 0, count: n)
+        // Neighbour counts through a zero-padded copy, so no bounds tests in the 3x3 reads.
+        let pw = w + 2
+        var padded = [UInt8](repeating: 0, count: pw * (h + 2))
         var pixels: [Int32] = []
-        for y in 0..<h {
-            for x in 0..<w where sk[y * w + x] != 0 {
-                var c: UInt8 = 0
-                for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) where (xx != x || yy != y) && sk[yy * w + xx] != 0 { c += 1 }
-                }
-                nb[y * w + x] = c
-                pixels.append(Int32(y * w + x))
+        for y in 0..<h { for x in 0..<w where sk[y * w + x] != 0 { padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)) } }
+        var nb = [UInt8](repeating: 0, count: n)
+        padded.withUnsafeBufferPointer { b in
+            for p32 in pixels {
+                let p = Int(p32), i = (p / w + 1) * pw + p % w + 1
+                nb[p] = b[i - pw - 1] + b[i - pw] + b[i - pw + 1] + b[i - 1] + b[i + 1] + b[i + pw - 1] + b[i + pw] + b[i + pw + 1]
             }
         }
         // Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.

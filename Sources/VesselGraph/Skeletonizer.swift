@@ -90,4 +90,21 @@ enum Skeletonizer {
         for y in 0..<h { for x in 0..<w { out[y * w + x] = p[(y + 1) * pw + x + 1] } }
         return out
     }
+
+    /// Removes staircase-corner pixels (see `redundantCorner`) in the 3x3 neighbourhoods of `pixels`.
+    static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
+        for p32 in pixels {
+            let p = Int(p32), px = p % w, py = p / w
+            for y in max(0, py - 1)...min(h - 1, py + 1) {
+                for x in max(0, px - 1)...min(w - 1, px + 1) where sk[y * w + x] != 0 {
+                    var c = 0
+                    for k in 0..<8 {
+                        let xx = x + dx[k], yy = y + dy[k]
+                        if xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 { c |= 1 << k }
+                    }
+                    if redundantCorner[c] { sk[y * w + x] = 0 }
+                }
+            }
+        }
+    }
 }

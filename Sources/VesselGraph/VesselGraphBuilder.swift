@@ -14,7 +14,7 @@ public struct VesselAnalysis: Sendable {
     public var fazMask: BinaryMask
     /// Branch-point pixels (clusters of skeleton pixels with 3+ neighbours).
     public var bifurcationPixels: [Int32]
-    /// Wall-clock time per stage, ms (segment, faz, skeleton, graph).
+    /// Wall-clock time per stage, ms (segment, faz, skeleton, footprints, regions, features, biomarkers).
     public var stageMS: [String: Double]
 }
 
@@ -34,7 +34,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
     /// Intercapillary-area feature columns.
     public static let icaFeatureNames = [
         "area_um2", "perimeter_um", "eccentricity", "solidity", "equivalent_diameter_um", "major_axis_um",
-        "minor_axis_um", "max_feret_um", "mean_intensity", "distance_to_faz_centre_um", "touches_border",
+        "minor_axis_um", "max_feret_um", "mean_intensity", "distance_to_faz_centre_um",
     ]
     /// FAZ feature columns.
     public static let fazFeatureNames = [
@@ -97,7 +97,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
 
         // FAZ, then clear vessel specks inside it.
-        let fazBits = FAZDetector(config: config).detect(image) ?? [UInt8](repeating: 0, count: n)
+        let fazBits = FAZDetector(config: config).detect(image, vesselMask: inMask) ?? [UInt8](repeating: 0, count: n)
         var mask = inMask
         for i in 0..<n where fazBits[i] != 0 { mask[i] = 0 }
         lap("faz")
@@ -105,8 +105,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // Skeleton and segments.
         let thin = Skeletonizer.thin(mask, width: w, height: h)
         let traced = SkeletonTracer.trace(thin, width: w, height: h, spurLengthPX: config.spurLengthUM / umPerPX)
-        let background = mask.map { $0 == 0 ? UInt8(1) : 0 }
-        let edt2 = DistanceTransform.squared(background, width: w, height: h)
+        // Radius along the centrelines only (capped at 200 um: wider blobs are not vessels).
+        var pathPixels: [Int32] = []
+        for seg in traced.segments { pathPixels.append(contentsOf: seg.path) }
+        let pathR2 = DistanceTransform.squaredToBackground(at: pathPixels, mask: mask, width: w, height: h,
+                                                           maxPX: max(2, Int((200 / umPerPX).rounded(.up))))
         lap("skeleton")
 
         // Vessel footprints: each vessel pixel goes to the segment whose centreline reaches it first (BFS).
@@ -121,15 +124,19 @@ public struct VesselGraphBuilder: Codable, Sendable {
         Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true) {
             mask[$0] != 0 || traced.skeleton[$0] != 0
         }
+        lap("footprints")
 
-        // ICA regions: 4-connected avascular components outside the FAZ, large enough.
+        // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
         var avascular = [UInt8](repeating: 0, count: n)
         for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { avascular[i] = 1 }
         let cc = ComponentLabeling(avascular, width: w, height: h, eightConnected: false)
         let minICAPX = max(1, Int((config.minICAAreaUM2 / (umPerPX * umPerPX)).rounded(.up)))
         var icaIndex = [Int32](repeating: -1, count: cc.count)
         var icaCount = 0
-        for c in 0..<cc.count where cc.sizes[c] >= minICAPX { icaIndex[c] = Int32(icaCount); icaCount += 1 }
+        // Regions cut by the field edge have no measurable true shape (and an empty image is one such region),
+        // so only regions enclosed inside the field become nodes.
+        let border = cc.touchesBorder(width: w, height: h)
+        for c in 0..<cc.count where cc.sizes[c] >= minICAPX && !border[c] { icaIndex[c] = Int32(icaCount); icaCount += 1 }
         // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
         var region = [Int32](repeating: -1, count: n)
         var icaPixels = [[Int32]](repeating: [], count: icaCount)
@@ -176,6 +183,8 @@ public struct VesselGraphBuilder: Codable, Sendable {
             if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
         }
 
+        lap("regions")
+
         // ETDRS grid centred on the FAZ centroid (fovea) when found.
         var gcx = Double(w - 1) / 2, gcy = Double(h - 1) / 2
         var fazShape: RegionShape?
@@ -199,13 +208,15 @@ public struct VesselGraphBuilder: Codable, Sendable {
         for p in 0..<n where owner[p] >= 0 { vesselFootprints[Int(owner[p])].append(Int32(p)) }
         var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
         var totalLengthPX = 0.0
+        var pathOffset = 0
         for (s, seg) in segs.enumerated() {
             let a = Int(seg.path.first!), b = Int(seg.path.last!)
             let dx = Double(b % w - a % w), dy = Double(b / w - a / w)
             let chord = (dx * dx + dy * dy).squareRoot()
             var rs: [Double] = []
             rs.reserveCapacity(seg.path.count)
-            for p in seg.path { rs.append(max(0.5, Double(edt2[Int(p)]).squareRoot() - 0.5)) }
+            for k in 0..<seg.path.count { rs.append(max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)) }
+            pathOffset += seg.path.count
             let mean = rs.reduce(0, +) / Double(rs.count)
             let sd = (rs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rs.count)).squareRoot()
             var angle = atan2(-dy, dx) * 180 / Double.pi
@@ -226,9 +237,6 @@ public struct VesselGraphBuilder: Codable, Sendable {
 
         // ICA nodes.
         var ica = NodeSet(featureNames: Self.icaFeatureNames)
-        let border = cc.touchesBorder(width: w, height: h)
-        var icaOfComponent = [Int](repeating: -1, count: icaCount)
-        for c in 0..<cc.count where icaIndex[c] >= 0 { icaOfComponent[Int(icaIndex[c])] = c }
         for r in 0..<icaCount {
             let rid = Int32(r)
             let s = RegionShape(pixels: icaPixels[r], width: w, height: h) { region[$0] == rid }
@@ -236,7 +244,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
                 Float(s.areaPX * umPerPX * umPerPX), Float(s.perimeterPX * umPerPX), Float(s.eccentricity),
                 Float(s.solidity), Float(s.equivalentDiameterPX * umPerPX), Float(s.majorAxisPX * umPerPX),
                 Float(s.minorAxisPX * umPerPX), Float(s.maxFeretPX * umPerPX), meanIntensity(icaPixels[r]),
-                distUM(s.centroidX, s.centroidY), border[icaOfComponent[r]] ? 1 : 0,
+                distUM(s.centroidX, s.centroidY),
             ]
             append(&ica, row: row, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: icaPixels[r])
         }
@@ -279,7 +287,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(Int32(r)) } }
         var fv = Relation(name: "faz-vessel", sourceType: "faz", targetType: "vessel", source: [], target: [])
         for s in fazVessel.sorted() { fv.source.append(0); fv.target.append(s) }
-        lap("graph")
+        lap("features")
 
         // Biomarkers.
         var skeletonPixels: [Int32] = []

@@ -27,7 +27,10 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// Smoothing used to place the FAZ seed, um.
     public var fazSeedSigmaUM: Double = 100
     /// FAZ level = seed level + this fraction of (median level - seed level).
-    public var fazThresholdFraction: Double = 0.3
+    public var fazThresholdFraction: Double = 0.2
+    /// After thresholding, the FAZ grows through vessel-free pixels by up to this distance to reach the vessel
+    /// walls, um.
+    public var fazGrowToVesselsUM: Double = 60
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
     public var fazOpeningRadiusUM: Double = 30
     /// Accepted FAZ area range, mm2; outside it no FAZ is reported.

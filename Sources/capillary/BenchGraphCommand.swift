@@ -43,8 +43,8 @@ struct BenchGraphCommand: ParsableCommand {
         }
         let builder = VesselGraphBuilder()
         var rows: [Row] = []
-        print("| image | size | FOV mm | median ms | min ms | segment | faz | skeleton | graph | biomarkers | JSON ms | JSON KB | nodes | target ms |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| image | size | FOV mm | median ms | min ms | segment | faz | skeleton | footprints | regions | features | biomarkers | JSON ms | JSON KB | nodes | target ms |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for (name, img, target) in inputs {
             _ = try builder.analyze(img).graph.jsonData()
             var times: [Double] = [], jsonTimes: [Double] = []
@@ -66,9 +66,10 @@ struct BenchGraphCommand: ParsableCommand {
                           msMedian: median(times), msMin: times.min()!, stageMS: st, jsonMS: median(jsonTimes),
                           jsonBytes: bytes, nodes: nodes, targetMS: target)
             rows.append(row)
-            print(String(format: "| %@ | %@ | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.0f |",
+            print(String(format: "| %@ | %@ | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.0f |",
                          name, row.sizePX, row.fovMM, row.msMedian, row.msMin, st["segment"] ?? 0, st["faz"] ?? 0,
-                         st["skeleton"] ?? 0, st["graph"] ?? 0, st["biomarkers"] ?? 0, row.jsonMS, bytes / 1024, nodes, target))
+                         st["skeleton"] ?? 0, st["footprints"] ?? 0, st["regions"] ?? 0, st["features"] ?? 0,
+                         st["biomarkers"] ?? 0, row.jsonMS, bytes / 1024, nodes, target))
         }
         let dir = (out as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
