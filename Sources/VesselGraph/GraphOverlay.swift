@@ -4,8 +4,8 @@ import Retina
 /// Draws what the pipeline found on top of the image, for people to check by eye.
 public enum GraphOverlay {
     /// An RGB picture of `image` (scaled up `scale` times, 1-4) with: the FAZ filled magenta with a solid
-    /// border, ICA borders in thin cyan, the vessel centrelines in yellow, branch points in red and the
-    /// ETDRS circles (1, 3, 6 mm) in green.
+    /// border, the vessel mask tinted blue (so ICA borders are its edges), the vessel centrelines in yellow,
+    /// branch points as red dots and the ETDRS circles (1, 3, 6 mm) in green.
     public static func render(_ image: GrayImage, _ a: VesselAnalysis, scale: Int = 1) -> RGBImage {
         let k = min(4, max(1, scale))
         let w = image.width, h = image.height
@@ -23,19 +23,19 @@ public enum GraphOverlay {
                 let edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || faz[p - 1] == 0 || faz[p + 1] == 0
                     || faz[p - w] == 0 || faz[p + w] == 0
                 fill(p, (255, 0, 255), edge ? 1 : 0.35)
-            } else if ves[p] == 0 {
-                // ICA border: an avascular pixel next to a vessel pixel.
-                let edge = (x > 0 && ves[p - 1] != 0) || (x + 1 < w && ves[p + 1] != 0)
-                    || (y > 0 && ves[p - w] != 0) || (y + 1 < h && ves[p + w] != 0)
-                if edge { fill(p, (0, 200, 255), 0.45) }
+            } else if ves[p] != 0 {
+                fill(p, (40, 120, 255), 0.35)
             }
         }
         for p in 0..<(w * h) where a.skeleton.bits[p] != 0 { fill(p, (255, 220, 0), 1) }
+        // One dot per branch point (at its cluster's first pixel), a little larger than a centreline pixel.
+        var seen = Set<Int>()
         for p32 in a.bifurcationPixels {
             let p = Int(p32), x = p % w, y = p / w
-            for dy in -1...1 { for dx in -1...1 where x + dx >= 0 && y + dy >= 0 && x + dx < w && y + dy < h {
-                fill((y + dy) * w + x + dx, (255, 40, 40), 1)
-            } }
+            if seen.contains(p) { continue }
+            for dy in -1...1 { for dx in -1...1 { seen.insert((y + dy) * w + x + dx) } }
+            let cx = x * k + k / 2, cy = y * k + k / 2
+            for dy in -1...1 { for dx in -1...1 where abs(dx) + abs(dy) <= 1 { out.plot(cx + dx, cy + dy, (255, 30, 30)) } }
         }
         // ETDRS circles, drawn as many points as the circumference needs.
         let cx = a.graph.gridCentrePX[0], cy = a.graph.gridCentrePX[1]

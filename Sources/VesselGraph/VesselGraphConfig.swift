@@ -8,6 +8,9 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// Standard deviation of the Gaussian that estimates the smooth local background, um. Vessels are the
     /// pixels brighter than this background by more than an Otsu threshold.
     public var backgroundSigmaUM: Double = 60
+    /// The vessel threshold is this factor times Otsu's level of the local contrast (Otsu splits bright large
+    /// vessels from everything else; faint capillaries sit below it).
+    public var thresholdFactor: Double = 0.8
     /// Hysteresis: pixels above this fraction of the threshold join the mask when connected to a pixel above it.
     public var hysteresisLowFraction: Double = 0.6
     /// Smallest contrast (intensity, 0-1) that may count as a vessel, so that flat images give no vessels.
@@ -27,10 +30,11 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// Smoothing used to place the FAZ seed, um.
     public var fazSeedSigmaUM: Double = 100
     /// FAZ level = seed level + this fraction of (median level - seed level).
-    public var fazThresholdFraction: Double = 0.2
-    /// After thresholding, the FAZ grows through vessel-free pixels by up to this distance to reach the vessel
-    /// walls, um.
-    public var fazGrowToVesselsUM: Double = 60
+    public var fazThresholdFraction: Double = 0.3
+    /// After thresholding, the FAZ may grow through vessel-free pixels by up to this distance, um. 0 keeps the
+    /// dark zone itself (the simulator's convention); about 60 draws it out to the first vessels, as the
+    /// OCTA-500 annotators did (see docs/GRAPH_FORMAT.md for both measured).
+    public var fazGrowToVesselsUM: Double = 0
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
     public var fazOpeningRadiusUM: Double = 30
     /// Accepted FAZ area range, mm2; outside it no FAZ is reported.

@@ -16,7 +16,7 @@ struct VesselSegmenter {
         let bg = GaussianBlur.apply(g, width: w, height: h, sigmaPX: config.backgroundSigmaUM / umPerPX)
         var d = [Float](repeating: 0, count: n)
         for i in 0..<n { d[i] = g[i] - bg[i] }
-        let high = max(OtsuThreshold.threshold(d), Float(config.minimumContrast))
+        let high = max(OtsuThreshold.threshold(d) * Float(config.thresholdFactor), Float(config.minimumContrast))
         let low = high * Float(config.hysteresisLowFraction)
         var weak = [UInt8](repeating: 0, count: n)
         for i in 0..<n where d[i] > low { weak[i] = 1 }

@@ -47,12 +47,27 @@ struct GraphCommand: ParsableCommand {
     @Option(name: .customLong("overlay-dir"), help: "With --evaluate-real: write an overlay per eye here (keep it out of git, e.g. demo-out/).")
     var overlayDir: String?
 
+    @Option(name: .customLong("evaluate-synthetic"), help: "Simulate this many eyes (severities spread over 0-1) and compare the graph's biomarkers with the simulator's ground truth.")
+    var evaluateSynthetic: Int?
+
+    @Option(help: "With --evaluate-synthetic: first seed.")
+    var seed: UInt64 = 1000
+
+    @Option(help: "With --evaluate-synthetic: image size, px (field of view from --fov-mm, default 3 mm).")
+    var size: Int = 304
+
+    @Flag(help: "With --evaluate-synthetic: print one row per eye.")
+    var perEye = false
+
     @Option(help: "Pipeline configuration JSON (VesselGraphConfig); defaults otherwise.")
     var config: String?
 
     func validate() throws {
-        let modes = [image != nil, cohort != nil, evaluateReal != nil].filter { $0 }.count
-        guard modes == 1 else { throw ValidationError("give exactly one of IMAGE, --cohort DIR or --evaluate-real DIR") }
+        let modes = [image != nil, cohort != nil, evaluateReal != nil, evaluateSynthetic != nil].filter { $0 }.count
+        guard modes == 1 else {
+            throw ValidationError("give exactly one of IMAGE, --cohort DIR, --evaluate-real DIR or --evaluate-synthetic N")
+        }
+        if let n = evaluateSynthetic, n < 1 { throw ValidationError("--evaluate-synthetic needs at least 1 eye") }
         if image != nil && out == nil && overlay == nil && mask == nil {
             throw ValidationError("nothing to write: add --out graph.json (and/or --overlay, --mask)")
         }
@@ -76,6 +91,8 @@ struct GraphCommand: ParsableCommand {
             try runCohort(dir, builder)
         } else if let dir = evaluateReal {
             try runRealEvaluation(dir, builder)
+        } else if let n = evaluateSynthetic {
+            try runSyntheticEvaluation(n, builder)
         }
     }
 
@@ -103,7 +120,8 @@ struct GraphCommand: ParsableCommand {
     // MARK: - Cohort
 
     private func runCohort(_ dir: String, _ builder: VesselGraphBuilder) throws {
-        let files = try cohortImages(dir)
+        var fovs: [String: Double] = [:]
+        let files = try cohortImages(dir, &fovs)
         guard !files.isEmpty else { throw ValidationError("\(dir): no PNG/BMP images found") }
         let outFolder = outDir ?? (dir as NSString).appendingPathComponent("graphs")
         try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
@@ -111,7 +129,8 @@ struct GraphCommand: ParsableCommand {
         var errors = [String?](repeating: nil, count: files.count)
         let lock = NSLock()
         var done = 0
-        let progress = ProgressBar(total: files.count)
+        let fovByPath = fovs
+        let progress = ProgressBar(label: "graph", total: files.count)
         let keys = ["perfusion_density", "skeleton_length_density_mm_per_mm2", "faz_area_mm2", "faz_circularity",
                     "fractal_dimension", "vessel_segment_count", "ica_count"]
         let start = Date()
@@ -120,7 +139,8 @@ struct GraphCommand: ParsableCommand {
                 let f = files[i]
                 var row: String?, err: String?
                 do {
-                    let img = try load(f)
+                    var img = try load(f)
+                    if fovMM == nil, let fov = fovByPath[f] { img.pixelSizeMM = fov / Double(img.width) }
                     let g = try builder.build(img)
                     let stem = ((f as NSString).lastPathComponent as NSString).deletingPathExtension
                     try write(g.jsonData(), to: (outFolder as NSString).appendingPathComponent(stem + ".graph.json"))
@@ -143,7 +163,7 @@ struct GraphCommand: ParsableCommand {
 
     /// Images of a cohort folder: the `image` paths of manifest.jsonl when present, else every PNG/BMP in the
     /// folder and its `images/` subfolder whose name does not mark it as a mask.
-    private func cohortImages(_ dir: String) throws -> [String] {
+    private func cohortImages(_ dir: String, _ manifestFOV: inout [String: Double]) throws -> [String] {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -155,7 +175,9 @@ struct GraphCommand: ParsableCommand {
             for line in text.split(separator: "\n") {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
                 if let p = (obj["image"] ?? obj["path"]) as? String {
-                    out.append(p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p))
+                    let full = p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p)
+                    out.append(full)
+                    if let f = obj["fov_mm"] as? Double { manifestFOV[full] = f }
                 }
             }
             if !out.isEmpty { return out }
@@ -208,19 +230,77 @@ struct GraphCommand: ParsableCommand {
             : (sortedErr[sortedErr.count / 2 - 1] + sortedErr[sortedErr.count / 2]) / 2
         print(String(format: "| mean / median | %.3f | | | median %.1f%% | | |", dices.reduce(0, +) / Double(dices.count), median * 100))
     }
+
+    // MARK: - Synthetic evaluation
+
+    private func runSyntheticEvaluation(_ count: Int, _ builder: VesselGraphBuilder) throws {
+        let sim = SimulatorConfig(sizePX: size, fovMM: fovMM ?? 3)
+        if let problem = sim.validationError() { throw ValidationError(problem) }
+        let simulator = OCTASimulator(config: sim)
+        var results = [SyntheticAccuracy?](repeating: nil, count: count)
+        let lock = NSLock()
+        var done = 0
+        let progress = ProgressBar(label: "evaluate", total: count)
+        Parallel.forEach(count, minChunk: 1) { range in
+            for i in range {
+                let severity = count == 1 ? 0.5 : Double(i) / Double(count - 1)
+                let eye = simulator.generate(seed: seed + UInt64(i), severity: severity)
+                let r = try? SyntheticAccuracy.measure(eye, builder)
+                lock.lock(); results[i] = r; done += 1; progress.update(done); lock.unlock()
+            }
+        }
+        progress.finish()
+        let rs = results.compactMap { $0 }
+        if perEye {
+            print("| seed | severity | vessel Dice | perfusion (ours / true) | SLD mm/mm2 (ours / true / on true mask) | FAZ mm2 (ours / true) |")
+            print("|---|---|---|---|---|---|")
+            for r in rs {
+                print(String(format: "| %llu | %.2f | %.3f | %.3f / %.3f | %.2f / %.2f / %.2f | %.3f / %.3f |", r.seed, r.severity, r.dice,
+                             r.perfusion, r.truePerfusion, r.sld, r.trueSLD, r.sldOnTrueMask, r.fazArea, r.trueFAZArea))
+            }
+        }
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted(); return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        }
+        let dice = rs.map(\.dice), fazErr = rs.map(\.fazRelativeError), pErr = rs.map(\.perfusionAbsError)
+        let sErr = rs.map(\.sldRelativeError)
+        print(String(format: "%d eyes, %dx%d px, %.0f mm, seeds %llu-%llu, severity 0-1:", rs.count, size, size, sim.fovMM, seed,
+                     seed + UInt64(count - 1)))
+        print("| metric | mean | median | worst | target |")
+        print("|---|---|---|---|---|")
+        print(String(format: "| vessel Dice | %.3f | %.3f | %.3f | >= 0.80 |", dice.reduce(0, +) / Double(rs.count), median(dice), dice.min() ?? .nan))
+        print(String(format: "| FAZ area relative error | %.1f%% | %.1f%% | %.1f%% | median <= 10%% |", 100 * fazErr.reduce(0, +) / Double(rs.count),
+                     100 * median(fazErr), 100 * (fazErr.max() ?? .nan)))
+        print(String(format: "| perfusion density absolute error | %.3f | %.3f | %.3f | <= 0.03 |", pErr.reduce(0, +) / Double(rs.count),
+                     median(pErr), pErr.max() ?? .nan))
+        print(String(format: "| skeleton length density relative error | %.1f%% | %.1f%% | %.1f%% | <= 10%% |", 100 * sErr.reduce(0, +) / Double(rs.count),
+                     100 * median(sErr), 100 * (sErr.max() ?? .nan)))
+        print(String(format: "| FAZ found | %d / %d | | | |", rs.filter(\.fazFound).count, rs.count))
+    }
 }
 
-/// A one-line progress bar on stderr (redrawn in place).
-final class ProgressBar {
-    let total: Int
-    init(total: Int) { self.total = total }
+/// The graph's biomarkers of one simulated eye next to the simulator's ground truth.
+struct SyntheticAccuracy {
+    var seed: UInt64, severity: Double
+    var dice: Double
+    var perfusion: Double, truePerfusion: Double
+    var sld: Double, trueSLD: Double
+    var fazArea: Double, trueFAZArea: Double
+    var fazFound: Bool
+    /// Skeleton length density of the graph built on the TRUE vessel mask (separates skeleton from segmentation error).
+    var sldOnTrueMask: Double
+    var fazRelativeError: Double { trueFAZArea > 0 ? abs(fazArea - trueFAZArea) / trueFAZArea : 0 }
+    var perfusionAbsError: Double { abs(perfusion - truePerfusion) }
+    var sldRelativeError: Double { trueSLD > 0 ? abs(sld - trueSLD) / trueSLD : 0 }
 
-    func update(_ done: Int) {
-        let width = 30
-        let filled = total > 0 ? width * done / total : width
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
+    static func measure(_ eye: SyntheticEye, _ builder: VesselGraphBuilder) throws -> SyntheticAccuracy {
+        let a = try builder.analyze(eye.image)
+        let b = a.graph.biomarkers, t = eye.truth
+        return SyntheticAccuracy(
+            seed: t.seed, severity: t.severity, dice: a.vesselMask.dice(eye.vesselMask),
+            perfusion: b["perfusion_density"]!, truePerfusion: t.perfusionDensity,
+            sld: b["skeleton_length_density_mm_per_mm2"]!, trueSLD: t.skeletonLengthDensityMMPerMM2,
+            fazArea: b["faz_area_mm2"]!, trueFAZArea: t.fazAreaMM2, fazFound: a.graph.faz.count == 1,
+            sldOnTrueMask: try builder.analyze(eye.image, vesselMask: eye.vesselMask).graph.biomarkers["skeleton_length_density_mm_per_mm2"]!)
     }
-
-    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
 }

@@ -30,10 +30,10 @@ final class RealOCTATests: XCTestCase {
             // The FAZ overlaps the manual one (it is found in the right place).
             XCTAssertGreaterThan(a.fazMask.dice(gtF), 0.7, "eye \(id)")
             XCTAssertGreaterThan(a.graph.vessel.count, 500, "eye \(id)")
-            XCTAssertGreaterThan(a.graph.ica.count, 500, "eye \(id)")
+            XCTAssertGreaterThan(a.graph.ica.count, 100, "eye \(id)")
         }
         XCTAssertTrue(dices.allSatisfy { $0 > 0.70 }, "\(dices)")
-        XCTAssertGreaterThan(dices.reduce(0, +) / Double(dices.count), 0.78)
+        XCTAssertGreaterThan(dices.reduce(0, +) / Double(dices.count), 0.78, "\(dices)")
         let sorted = fazErrors.sorted()
         XCTAssertLessThan(sorted[sorted.count / 2], 0.2, "FAZ relative errors \(fazErrors)")
     }
