@@ -36,7 +36,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// OCTA-500 annotators did (see docs/GRAPH_FORMAT.md for both measured).
     public var fazGrowToVesselsUM: Double = 0
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
-    public var fazOpeningRadiusUM: Double = 30
+    public var fazOpeningRadiusUM: Double = 60
     /// Accepted FAZ area range, mm2; outside it no FAZ is reported.
     public var minFAZAreaMM2: Double = 0.02
     /// Largest accepted FAZ area, mm2.
