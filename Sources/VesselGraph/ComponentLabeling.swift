@@ -11,57 +11,71 @@ struct ComponentLabeling {
     /// Two raster passes with union-find over provisional labels (cache friendly, no stack).
     init(_ foreground: [UInt8], width w: Int, height h: Int, eightConnected: Bool) {
         var labels = [Int32](repeating: -1, count: w * h)
-        var parent: [Int32] = []
-        parent.reserveCapacity(1024)
-        @inline(__always) func find(_ a: Int32) -> Int32 {
-            var a = a
-            while parent[Int(a)] != a { parent[Int(a)] = parent[Int(parent[Int(a)])]; a = parent[Int(a)] }
-            return a
-        }
-        @inline(__always) func union(_ a: Int32, _ b: Int32) {
-            let ra = find(a), rb = find(b)
-            if ra < rb { parent[Int(rb)] = ra } else if rb < ra { parent[Int(ra)] = rb }
-        }
+        // At most one provisional label per foreground pixel; preallocated so the hot loop never grows it.
+        var parent = [Int32](repeating: 0, count: w * h + 1)
+        var next: Int32 = 0
         labels.withUnsafeMutableBufferPointer { lab in
-            foreground.withUnsafeBufferPointer { fg in
-                for y in 0..<h {
-                    let row = y * w
-                    for x in 0..<w where fg[row + x] != 0 {
-                        let p = row + x
-                        var l: Int32 = -1
-                        @inline(__always) func meet(_ q: Int) {
-                            let m = lab[q]
-                            if m < 0 { return }
-                            if l < 0 { l = m } else if m != l { union(l, m) }
-                        }
-                        if x > 0 { meet(p - 1) }
-                        if y > 0 {
-                            meet(p - w)
-                            if eightConnected {
-                                if x > 0 { meet(p - w - 1) }
-                                if x + 1 < w { meet(p - w + 1) }
+            parent.withUnsafeMutableBufferPointer { par in
+                foreground.withUnsafeBufferPointer { fg in
+                    for y in 0..<h {
+                        let row = y * w
+                        for x in 0..<w where fg[row + x] != 0 {
+                            let p = row + x
+                            var l: Int32 = -1
+                            // Neighbours already visited in raster order: W, and N (plus NW, NE for 8-adjacency).
+                            var m0: Int32 = -1, m1: Int32 = -1, m2: Int32 = -1, m3: Int32 = -1
+                            if x > 0 { m0 = lab[p - 1] }
+                            if y > 0 {
+                                m1 = lab[p - w]
+                                if eightConnected {
+                                    if x > 0 { m2 = lab[p - w - 1] }
+                                    if x + 1 < w { m3 = lab[p - w + 1] }
+                                }
                             }
+                            Self.merge(m0, into: &l, par); Self.merge(m1, into: &l, par)
+                            Self.merge(m2, into: &l, par); Self.merge(m3, into: &l, par)
+                            if l < 0 { l = next; par[Int(next)] = next; next += 1 }
+                            lab[p] = l
                         }
-                        if l < 0 { l = Int32(parent.count); parent.append(l) }
-                        lab[p] = l
                     }
                 }
             }
         }
         // Final ids in raster order of each component's first pixel.
-        var final = [Int32](repeating: -1, count: parent.count)
+        var final = [Int32](repeating: -1, count: Int(next))
         var sizes: [Int] = []
         labels.withUnsafeMutableBufferPointer { lab in
-            for p in 0..<(w * h) where lab[p] >= 0 {
-                let r = Int(find(lab[p]))
-                if final[r] < 0 { final[r] = Int32(sizes.count); sizes.append(0) }
-                let id = final[r]
-                lab[p] = id
-                sizes[Int(id)] += 1
+            parent.withUnsafeMutableBufferPointer { par in
+                for p in 0..<(w * h) where lab[p] >= 0 {
+                    let r = Int(Self.find(par, lab[p]))
+                    if final[r] < 0 { final[r] = Int32(sizes.count); sizes.append(0) }
+                    let id = final[r]
+                    lab[p] = id
+                    sizes[Int(id)] += 1
+                }
             }
         }
         self.labels = labels
         self.sizes = sizes
+    }
+
+    @inline(__always)
+    private static func merge(_ m: Int32, into l: inout Int32, _ par: UnsafeMutableBufferPointer<Int32>) {
+        if m < 0 { return }
+        if l < 0 { l = m } else if m != l { union(par, l, m) }
+    }
+
+    @inline(__always)
+    private static func find(_ par: UnsafeMutableBufferPointer<Int32>, _ a: Int32) -> Int32 {
+        var a = a
+        while par[Int(a)] != a { par[Int(a)] = par[Int(par[Int(a)])]; a = par[Int(a)] }
+        return a
+    }
+
+    @inline(__always)
+    private static func union(_ par: UnsafeMutableBufferPointer<Int32>, _ a: Int32, _ b: Int32) {
+        let ra = find(par, a), rb = find(par, b)
+        if ra < rb { par[Int(rb)] = ra } else if rb < ra { par[Int(ra)] = rb }
     }
 
     /// Whether component `id` has a pixel on the image border, for every component.

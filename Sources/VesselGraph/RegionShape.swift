@@ -22,7 +22,13 @@ struct RegionShape {
     /// 4 pi A / P^2, clamped to [0, 1].
     var circularity: Double { perimeterPX > 0 ? min(1, 4 * Double.pi * areaPX / (perimeterPX * perimeterPX)) : 0 }
 
-    /// Measures the region whose pixels (sorted row-major indices) are `pixels`; `label`/`labels` tell which
+    /// Measures the region whose pixels (sorted row-major indices) are `pixels`; a neighbour belongs to the
+    /// region when `labels[neighbour] == id` (for the perimeter).
+    init(pixels: [Int32], width w: Int, height h: Int, labels: [Int32], id: Int32) {
+        self.init(pixels: pixels, width: w, height: h) { labels[$0] == id }
+    }
+
+    /// Measures the region whose pixels (sorted row-major indices) are `pixels`; `isInside` tells which
     /// neighbours belong to it (for the perimeter).
     init(pixels: [Int32], width w: Int, height h: Int, isInside: (Int) -> Bool) {
         guard !pixels.isEmpty else { return }

@@ -139,33 +139,30 @@ public struct VesselGraphBuilder: Codable, Sendable {
         for c in 0..<cc.count where cc.sizes[c] >= minICAPX && !border[c] { icaIndex[c] = Int32(icaCount); icaCount += 1 }
         // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
         var region = [Int32](repeating: -1, count: n)
-        var icaPixels = [[Int32]](repeating: [], count: icaCount)
-        var fazPixels: [Int32] = []
         for i in 0..<n {
-            if fazBits[i] != 0 { region[i] = Int32(icaCount); fazPixels.append(Int32(i)); continue }
+            if fazBits[i] != 0 { region[i] = Int32(icaCount); continue }
             let c = cc.labels[i]
-            if c >= 0 && icaIndex[Int(c)] >= 0 {
-                let id = icaIndex[Int(c)]
-                region[i] = id
-                icaPixels[Int(id)].append(Int32(i))
-            }
+            if c >= 0 { region[i] = icaIndex[Int(c)] }
         }
+        // Pixel lists per region (the last one is the FAZ), in raster order.
+        var regionPixels = Self.group(region, count: icaCount + 1)
+        let fazPixels = regionPixels.removeLast()
+        let icaPixels = regionPixels
         let hasFAZ = !fazPixels.isEmpty
 
         // Vessel-ICA and FAZ-vessel: a vessel footprint pixel 4-adjacent to the region.
         var vesselICA = PairCounter(count: segs.count)
         var fazVessel = Set<Int32>()
+        let fazRegion = Int32(icaCount)
         for p in 0..<n where owner[p] >= 0 {
-            let x = p % w, y = p / w, o = Int(owner[p])
-            @inline(__always) func touch(_ q: Int) {
-                let r = region[q]
-                if r < 0 { return }
-                if r == Int32(icaCount) { fazVessel.insert(Int32(o)) } else { vesselICA.add(o, Int(r)) }
-            }
-            if x > 0 { touch(p - 1) }
-            if x + 1 < w { touch(p + 1) }
-            if y > 0 { touch(p - w) }
-            if y + 1 < h { touch(p + w) }
+            let x = p % w, o = Int(owner[p])
+            // The four 4-neighbours' regions (-1 outside the image or outside every region).
+            let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
+            let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
+            if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
+            if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
+            if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
+            if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
         }
 
         // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
@@ -189,7 +186,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var gcx = Double(w - 1) / 2, gcy = Double(h - 1) / 2
         var fazShape: RegionShape?
         if hasFAZ {
-            let s = RegionShape(pixels: fazPixels, width: w, height: h) { fazBits[$0] != 0 }
+            let s = RegionShape(pixels: fazPixels, width: w, height: h, labels: region, id: Int32(icaCount))
             gcx = s.centroidX; gcy = s.centroidY; fazShape = s
         }
         let grid = ETDRSGrid(centreX: gcx, centreY: gcy, pixelSizeMM: px, laterality: config.laterality)
@@ -204,8 +201,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
 
         // Vessel nodes.
-        var vesselFootprints = [[Int32]](repeating: [], count: segs.count)
-        for p in 0..<n where owner[p] >= 0 { vesselFootprints[Int(owner[p])].append(Int32(p)) }
+        let vesselFootprints = Self.group(owner, count: segs.count)
         var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
         var totalLengthPX = 0.0
         var pathOffset = 0
@@ -238,8 +234,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // ICA nodes.
         var ica = NodeSet(featureNames: Self.icaFeatureNames)
         for r in 0..<icaCount {
-            let rid = Int32(r)
-            let s = RegionShape(pixels: icaPixels[r], width: w, height: h) { region[$0] == rid }
+            let s = RegionShape(pixels: icaPixels[r], width: w, height: h, labels: region, id: Int32(r))
             let row: [Float] = [
                 Float(s.areaPX * umPerPX * umPerPX), Float(s.perimeterPX * umPerPX), Float(s.eccentricity),
                 Float(s.solidity), Float(s.equivalentDiameterPX * umPerPX), Float(s.majorAxisPX * umPerPX),
@@ -329,27 +324,57 @@ public struct VesselGraphBuilder: Codable, Sendable {
             fazMask: BinaryMask(width: w, height: h, bits: fazBits), bifurcationPixels: bifurcations, stageMS: stage)
     }
 
+    @inline(__always)
+    private static func touch(_ vessel: Int, _ r: Int32, _ fazRegion: Int32, _ vesselICA: inout PairCounter,
+                              _ fazVessel: inout Set<Int32>) {
+        if r == fazRegion { fazVessel.insert(Int32(vessel)) } else { vesselICA.add(vessel, Int(r)) }
+    }
+
+    /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
+    private static func group(_ labels: [Int32], count: Int) -> [[Int32]] {
+        var start = [Int](repeating: 0, count: count + 1)
+        for l in labels where l >= 0 { start[Int(l) + 1] += 1 }
+        for k in 0..<count { start[k + 1] += start[k] }
+        var flat = [Int32](repeating: 0, count: start[count])
+        var fill = start
+        for (p, l) in labels.enumerated() where l >= 0 { flat[fill[Int(l)]] = Int32(p); fill[Int(l)] += 1 }
+        return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
+    }
+
     /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
                                    eightConnected: Bool, allowed: (Int) -> Bool) {
+        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends.
+        let n = w * h
+        var buffer = [Int32](repeating: 0, count: n + queue.count)
+        var tail = queue.count
+        for (i, p) in queue.enumerated() { buffer[i] = p }
         var head = 0
         labels.withUnsafeMutableBufferPointer { lab in
-            while head < queue.count {
-                let p = Int(queue[head]); head += 1
-                let x = p % w, o = lab[p]
-                let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < w * h
-                @inline(__always) func visit(_ q: Int) {
-                    if lab[q] < 0 && allowed(q) { lab[q] = o; queue.append(Int32(q)) }
-                }
-                if left { visit(p - 1) }
-                if right { visit(p + 1) }
-                if up { visit(p - w) }
-                if down { visit(p + w) }
-                if eightConnected {
-                    if up && left { visit(p - w - 1) }
-                    if up && right { visit(p - w + 1) }
-                    if down && left { visit(p + w - 1) }
-                    if down && right { visit(p + w + 1) }
+            buffer.withUnsafeMutableBufferPointer { q in
+                while head < tail {
+                    let p = Int(q[head]); head += 1
+                    let x = p % w, o = lab[p]
+                    let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
+                    var c0 = -1, c1 = -1, c2 = -1, c3 = -1, c4 = -1, c5 = -1, c6 = -1, c7 = -1
+                    if left { c0 = p - 1 }
+                    if right { c1 = p + 1 }
+                    if up { c2 = p - w }
+                    if down { c3 = p + w }
+                    if eightConnected {
+                        if up && left { c4 = p - w - 1 }
+                        if up && right { c5 = p - w + 1 }
+                        if down && left { c6 = p + w - 1 }
+                        if down && right { c7 = p + w + 1 }
+                    }
+                    if c0 >= 0 && lab[c0] < 0 && allowed(c0) { lab[c0] = o; q[tail] = Int32(c0); tail += 1 }
+                    if c1 >= 0 && lab[c1] < 0 && allowed(c1) { lab[c1] = o; q[tail] = Int32(c1); tail += 1 }
+                    if c2 >= 0 && lab[c2] < 0 && allowed(c2) { lab[c2] = o; q[tail] = Int32(c2); tail += 1 }
+                    if c3 >= 0 && lab[c3] < 0 && allowed(c3) { lab[c3] = o; q[tail] = Int32(c3); tail += 1 }
+                    if c4 >= 0 && lab[c4] < 0 && allowed(c4) { lab[c4] = o; q[tail] = Int32(c4); tail += 1 }
+                    if c5 >= 0 && lab[c5] < 0 && allowed(c5) { lab[c5] = o; q[tail] = Int32(c5); tail += 1 }
+                    if c6 >= 0 && lab[c6] < 0 && allowed(c6) { lab[c6] = o; q[tail] = Int32(c6); tail += 1 }
+                    if c7 >= 0 && lab[c7] < 0 && allowed(c7) { lab[c7] = o; q[tail] = Int32(c7); tail += 1 }
                 }
             }
         }
