@@ -15,18 +15,27 @@ struct FAZDetector {
         let w = image.width, h = image.height, n = w * h
         let umPerPX = image.pixelSizeMM * 1000
         guard config.detectFAZ, w >= 8, h >= 8 else { return nil }
-        let seedPlane = GaussianBlur.apply(image.pixels, width: w, height: h, sigmaPX: config.fazSeedSigmaUM / umPerPX)
         let s = GaussianBlur.apply(image.pixels, width: w, height: h, sigmaPX: config.fazSmoothingSigmaUM / umPerPX)
         let cx = Double(w - 1) / 2, cy = Double(h - 1) / 2
         let rPX = config.fazSearchRadiusMM / image.pixelSizeMM
+        // The seed plane is only read within the search disc: blur a window of the disc plus 3 sigma.
+        let seedSigmaPX = config.fazSeedSigmaUM / umPerPX
+        let margin = Int((rPX + 3 * seedSigmaPX).rounded(.up))
+        let x0 = max(0, Int(cx) - margin), x1 = min(w - 1, Int(cx.rounded(.up)) + margin)
+        let y0 = max(0, Int(cy) - margin), y1 = min(h - 1, Int(cy.rounded(.up)) + margin)
+        let ww = x1 - x0 + 1, wh = y1 - y0 + 1
+        var window = [Float](repeating: 0, count: ww * wh)
+        for y in 0..<wh { for x in 0..<ww { window[y * ww + x] = image.pixels[(y + y0) * w + x + x0] } }
+        let seedPlane = GaussianBlur.apply(window, width: ww, height: wh, sigmaPX: seedSigmaPX)
         var seed = -1
         var seedLevel = Float.infinity
-        for y in 0..<h {
+        for y in y0...y1 {
             let dy = Double(y) - cy
-            for x in 0..<w {
+            for x in x0...x1 {
                 let dx = Double(x) - cx
                 if dx * dx + dy * dy > rPX * rPX { continue }
-                if seedPlane[y * w + x] < seedLevel { seedLevel = seedPlane[y * w + x]; seed = y * w + x }
+                let v = seedPlane[(y - y0) * ww + x - x0]
+                if v < seedLevel { seedLevel = v; seed = y * w + x }
             }
         }
         guard seed >= 0 else { return nil }
