@@ -275,6 +275,9 @@ struct GraphCommand: ParsableCommand {
                      median(pErr), pErr.max() ?? .nan))
         print(String(format: "| skeleton length density relative error | %.1f%% | %.1f%% | %.1f%% | <= 10%% |", 100 * sErr.reduce(0, +) / Double(rs.count),
                      100 * median(sErr), 100 * (sErr.max() ?? .nan)))
+        let tErr = rs.map { $0.trueSLD > 0 ? abs($0.sldOnTrueMask - $0.trueSLD) / $0.trueSLD : 0 }
+        print(String(format: "| (same, skeleton of the TRUE vessel mask) | %.1f%% | %.1f%% | %.1f%% | |", 100 * tErr.reduce(0, +) / Double(rs.count),
+                     100 * median(tErr), 100 * (tErr.max() ?? .nan)))
         print(String(format: "| FAZ found | %d / %d | | | |", rs.filter(\.fazFound).count, rs.count))
     }
 }
