@@ -170,7 +170,14 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var grown = region
         queue.removeAll(keepingCapacity: true)
         for i in 0..<n where grown[i] >= 0 { queue.append(Int32(i)) }
-        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { _ in true }
+        // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
+        // the border (two regions meeting across it are not separated by a vessel).
+        var crossable = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            let c = cc.labels[i]
+            crossable[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+        }
+        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
         var contacts = PairCounter(count: icaCount + 1)
         for p in 0..<n {
             let a = grown[p]

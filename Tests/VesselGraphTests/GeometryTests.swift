@@ -116,6 +116,17 @@ final class GeometryTests: XCTestCase {
         XCTAssertEqual(Set(zip(vi.source, vi.target).filter { $0.0 == Int32(m0) }.map(\.1)), [0, 1])
     }
 
+    func testRegionsApartAcrossOpenSpaceAreNotICANeighbours() throws {
+        // Two rings far apart: their insides meet only across the open (border-touching) background.
+        var m = BinaryMask(width: 140, height: 70)
+        GeometricPhantom.drawRing(&m, centre: (35, 35), inner: 10, outer: 13)
+        GeometricPhantom.drawRing(&m, centre: (105, 35), inner: 10, outer: 13)
+        let g = try graph(of: m).graph
+        XCTAssertEqual(g.ica.count, 2)
+        XCTAssertEqual(g.relation("ica-ica")?.count, 0)
+        XCTAssertEqual(g.relation("vessel-vessel")?.count, 0)
+    }
+
     func testEmptyImageGivesEmptyGraph() throws {
         let img = GrayImage(width: 64, height: 64, pixelSizeMM: px)
         let g = try VesselGraphBuilder().build(img)
