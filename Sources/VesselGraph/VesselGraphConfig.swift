@@ -37,6 +37,13 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public var fazGrowToVesselsUM: Double = 0
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
     public var fazOpeningRadiusUM: Double = 60
+    /// Radius of the disk that finds the FAZ's round core, um (0 = off); with `fazCoreReachUM`, parts of the
+    /// dark region farther than the reach from that core (leaks into adjacent non-perfusion) are cut.
+    public var fazCoreRadiusUM: Double = 150
+    /// How far the FAZ may extend beyond its core, um.
+    public var fazCoreReachUM: Double = 40
+    /// Vessels and intercapillary areas within this distance of the FAZ border are its neighbours, um.
+    public var fazNeighbourDistanceUM: Double = 50
     /// Accepted FAZ area range, mm2; outside it no FAZ is reported.
     public var minFAZAreaMM2: Double = 0.02
     /// Largest accepted FAZ area, mm2.
