@@ -92,12 +92,31 @@ struct JSONWriter {
         var x = Int64(v)
         if x == 0 { base[used] = 0x30; used += 1; return }
         if x < 0 { base[used] = 0x2D; used += 1; x = -x }
-        var digits = 0, t = x
-        while t > 0 { digits += 1; t /= 10 }
-        var i = used + digits - 1
-        while x > 0 { base[i] = UInt8(0x30 + x % 10); x /= 10; i -= 1 }
+        var digits = 1, t = x
+        while t >= 100 { digits += 2; t /= 100 }
+        if t >= 10 { digits += 1 }
+        // Two digits per division, from the right.
+        var i = used + digits
+        while x >= 10 {
+            let r = Int(x % 100) * 2
+            x /= 100
+            base[i - 1] = Self.digitPairs[r + 1]; base[i - 2] = Self.digitPairs[r]
+            i -= 2
+        }
+        if x > 0 { base[i - 1] = UInt8(0x30 + x) }
         used += digits
     }
+
+    /// "00" "01" ... "99" as ASCII pairs.
+    private static let digitPairs: [UInt8] = {
+        var out: [UInt8] = []
+        for n in 0..<100 {
+            let tens = UInt8(n / 10), ones = UInt8(n % 10)
+            out.append(0x30 + tens)
+            out.append(0x30 + ones)
+        }
+        return out
+    }()
 
     mutating func double(_ v: Double) {
         guard v.isFinite else { byte(0x30); return }

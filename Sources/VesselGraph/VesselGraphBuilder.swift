@@ -337,15 +337,21 @@ public struct VesselGraphBuilder: Codable, Sendable {
             sectorNames: ETDRSGrid.sectorNames, quadrantNames: ETDRSGrid.quadrantNames,
             vessel: vessel, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
         return VesselAnalysis(
-            graph: graph, vesselMask: BinaryMask(width: w, height: h, bits: mask),
-            skeleton: BinaryMask(width: w, height: h, bits: traced.skeleton),
-            fazMask: BinaryMask(width: w, height: h, bits: fazBits), bifurcationPixels: bifurcations, stageMS: stage)
+            graph: graph, vesselMask: Self.mask(mask, w, h), skeleton: Self.mask(traced.skeleton, w, h),
+            fazMask: Self.mask(fazBits, w, h), bifurcationPixels: bifurcations, stageMS: stage)
     }
 
     @inline(__always)
     private static func touch(_ vessel: Int, _ r: Int32, _ fazRegion: Int32, _ vesselICA: inout PairCounter,
                               _ fazVessel: inout Set<Int32>) {
         if r == fazRegion { fazVessel.insert(Int32(vessel)) } else { vesselICA.add(vessel, Int(r)) }
+    }
+
+    /// A mask from bits that are already 0/1 (skips BinaryMask's normalising copy).
+    private static func mask(_ bits: [UInt8], _ w: Int, _ h: Int) -> BinaryMask {
+        var m = BinaryMask(width: w, height: h)
+        m.bits = bits
+        return m
     }
 
     /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
