@@ -40,13 +40,13 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
 
     /// Superficial arterioles and venules: sparse sinks, long reach, narrow cone (Murray k = 2.55).
     public static let largeVessels = PlexusGrowth(
-        sinkDensityPerMM2: 14, perceptionDistanceMM: 0.5, killDistanceMM: 0.12, stepMM: 0.02,
+        sinkDensityPerMM2: 7, perceptionDistanceMM: 0.6, killDistanceMM: 0.12, stepMM: 0.02,
         coneHalfAngleDeg: 50, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 400)
 
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).
     public static let superficial = PlexusGrowth(
-        sinkDensityPerMM2: 490, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
+        sinkDensityPerMM2: 450, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
         coneHalfAngleDeg: 90, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 300)
 
     /// Deep plexus: a finer, polygonal capillary net fed from the superficial one (Murray k = 2.9, wide cone).
@@ -189,7 +189,7 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
     /// Checks user-supplied values; returns a message naming the bad parameter, or nil when valid.
     public func validationError() -> String? {
         if sizePX < 16 || sizePX > ImageIO.maxDimension { return "size_px must be 16...\(ImageIO.maxDimension), got \(sizePX)" }
-        if !(fovMM > 0.5 && fovMM <= 24) { return "fov_mm must be in (0.5, 24], got \(fovMM)" }
+        if !(fovMM >= 2 && fovMM <= 24) { return "fov_mm must be in [2, 24] (macular scans are 3-12 mm; below 2 mm the FAZ fills the field), got \(fovMM)" }
         for (name, g) in [("large_vessels", largeVessels), ("superficial", superficial), ("deep", deep)] {
             if !(g.stepMM > 0 && g.killDistanceMM > 0 && g.perceptionDistanceMM > g.killDistanceMM) {
                 return "\(name): need step_mm > 0 and perception_distance_mm > kill_distance_mm > 0"
