@@ -10,7 +10,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public var backgroundSigmaUM: Double = 60
     /// The vessel threshold is this factor times Otsu's level of the local contrast (Otsu splits bright large
     /// vessels from everything else; faint capillaries sit below it).
-    public var thresholdFactor: Double = 0.8
+    public var thresholdFactor: Double = 0.65
     /// Hysteresis: pixels above this fraction of the threshold join the mask when connected to a pixel above it.
     public var hysteresisLowFraction: Double = 0.6
     /// Smallest contrast (intensity, 0-1) that may count as a vessel, so that flat images give no vessels.
