@@ -29,6 +29,7 @@ let package = Package(
 
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
+        .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
@@ -42,6 +43,7 @@ let package = Package(
             "Retina",
             "RPC",
             "Tensors",
+            "VesselGraph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
+        .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,7 +3,7 @@
 set -euo pipefail
 BIN="$1"
 mkdir -p bench-out
-echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-rpc
 "$BIN/capillary" bench-retina --out bench-out/retina.json
 "$BIN/capillary" bench-tensors
+"$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON

@@ -8,6 +8,6 @@ struct Capillary: ParsableCommand {
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
                       CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self,
-                      BenchTensorsCommand.self]
+                      BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self]
     )
 }
