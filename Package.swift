@@ -23,18 +23,23 @@ let package = Package(
         // Shared base: seeded randomness and parallel loops (no dependencies).
         .target(name: "Common"),
 
+        // Numeric core: Float32 tensors, reverse-mode autodiff, OpenBLAS matmuls, layers, optimizers, safetensors.
+        .target(name: "Tensors", dependencies: ["Common", "COpenBLAS"]),
+
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
 
         // Executables.
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
+            "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests: one target per module.
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

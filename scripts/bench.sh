@@ -5,3 +5,4 @@ BIN="$1"
 mkdir -p bench-out
 echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-retina --out bench-out/retina.json
+"$BIN/capillary" bench-tensors
