@@ -28,11 +28,13 @@ let package = Package(
 
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
+        .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
 
         // Executables.
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "Tensors",
+            "VLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
+        .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

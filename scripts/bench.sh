@@ -6,3 +6,4 @@ mkdir -p bench-out
 echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-retina --out bench-out/retina.json
 "$BIN/capillary" bench-tensors
+"$BIN/capillary" bench-vlm --out bench-out/vlm.json
