@@ -7,7 +7,7 @@ struct Capillary: ParsableCommand {
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self,
-                      BenchRetinaCommand.self, BenchTensorsCommand.self,
+                      BenchRetinaCommand.self, ImportDatasetCommand.self, BenchTensorsCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
                       BenchVLMCommand.self]
     )
