@@ -82,13 +82,16 @@ public enum VLMBenchmark {
     /// Training throughput, wall clock and per process-CPU-second (text tokens / CPU s; on an idle machine with
     /// n cores the wall rate is at most n times this).
     public struct Training: Sendable, Codable {
+        /// Text tokens per wall-clock second.
         public var textTokensPerSecond: Double
+        /// Text tokens per second of process CPU time (all threads).
         public var textTokensPerCPUSecond: Double
         enum CodingKeys: String, CodingKey {
             case textTokensPerSecond = "text_tokens_per_s", textTokensPerCPUSecond = "text_tokens_per_cpu_s"
         }
     }
 
+    /// Times `steps` training steps (after one warm-up) of a fresh model of `config`.
     public static func training(config: VLMConfig, batch: Int, textTokens: Int, steps: Int, seed: UInt64 = 1) throws -> Training {
         let model = try VLMModel(config: config, seed: seed)
         var g = SeededGenerator(seed: seed)
