@@ -49,6 +49,7 @@ struct TrainVLMCommand: ParsableCommand {
                                       learningRate: lr, minLearningRate: lr / 20, warmupSteps: warmup, seed: seed,
                                       checkpointEvery: checkpointEvery)
         var logHandle: FileHandle?
+        var announced = false
         if let log {
             FileManager.default.createFile(atPath: log, contents: nil)
             logHandle = FileHandle(forWritingAtPath: log)
@@ -56,6 +57,10 @@ struct TrainVLMCommand: ParsableCommand {
         }
         let result = try VLMTrainingRun.run(data: data, split: split, config: cfg, options: options, store: store,
                                             name: name, maxVocab: vocab) { p in
+            if !announced {
+                announced = true
+                if p.step > 1 { FileHandle.standardError.write(Data("resuming from the checkpoint at step \(p.step - 1)\n".utf8)) }
+            }
             if p.step == 1 || p.step % 10 == 0 || p.step == p.totalSteps {
                 FileHandle.standardError.write(Data((p.line + "\n").utf8))
             }
