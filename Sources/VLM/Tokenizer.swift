@@ -53,8 +53,9 @@ public final class Tokenizer: @unchecked Sendable {
 
     static func byteName(_ b: Int) -> String { String(format: "<0x%02X>", b) }
 
-    /// Trains a vocabulary of at most `maxVocab` tokens: specials, bytes, every character seen, then the most
-    /// frequent multi-character pieces (ties alphabetical, so training is deterministic).
+    /// Trains a vocabulary: specials, bytes and every character seen are always included (so the vocabulary
+    /// exceeds `maxVocab` only when those alone do); the most frequent multi-character pieces seen at least
+    /// twice fill it up to `maxVocab` (ties alphabetical, so training is deterministic).
     public static func train(texts: [String], maxVocab: Int) -> Tokenizer {
         var chars = Set<String>()
         var counts: [String: Int] = [:]
