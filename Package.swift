@@ -33,6 +33,7 @@ let package = Package(
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
+        .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
 
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
@@ -44,6 +45,7 @@ let package = Package(
             "RPC",
             "Tensors",
             "VesselGraph",
+            "VLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
+        .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,3 +7,4 @@ mkdir -p bench-out
 "$BIN/capillary" bench-retina --out bench-out/retina.json
 "$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
+"$BIN/capillary" bench-vlm --out bench-out/vlm.json

@@ -8,6 +8,8 @@ struct Capillary: ParsableCommand {
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
                       CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self,
-                      BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self]
+                      BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self,
+                      VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
+                      EvalVLMCommand.self, BenchVLMCommand.self]
     )
 }
