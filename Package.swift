@@ -26,6 +26,7 @@ let package = Package(
 
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
+        .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
@@ -38,6 +39,7 @@ let package = Package(
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "RPC",
+            "VesselGraph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
     ],
     swiftLanguageModes: [.v5]
 )

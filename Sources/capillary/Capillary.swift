@@ -6,6 +6,7 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self]
+        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
+                      CohortReportCommand.self, GraphCommand.self, BenchGraphCommand.self]
     )
 }

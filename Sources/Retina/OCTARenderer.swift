@@ -1,0 +1,276 @@
+import Common
+import Foundation
+
+/// Turns a vessel forest with pathology into an en-face OCTA image plus masks.
+///
+/// Vessels are rasterised as anti-aliased capsules (visible half-width = max(radius, PSF FWHM / 2)) into a
+/// maximum-projection layer; the perfused background, a smooth multiplicative field, speckle, quantum noise,
+/// motion lines and floaters follow; finally gamma and an auto-gain to a drawn mean and contrast. Every
+/// quality draw comes from the quality stream only, so it is independent of severity.
+struct OCTARenderer {
+    let config: SimulatorConfig
+
+    struct Quality { var targetMean, targetSD, gamma: Double; var motionLines, floaters: Int }
+
+    struct Output {
+        var image: GrayImage
+        var vesselMask: BinaryMask
+        var fazMask: BinaryMask
+        var dropoutMask: BinaryMask
+        var visibleLengthMM: Double
+        var quality: Quality
+    }
+
+    func render(pathology: Pathology, faz: StarShape, rng: inout SeededGenerator) -> Output {
+        let W = config.sizePX
+        let N = W * W
+        let ps = config.pixelSizeMM
+        let F = config.fovMM
+        let ro = config.render
+        let tree = pathology.tree
+        var layer = [Float](repeating: 0, count: N)
+        var mask = [UInt8](repeating: 0, count: N)
+        let minHalfMM = ro.psfFWHMUM / 2000
+
+        // Arc length from the root (for venous beading), parents precede children.
+        var arc = [Double](repeating: 0, count: tree.count)
+        for i in 0..<tree.count {
+            let p = Int(tree.parent[i])
+            if p >= 0 {
+                let dx = tree.x[i] - tree.x[p], dy = tree.y[i] - tree.y[p]
+                arc[i] = arc[p] + (dx * dx + dy * dy).squareRoot()
+            }
+        }
+        var visibleLength = 0.0
+        let beadPhase = rng.uniform(0, 2 * Double.pi)
+        for i in 0..<tree.count {
+            let p = Int(tree.parent[i])
+            guard p >= 0, tree.perfused[i], tree.perfused[p] else { continue }
+            let kind = tree.kind[i]
+            var r = tree.radiusMM[i]
+            let (weight, inMask) = visibility(kind: kind, radiusMM: r)
+            guard weight > 0 else { continue }
+            if kind == .vein && r > 0.008 && pathology.beadingAmplitude > 0 {
+                let s = 0.5 * (arc[i] + arc[p])
+                r *= 1 + pathology.beadingAmplitude * max(0, Foundation.sin(2 * Double.pi * s / pathology.beadingPeriodMM + beadPhase))
+            }
+            let h = max(r, minHalfMM)
+            // Brightness rises with calibre (more decorrelating flow), saturating for arterioles and venules.
+            let base = 0.45 + 0.45 * min(1, max(0, (r - 0.004) / 0.010))
+            let amp = Float(base) * tree.flow[i] * Float(weight)
+            drawCapsule(&layer, &mask, W: W, ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps,
+                        halfPX: h / ps, amp: amp, inMask: inMask)
+            if inMask { visibleLength += Self.clippedLength(tree.x[p], tree.y[p], tree.x[i], tree.y[i], F: F) }
+        }
+        for m in pathology.microaneurysms {
+            let h = max(m.r, minHalfMM)
+            drawCapsule(&layer, &mask, W: W, ax: m.x / ps, ay: m.y / ps, bx: m.x / ps, by: m.y / ps,
+                        halfPX: h / ps, amp: 0.95, inMask: true)
+        }
+
+        // FAZ and dropout masks at pixel centres.
+        var fazBits = [UInt8](repeating: 0, count: N)
+        var dropBits = [UInt8](repeating: 0, count: N)
+        var perfusionField = [Float](repeating: 1, count: N)
+        for y in 0..<W {
+            let my = (Double(y) + 0.5) * ps
+            for x in 0..<W {
+                let mx = (Double(x) + 0.5) * ps
+                let k = y * W + x
+                if faz.contains(mx, my) { fazBits[k] = 1; perfusionField[k] = 0.06 }
+                else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = 0.3 }
+            }
+        }
+        // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
+        let smoothPX = max(1, Int((0.045 / ps).rounded()))
+        perfusionField = Self.boxBlur(Self.boxBlur(perfusionField, W: W, radius: smoothPX), W: W, radius: smoothPX)
+        // Exponentially distributed grain (fully developed speckle of unresolved flow) in the background.
+        var img = [Float](repeating: 0, count: N)
+        for k in 0..<N {
+            let u = max(1e-12, rng.uniform())
+            let b = min(0.8, 0.13 * perfusionField[k] * Float(-Foundation.log(u)))
+            let v = layer[k]
+            img[k] = b + v * (1 - b)
+        }
+
+        // Smooth multiplicative illumination field (n x n control grid, smoothstep-bilinear).
+        let g = max(2, ro.backgroundGrid)
+        var ctrl = [Double](repeating: 0, count: g * g)
+        for k in 0..<(g * g) { ctrl[k] = rng.normal() * ro.backgroundFieldSD }
+        for y in 0..<W {
+            let v = Double(y) / Double(max(1, W - 1)) * Double(g - 1)
+            let j = min(g - 2, Int(v)); var fv = v - Double(j); fv = fv * fv * (3 - 2 * fv)
+            for x in 0..<W {
+                let u = Double(x) / Double(max(1, W - 1)) * Double(g - 1)
+                let i = min(g - 2, Int(u)); var fu = u - Double(i); fu = fu * fu * (3 - 2 * fu)
+                let a = ctrl[j * g + i] * (1 - fu) + ctrl[j * g + i + 1] * fu
+                let c = ctrl[(j + 1) * g + i] * (1 - fu) + ctrl[(j + 1) * g + i + 1] * fu
+                img[y * W + x] *= Float(Foundation.exp(a * (1 - fv) + c * fv))
+            }
+        }
+
+        // Speckle (granular multiplicative noise, about 1.5 px grain) and quantum noise.
+        var sp = [Float](repeating: 0, count: N)
+        for k in 0..<N { sp[k] = Float(rng.normal()) }
+        // Mostly pixel-sized grain with a little spatial correlation (blur3 of unit noise has sd ~0.47).
+        let spBlur = Self.blur3(sp, W: W)
+        for k in 0..<N { sp[k] = 0.8 * sp[k] + 0.6 * 0.47 * spBlur[k] / 0.47 }
+        let spScale = Float(ro.speckle) / 1.0
+        let q = Float(ro.quantumNoiseSD)
+        for k in 0..<N {
+            img[k] = max(0, img[k] * max(0, 1 + spScale * sp[k]) + q * Float(rng.normal()))
+        }
+
+        // Motion lines: rows shifted sideways (saccade) or brightened (decorrelation stripe).
+        var motionLines = 0
+        if rng.uniform() < ro.motionLineProbability {
+            motionLines = 1 + rng.int(below: 3)
+            for _ in 0..<motionLines {
+                let y0 = rng.int(below: W), hgt = 1 + rng.int(below: max(1, W / 150))
+                let shift = rng.int(below: 9) - 4
+                let bright = Float(rng.uniform(0, 0.25))
+                for y in y0..<min(W, y0 + hgt) {
+                    let row = Array(img[(y * W)..<(y * W + W)])
+                    for x in 0..<W {
+                        let sx = min(W - 1, max(0, x + shift))
+                        img[y * W + x] = row[sx] + bright
+                    }
+                }
+            }
+        }
+        // Floaters: soft dark shadows from vitreous opacities.
+        var floaters = 0
+        if rng.uniform() < ro.floaterProbability {
+            floaters = 1 + rng.int(below: 2)
+            for _ in 0..<floaters {
+                let fx = rng.uniform(0, F), fy = rng.uniform(0, F)
+                let sigma = rng.uniform(0.08, 0.25) * F / 3, depth = Float(rng.uniform(0.3, 0.6))
+                for y in 0..<W { for x in 0..<W {
+                    let dx = (Double(x) + 0.5) * ps - fx, dy = (Double(y) + 0.5) * ps - fy
+                    let e = Float(Foundation.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)))
+                    img[y * W + x] *= 1 - depth * e
+                } }
+            }
+        }
+
+        // Gamma, then auto-gain to a target mean and contrast (device brightness/contrast).
+        let gamma = rng.uniform(ro.gammaRange.lowerBound, ro.gammaRange.upperBound)
+        let targetMean = rng.uniform(ro.meanIntensityRange.lowerBound, ro.meanIntensityRange.upperBound)
+        let targetSD = targetMean * rng.uniform(ro.contrastSDRange.lowerBound, ro.contrastSDRange.upperBound)
+        var mean = 0.0, sq = 0.0
+        for k in 0..<N {
+            let v = Double(Foundation.pow(max(0, img[k]), Float(gamma)))
+            img[k] = Float(v); mean += v; sq += v * v
+        }
+        mean /= Double(N)
+        let sd = max(1e-6, (sq / Double(N) - mean * mean).squareRoot())
+        let gain = Float(targetSD / sd), offset = Float(targetMean - mean * targetSD / sd)
+        for k in 0..<N { img[k] = min(1, max(0, img[k] * gain + offset)) }
+
+        return Output(
+            image: GrayImage(width: W, height: W, pixelSizeMM: ps, pixels: img),
+            vesselMask: BinaryMask(width: W, height: W, bits: mask),
+            fazMask: BinaryMask(width: W, height: W, bits: fazBits),
+            dropoutMask: BinaryMask(width: W, height: W, bits: dropBits),
+            visibleLengthMM: visibleLength,
+            quality: Quality(targetMean: targetMean, targetSD: targetSD, gamma: gamma,
+                             motionLines: motionLines, floaters: floaters))
+    }
+
+    /// Rendering weight of a vessel in the chosen slab, and whether it belongs to the vessel mask.
+    func visibility(kind: VesselKind, radiusMM: Double) -> (Double, Bool) {
+        let bleed = config.render.bleedThrough
+        switch config.plexus {
+        case .combined: return (1, true)
+        case .superficial: return kind == .deepCapillary ? (bleed, false) : (1, true)
+        case .deep:
+            switch kind {
+            case .deepCapillary, .neovascular: return (1, true)
+            default: return radiusMM > 0.008 ? (bleed, false) : (bleed * 0.5, false)
+            }
+        }
+    }
+
+    /// Max-projects an anti-aliased capsule (segment a-b, half-width `halfPX`) and marks pixel centres
+    /// within the half-width in the mask. Pixel (x, y)'s centre is at (x + 0.5, y + 0.5).
+    @inline(__always)
+    func drawCapsule(_ layer: inout [Float], _ mask: inout [UInt8], W: Int, ax: Double, ay: Double, bx: Double, by: Double,
+                     halfPX: Double, amp: Float, inMask: Bool) {
+        let reach = halfPX + 1
+        let x0 = max(0, Int(Foundation.floor(min(ax, bx) - reach))), x1 = min(W - 1, Int(Foundation.ceil(max(ax, bx) + reach)))
+        let y0 = max(0, Int(Foundation.floor(min(ay, by) - reach))), y1 = min(W - 1, Int(Foundation.ceil(max(ay, by) + reach)))
+        guard x0 <= x1, y0 <= y1 else { return }
+        let ex = bx - ax, ey = by - ay
+        let len2 = ex * ex + ey * ey
+        let h2 = halfPX * halfPX
+        for y in y0...y1 {
+            let py = Double(y) + 0.5
+            for x in x0...x1 {
+                let px = Double(x) + 0.5
+                var t = len2 > 0 ? ((px - ax) * ex + (py - ay) * ey) / len2 : 0
+                t = min(1, max(0, t))
+                let dx = px - (ax + t * ex), dy = py - (ay + t * ey)
+                let d2 = dx * dx + dy * dy
+                if d2 > reach * reach { continue }
+                let d = d2.squareRoot()
+                let cov = Float(min(1, max(0, halfPX + 0.5 - d)))
+                let k = y * W + x
+                let v = amp * cov
+                if v > layer[k] { layer[k] = v }
+                if inMask && d2 <= h2 { mask[k] = 1 }
+            }
+        }
+    }
+
+    /// Length of segment (x0,y0)-(x1,y1) inside the square [0, F]^2 (Liang-Barsky clipping), mm.
+    static func clippedLength(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, F: Double) -> Double {
+        let dx = x1 - x0, dy = y1 - y0
+        var t0 = 0.0, t1 = 1.0
+        for (p, q) in [(-dx, x0), (dx, F - x0), (-dy, y0), (dy, F - y0)] {
+            if p == 0 { if q < 0 { return 0 } else { continue } }
+            let r = q / p
+            if p < 0 { t0 = max(t0, r) } else { t1 = min(t1, r) }
+            if t0 > t1 { return 0 }
+        }
+        return (t1 - t0) * (dx * dx + dy * dy).squareRoot()
+    }
+
+    /// Separable [1, 2, 1] / 4 blur with clamped borders.
+    static func blur3(_ a: [Float], W: Int) -> [Float] {
+        var t = a
+        for y in 0..<W { for x in 0..<W {
+            let l = a[y * W + max(0, x - 1)], c = a[y * W + x], r = a[y * W + min(W - 1, x + 1)]
+            t[y * W + x] = 0.25 * l + 0.5 * c + 0.25 * r
+        } }
+        var o = t
+        for y in 0..<W { for x in 0..<W {
+            let u = t[max(0, y - 1) * W + x], c = t[y * W + x], d = t[min(W - 1, y + 1) * W + x]
+            o[y * W + x] = 0.25 * u + 0.5 * c + 0.25 * d
+        } }
+        return o
+    }
+
+    /// Separable box blur of the given radius (running sums, clamped borders).
+    static func boxBlur(_ a: [Float], W: Int, radius r: Int) -> [Float] {
+        var t = a
+        let n = Float(2 * r + 1)
+        for y in 0..<W {
+            var s: Float = 0
+            for x in -r...r { s += a[y * W + min(W - 1, max(0, x))] }
+            for x in 0..<W {
+                t[y * W + x] = s / n
+                s += a[y * W + min(W - 1, x + r + 1)] - a[y * W + max(0, x - r)]
+            }
+        }
+        var o = t
+        for x in 0..<W {
+            var s: Float = 0
+            for y in -r...r { s += t[min(W - 1, max(0, y)) * W + x] }
+            for y in 0..<W {
+                o[y * W + x] = s / n
+                s += t[min(W - 1, y + r + 1) * W + x] - t[max(0, y - r) * W + x]
+            }
+        }
+        return o
+    }
+}
