@@ -31,8 +31,12 @@ let package = Package(
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
+        // Method handlers, warm model registry and jobs served by capillaryd.
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph"]),
+
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
+            "Daemon",
             "RPC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -48,6 +52,7 @@ let package = Package(
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina"]),
     ],
     swiftLanguageModes: [.v5]
 )
