@@ -96,15 +96,24 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
+    /// Whether a `train` method is registered (the store messages tell users to run it only then).
+    public private(set) var canTrain = false
+
+    /// How to fill the store, for messages.
+    var fillHint: String {
+        canTrain ? "run train (method 'train') to create models"
+            : "copy a trained model there as <store>/<name>/<version>/{config.json,weights.safetensors} (this build has no 'train' method)"
+    }
+
     /// One line about the store: empty (and how to fill it) or what it holds.
     func storeMessage(_ stored: [StoredModel]) -> String {
         if stored.isEmpty {
-            return "model store \(configuration.storePath) is empty: run train (method 'train' or `capillary train`) to create models; graph and dataset/generate work without models"
+            return "model store \(configuration.storePath) is empty: \(fillHint); graph and dataset/generate work without models"
         }
         let names = Set(stored.map(\.name)).sorted()
         let missing = configuration.defaultModels.filter { !names.contains($0) }
         var s = "model store \(configuration.storePath): \(names.joined(separator: ", "))"
-        if !missing.isEmpty { s += "; missing default model(s) \(missing.joined(separator: ", ")): run train to create them" }
+        if !missing.isEmpty { s += "; missing default model(s) \(missing.joined(separator: ", ")): \(fillHint)" }
         return s
     }
 

@@ -51,7 +51,7 @@ public final class Job: @unchecked Sendable {
         _done = done
         _total = total
         _message = message
-        for (k, v) in extra { _extra[k] = v }
+        _extra = extra  // each report is a full snapshot (a finished phase's ETA must not linger)
         lock.unlock()
     }
 
@@ -60,6 +60,7 @@ public final class Job: @unchecked Sendable {
         _state = state
         _result = result
         _error = error
+        _extra["etaSeconds"] = nil
         _finishedAt = Date()
         lock.unlock()
         finished.signal()

@@ -82,6 +82,8 @@ public final class ModelRegistry: @unchecked Sendable {
     /// Keep-alive of models loaded without an explicit one, seconds (-1 forever).
     public let defaultKeepAliveSeconds: Double
     private var loaders: [String: ModelLoader] = [:]
+    /// Appended to "store is empty" errors: how to fill the store.
+    public var emptyStoreHint = "put a trained model there as <store>/<name>/<version>/{config.json,weights.safetensors}"
 
     private final class Entry {
         var stored: StoredModel
@@ -136,7 +138,7 @@ public final class ModelRegistry: @unchecked Sendable {
         if candidates.isEmpty {
             let names = Set(models.map(\.name)).sorted()
             throw DaemonError.modelNotFound(names.isEmpty
-                ? "the model store \(storePath) is empty: train a model first (method 'train', or capillary train --store \(storePath))"
+                ? "the model store \(storePath) is empty: \(emptyStoreHint)"
                 : "no model named '\(name)' in \(storePath); it has: \(names.joined(separator: ", "))")
         }
         if let version {
