@@ -23,6 +23,9 @@ let package = Package(
         // Shared base: seeded randomness and parallel loops (no dependencies).
         .target(name: "Common"),
 
+        // Numeric core: Float32 tensors, reverse-mode autodiff, OpenBLAS matmuls, layers, optimizers, safetensors.
+        .target(name: "Tensors", dependencies: ["Common", "COpenBLAS"]),
+
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
@@ -31,6 +34,7 @@ let package = Package(
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "VesselGraph",
+            "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +42,7 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

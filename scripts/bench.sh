@@ -5,3 +5,4 @@ BIN="$1"
 mkdir -p bench-out
 echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
+"$BIN/capillary" bench-tensors
