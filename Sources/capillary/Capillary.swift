@@ -7,6 +7,6 @@ struct Capillary: ParsableCommand {
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, GraphCommand.self,
-                      BenchGraphCommand.self, BenchTensorsCommand.self]
+                      BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self]
     )
 }
