@@ -29,12 +29,14 @@ let package = Package(
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
+        .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
 
         // Executables.
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "VesselGraph",
             "Tensors",
+            "GraphNet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
+        .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

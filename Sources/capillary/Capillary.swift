@@ -7,6 +7,7 @@ struct Capillary: ParsableCommand {
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, GraphCommand.self,
-                      BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self]
+                      BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
+                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self]
     )
 }
