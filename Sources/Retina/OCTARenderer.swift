@@ -54,7 +54,8 @@ struct OCTARenderer {
                 let s = 0.5 * (arc[i] + arc[p])
                 r *= 1 + pathology.beadingAmplitude * max(0, Foundation.sin(2 * Double.pi * s / pathology.beadingPeriodMM + beadPhase))
             }
-            let h = max(r, minHalfMM)
+            // The point-spread widens what is seen: visible half-width = sqrt(r^2 + (FWHM/2)^2).
+            let h = (r * r + minHalfMM * minHalfMM).squareRoot()
             // Brightness rises with calibre (more decorrelating flow), saturating for arterioles and venules.
             let base = 0.45 + 0.45 * min(1, max(0, (r - 0.004) / 0.010))
             let amp = Float(base) * tree.flow[i] * Float(weight)
@@ -63,12 +64,15 @@ struct OCTARenderer {
             if inMask { visibleLength += Self.clippedLength(tree.x[p], tree.y[p], tree.x[i], tree.y[i], F: F) }
         }
         for m in pathology.microaneurysms {
-            let h = max(m.r, minHalfMM)
+            // A saccular dilation blurred by the point-spread: a bright dot clearly wider than its capillary.
+            let h = m.r + minHalfMM
             drawCapsule(&layer, &mask, W: W, ax: m.x / ps, ay: m.y / ps, bx: m.x / ps, by: m.y / ps,
                         halfPX: h / ps, amp: 0.95, inMask: true)
         }
 
-        // FAZ and dropout masks at pixel centres.
+        // FAZ and dropout masks at pixel centres. How dark avascular tissue looks depends on the device's
+        // noise floor and projection artefacts, so its level is a quality draw too.
+        let fazLevel = Float(rng.uniform(0.03, 0.12)), dropoutLevel = Float(rng.uniform(0.2, 0.45))
         var fazBits = [UInt8](repeating: 0, count: N)
         var dropBits = [UInt8](repeating: 0, count: N)
         var perfusionField = [Float](repeating: 1, count: N)
@@ -77,18 +81,25 @@ struct OCTARenderer {
             for x in 0..<W {
                 let mx = (Double(x) + 0.5) * ps
                 let k = y * W + x
-                if faz.contains(mx, my) { fazBits[k] = 1; perfusionField[k] = 0.06 }
-                else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = 0.3 }
+                let e = faz.radialExcess(mx, my)
+                if e < 0 { fazBits[k] = 1; perfusionField[k] = fazLevel }
+                else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = dropoutLevel }
+                // Parafoveal halo: the unresolved background thins out over the last 150 um towards the
+                // FAZ, so the FAZ fades in as in real scans instead of having a hard edge.
+                if e >= 0 && e < 0.15 { perfusionField[k] *= Float(0.5 + 0.5 * e / 0.15) }
             }
         }
         // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
-        let smoothPX = max(1, Int((0.045 / ps).rounded()))
+        let smoothPX = max(1, Int((0.055 / ps).rounded()))
         perfusionField = Self.boxBlur(Self.boxBlur(perfusionField, W: W, radius: smoothPX), W: W, radius: smoothPX)
-        // Exponentially distributed grain (fully developed speckle of unresolved flow) in the background.
+        // Granular background (speckle of unresolved flow and deeper capillaries),
+        // at a level that varies between devices and eyes (quality, independent of severity).
+        let backgroundLevel = Float(0.13 * rng.uniform(0.7, 1.4))
         var img = [Float](repeating: 0, count: N)
         for k in 0..<N {
-            let u = max(1e-12, rng.uniform())
-            let b = min(0.8, 0.13 * perfusionField[k] * Float(-Foundation.log(u)))
+            // Gamma(2) grain: granular like speckle but without the exponential's isolated salt pixels.
+            let u1 = max(1e-12, rng.uniform()), u2 = max(1e-12, rng.uniform())
+            let b = min(0.8, backgroundLevel * perfusionField[k] * Float(-0.5 * Foundation.log(u1 * u2)))
             let v = layer[k]
             img[k] = b + v * (1 - b)
         }
@@ -112,7 +123,7 @@ struct OCTARenderer {
         // Speckle (granular multiplicative noise, about 1.5 px grain) and quantum noise.
         var sp = [Float](repeating: 0, count: N)
         for k in 0..<N { sp[k] = Float(rng.normal()) }
-        // Mostly pixel-sized grain with a little spatial correlation (blur3 of unit noise has sd ~0.47).
+        // Mostly pixel-sized grain with a little spatial correlation (0.8 white + 0.6 blurred: unit-ish sd).
         let spBlur = Self.blur3(sp, W: W)
         for k in 0..<N { sp[k] = 0.8 * sp[k] + 0.6 * 0.47 * spBlur[k] / 0.47 }
         let spScale = Float(ro.speckle) / 1.0

@@ -54,20 +54,28 @@ public struct OCTASimulator: Sendable {
         var tree = VascularTree()
         var cap = config.superficial
         cap.sinkDensityPerMM2 *= densityScale
-        let large = SpaceColonization(growth: config.largeVessels, fieldMM: F)
+        var large = SpaceColonization(growth: config.largeVessels, fieldMM: F)
+        large.jitterRad = 0.06
         var capGrower = SpaceColonization(growth: cap, fieldMM: F)
         capGrower.jitterRad = 0.35   // capillaries meander; without it they comb out in parallel rows
         let roots = Self.rootPositions(F: F, faz: faz, discLeft: discLeft, rng: &anatomyRNG)
         let blockedSVC: (Double, Double) -> Bool = { x, y in faz.contains(x, y) }
         let trunkRadiusMM = anatomyRNG.uniform(config.trunkRadiusUM.lowerBound, config.trunkRadiusUM.upperBound)
             / 1000 * fieldScale.squareRoot()
-        var treeRanges: [Range<Int>] = []
+        var coarseRanges: [Range<Int>] = [], capillaryRanges: [Range<Int>] = []
         for kind in [VesselKind.artery, .vein] {
-            let start = tree.count
-            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * F * F), F: F,
-                                         avoid: { faz.contains($0, $1, marginMM: 0.15) }, rng: &anatomyRNG)
+            // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches converge on the FAZ
+            // the way the perifoveal arcade is fed centripetally.
+            var thinning = SeededGenerator(seed: anatomyRNG.next())
+            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * F * F * 3), F: F, avoid: { x, y in
+                if faz.contains(x, y, marginMM: 0.15) { return true }
+                let dx = x - faz.centreX, dy = y - faz.centreY
+                let keep = (1 + 2 * Foundation.exp(-(dx * dx + dy * dy).squareRoot() / 0.8)) / 3
+                return thinning.uniform() > keep
+            }, rng: &anatomyRNG)
             let coarse = large.grow(into: &tree, roots: roots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
                                     kind: kind, sinks: coarseSinks, rng: &anatomyRNG, blocked: blockedSVC)
+            tree.smoothChains(range: coarse, passes: 4)
             // Capillary-free zone: no sinks right beside arterioles/venules, so capillaries leave them as
             // side branches instead of lining them like fur.
             let coarseGrid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: 0.05, include: { coarse.contains($0) })
@@ -80,18 +88,22 @@ public struct OCTASimulator: Sendable {
                 }
                 return near
             }, rng: &anatomyRNG)
-            _ = capGrower.grow(into: &tree, roots: [], seeds: Array(coarse), kind: kind, sinks: sinks,
-                               rng: &anatomyRNG, blocked: blockedSVC)
-            treeRanges.append(start..<tree.count)
+            let fine = capGrower.grow(into: &tree, roots: [], seeds: Array(coarse), kind: kind, sinks: sinks,
+                                      rng: &anatomyRNG, blocked: blockedSVC)
+            coarseRanges.append(coarse); capillaryRanges.append(fine)
         }
-        for r in treeRanges {
-            tree.assignMurrayRadii(range: r, leafRadiusMM: 1, exponent: cap.murrayExponent)
-        }
-        // Murray's law fixes radius ratios; the absolute scale comes from the largest trunk's calibre.
+        // Radii, two levels: arterioles/venules by Murray's law over their own tree, whose tips are
+        // precapillary vessels (a fixed terminal radius), scaled so the largest trunk gets this eye's trunk
+        // calibre; capillary subtrees by Murray's law from the capillary radius, capped at 5 um.
+        for r in coarseRanges { tree.assignMurrayRadii(range: r, leafRadiusMM: 1, exponent: config.largeVessels.murrayExponent) }
         var maxRaw = 0.0
-        for r in treeRanges { for i in r where tree.parent[i] < 0 { maxRaw = max(maxRaw, tree.radiusMM[i]) } }
+        for r in coarseRanges { for i in r where tree.parent[i] < 0 { maxRaw = max(maxRaw, tree.radiusMM[i]) } }
         let murrayScale = trunkRadiusMM / max(1, maxRaw)
-        for r in treeRanges { for i in r { tree.radiusMM[i] = max(capRadiusUM / 1000, tree.radiusMM[i] * murrayScale) } }
+        for r in coarseRanges { for i in r { tree.radiusMM[i] = max(0.006, tree.radiusMM[i] * murrayScale) } }
+        for r in capillaryRanges {
+            tree.assignMurrayRadii(range: r, leafRadiusMM: capRadiusUM / 1000, exponent: cap.murrayExponent)
+            for i in r { tree.radiusMM[i] = min(0.005, tree.radiusMM[i]) }
+        }
         Self.addAnastomoses(&tree, F: F, reachMM: 0.07, capRadiusMM: capRadiusUM / 1000)
         let svcCount = tree.count
 

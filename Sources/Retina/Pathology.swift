@@ -90,14 +90,20 @@ struct Pathology {
         // Diffuse rarefaction: with disease, scattered capillary branches close everywhere (vessel density
         // falls across the whole macula, not only in the focal blobs); a closed branch takes its capillary
         // subtree with it.
-        let diffuse = 0.04 * load
+        let diffuse = 0.03 * load
         if diffuse > 0 {
-            var closed = [Bool](repeating: false, count: tree.count)
+            // Closure origin per node (-1: open); a closure spreads downstream at most 0.08 mm.
+            var origin = [Int32](repeating: -1, count: tree.count)
             for i in 0..<tree.count {
                 let isCap = tree.kind[i] == .deepCapillary || tree.radiusMM[i] < Self.capillaryLimitMM
                 guard isCap else { continue }
                 let p = Int(tree.parent[i])
-                if (p >= 0 && closed[p]) || rng.uniform() < diffuse { closed[i] = true; tree.perfused[i] = false }
+                if p >= 0 && origin[p] >= 0 {
+                    let o = Int(origin[p])
+                    let dx = tree.x[i] - tree.x[o], dy = tree.y[i] - tree.y[o]
+                    if dx * dx + dy * dy < 0.08 * 0.08 { origin[i] = origin[p]; tree.perfused[i] = false; continue }
+                }
+                if rng.uniform() < diffuse { origin[i] = Int32(i); tree.perfused[i] = false }
             }
         }
         guard !blobs.isEmpty else { return }

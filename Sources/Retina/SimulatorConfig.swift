@@ -40,13 +40,13 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
 
     /// Superficial arterioles and venules: sparse sinks, long reach, narrow cone (Murray k = 2.55).
     public static let largeVessels = PlexusGrowth(
-        sinkDensityPerMM2: 14, perceptionDistanceMM: 0.5, killDistanceMM: 0.12, stepMM: 0.02,
+        sinkDensityPerMM2: 7, perceptionDistanceMM: 0.6, killDistanceMM: 0.12, stepMM: 0.02,
         coneHalfAngleDeg: 50, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 400)
 
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).
     public static let superficial = PlexusGrowth(
-        sinkDensityPerMM2: 490, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
+        sinkDensityPerMM2: 450, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
         coneHalfAngleDeg: 90, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 300)
 
     /// Deep plexus: a finer, polygonal capillary net fed from the superficial one (Murray k = 2.9, wide cone).

@@ -51,6 +51,23 @@ struct VascularTree {
         return (start, idx)
     }
 
+    /// Smooths centrelines in `range`: a node with one child moves towards the mean of its parent and
+    /// child (Laplacian smoothing), so grown vessels curve gently instead of zig-zagging at each step.
+    mutating func smoothChains(range: Range<Int>, passes: Int) {
+        var childCount = [Int](repeating: 0, count: count)
+        var onlyChild = [Int](repeating: -1, count: count)
+        for i in range where parent[i] >= 0 { let p = Int(parent[i]); childCount[p] += 1; onlyChild[p] = i }
+        for _ in 0..<passes {
+            var nx = x, ny = y
+            for i in range where parent[i] >= 0 && childCount[i] == 1 {
+                let p = Int(parent[i]), c = onlyChild[i]
+                nx[i] = 0.5 * x[i] + 0.25 * (x[p] + x[c])
+                ny[i] = 0.5 * y[i] + 0.25 * (y[p] + y[c])
+            }
+            x = nx; y = ny
+        }
+    }
+
     /// Assigns radii by Murray's law: leaves get `leafRadiusMM`, a parent r = (sum r_child^k)^(1/k).
     /// Nodes are appended after their parents, so one backward sweep visits children first.
     mutating func assignMurrayRadii(range: Range<Int>, leafRadiusMM: Double, exponent k: Double) {

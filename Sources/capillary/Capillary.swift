@@ -6,7 +6,8 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
-                      CohortReportCommand.self, GraphCommand.self, BenchGraphCommand.self]
+        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self, CohortReportCommand.self,
+                      GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
+                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self]
     )
 }

@@ -25,7 +25,7 @@ struct CohortReportCommand: ParsableCommand {
     @Option(name: .customLong("fov-mm"), help: "Field of view, mm.")
     var fovMM: Double = 3
 
-    @Option(help: "Write an example grid PNG here (one eye per stage: image, vessel mask, FAZ/dropout/lesion overlay).")
+    @Option(help: "Write example images (one per stage) to this PNG and their ground truth to <name>-truth.png.")
     var grid: String?
 
     @Option(help: "Folder with real OCTA (expects octa500-6mm/ILM_OPL_*.bmp and GT_*.png) to compare with.")
@@ -64,7 +64,7 @@ struct CohortReportCommand: ParsableCommand {
         }
         print("| balanced accuracy | " + row.joined(separator: " | ") + " |")
 
-        if let g = grid { try Self.writeGrid(eyes: eyes, to: g); print("\nwrote example grid \(g)") }
+        if let g = grid { try Self.writeGrid(eyes: eyes, to: g); print("\nwrote example images \(g) and their ground truth \(Self.truthPath(g))") }
         if let r = real { try compareWithReal(folder: r) }
     }
 
@@ -88,46 +88,51 @@ struct CohortReportCommand: ParsableCommand {
         return String(format: "\(f) +/- \(f) [\(f), \(f)]", m, sd, v.min()!, v.max()!)
     }
 
-    /// One row per stage (first eye of that stage): image | vessel mask | overlay (FAZ cyan, dropout red,
-    /// microaneurysms yellow, neovascular tufts magenta circles).
+    /// Example eyes, one per stage (the eye whose severity is nearest the stage's middle), left to right
+    /// healthy, NPDR, PDR: `path` gets the images (8-bit gray), `<path>-truth.png` their ground truth drawn
+    /// on black (vessel mask white, FAZ cyan, dropout red, microaneurysms yellow rings, neovascular tufts
+    /// magenta rings), in the same layout so the two pictures line up. Gray and flat colours keep them small.
     static func writeGrid(eyes: [SyntheticEye], to path: String) throws {
-        var rows: [SyntheticEye] = []
+        var picks: [SyntheticEye] = []
         for s in DRStage.allCases {
-            // The most typical eye of the stage: severity closest to the stage's middle.
             let r = SeverityScale.range(of: s), mid = (r.lo + r.hi) / 2
             if let e = eyes.filter({ $0.truth.stage == s }).min(by: { abs($0.truth.severity - mid) < abs($1.truth.severity - mid) }) {
-                rows.append(e)
+                picks.append(e)
             }
         }
-        guard let w = rows.first?.image.width else { return }
-        let gap = 4
-        var pic = RGBImage(width: 3 * w + 2 * gap, height: rows.count * w + (rows.count - 1) * gap, fill: (255, 255, 255))
-        for (ri, e) in rows.enumerated() {
-            let oy = ri * (w + gap)
-            let img = RGBImage(gray: e.image)
-            let ves = RGBImage(gray: e.vesselMask.image(pixelSizeMM: e.image.pixelSizeMM))
-            var ov = img
+        guard let w = picks.first?.image.width else { return }
+        let gap = 4, W = picks.count * w + (picks.count - 1) * gap
+        var gray = GrayImage(width: W, height: w, pixelSizeMM: picks[0].image.pixelSizeMM, fill: 1)
+        var truthPic = RGBImage(width: W, height: w, fill: (255, 255, 255))
+        for (ci, e) in picks.enumerated() {
+            let ox = ci * (w + gap)
+            var truth = RGBImage(width: w, height: w)
             for k in 0..<(w * w) {
-                if e.fazMask.bits[k] != 0 { ov.plot(k % w, k / w, (0, 200, 255), alpha: 0.45) }
-                if e.dropoutMask.bits[k] != 0 { ov.plot(k % w, k / w, (255, 40, 40), alpha: 0.35) }
+                if e.vesselMask.bits[k] != 0 { truth.plot(k % w, k / w, (255, 255, 255)) }
+                if e.fazMask.bits[k] != 0 { truth.plot(k % w, k / w, (0, 170, 230)) }
+                if e.dropoutMask.bits[k] != 0 { truth.plot(k % w, k / w, (200, 30, 30), alpha: e.vesselMask.bits[k] != 0 ? 0.5 : 1) }
             }
             for l in e.lesions where l.type != .nonPerfusion {
-                let c: (UInt8, UInt8, UInt8) = l.type == .microaneurysm ? (255, 230, 0) : (255, 0, 255)
+                let c: (UInt8, UInt8, UInt8) = l.type == .microaneurysm ? (255, 220, 0) : (255, 0, 255)
                 let rpx = max(3, l.radiusUM / 1000 / e.image.pixelSizeMM + (l.type == .microaneurysm ? 2 : 0))
                 for a in 0..<90 {
                     let t = Double(a) * 2 * Double.pi / 90
-                    ov.plot(Int(l.centerPX[0] + rpx * cos(t)), Int(l.centerPX[1] + rpx * sin(t)), c)
+                    truth.plot(Int(l.centerPX[0] + rpx * cos(t)), Int(l.centerPX[1] + rpx * sin(t)), c)
                 }
             }
-            for (ci, tile) in [img, ves, ov].enumerated() {
-                let ox = ci * (w + gap)
-                for y in 0..<w { for x in 0..<w {
-                    let s = 3 * (y * w + x), d = 3 * ((oy + y) * pic.width + ox + x)
-                    pic.rgb[d] = tile.rgb[s]; pic.rgb[d + 1] = tile.rgb[s + 1]; pic.rgb[d + 2] = tile.rgb[s + 2]
-                } }
-            }
+            for y in 0..<w { for x in 0..<w {
+                gray[ox + x, y] = e.image[x, y]
+                let s = 3 * (y * w + x), d = 3 * (y * W + ox + x)
+                truthPic.rgb[d] = truth.rgb[s]; truthPic.rgb[d + 1] = truth.rgb[s + 1]; truthPic.rgb[d + 2] = truth.rgb[s + 2]
+            } }
         }
-        try ImageIO.writePNG(pic, to: path)
+        try ImageIO.writePNG(gray, to: path)
+        try ImageIO.writePNG(truthPic, to: Self.truthPath(path))
+        print("example eyes: " + picks.map { String(format: "%@ s=%.2f", $0.truth.stage.rawValue, $0.truth.severity) }.joined(separator: ", "))
+    }
+
+    static func truthPath(_ path: String) -> String {
+        ((path as NSString).deletingPathExtension) + "-truth.png"
     }
 
     /// Image statistics of real OCTA-500 6 mm projections (with their manual masks) next to synthetic
