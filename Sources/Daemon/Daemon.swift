@@ -32,8 +32,8 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Method names this daemon registers.
-    public static let methodNames = ["graph", "dataset/generate", "jobs/list", "jobs/cancel", "models/list",
-                                     "models/load", "models/unload"]
+    public static let methodNames = ["graph", "stage", "train", "dataset/generate", "jobs/list", "jobs/cancel",
+                                     "models/list", "models/load", "models/unload"]
 
     /// Registers every Daemon method on `server` (before `server.start()`).
     public func register(on server: RPCServer) {
@@ -42,6 +42,12 @@ public final class Daemon: @unchecked Sendable {
         let jobMethods = JobMethods(jobs: jobs)
         let models = ModelMethods(registry: registry)
         add(server, "graph", graph.handle)
+        let stage = StageMethod(images: images, registry: registry, defaultModel: configuration.defaultStageModel)
+        add(server, "stage", stage.handle)
+        let train = TrainMethod(configuration: configuration, jobs: jobs, registry: registry)
+        add(server, "train", train.handle)
+        canTrain = true
+        registry.emptyStoreHint = "run train (e.g. {\"kind\":\"gnn\",\"generate\":{\"count\":200,\"seed\":1}}) to create one"
         add(server, "dataset/generate", dataset.handle)
         add(server, "jobs/list", jobMethods.list)
         add(server, "jobs/cancel", jobMethods.cancel)

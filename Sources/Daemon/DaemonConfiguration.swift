@@ -11,7 +11,9 @@ public struct DaemonConfiguration: Sendable {
     /// Idle time after which a loaded model is unloaded, seconds; -1 keeps models forever.
     public var defaultKeepAliveSeconds = 300.0
     /// Names loaded at start-up (if the store has them), kept forever (keep-alive -1).
-    public var defaultModels: [String] = ["gnn", "vlm"]
+    public var defaultModels: [String] = ["graphnet"]
+    /// Model `stage` uses when the request names none, and that `train {kind: "gnn"}` writes.
+    public var defaultStageModel = "graphnet"
     /// How often the keep-alive sweep runs, seconds.
     public var keepAliveSweepSeconds = 0.25
     /// Largest accepted image width or height, px (checked from the header, before decoding).

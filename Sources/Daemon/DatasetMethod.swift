@@ -54,7 +54,7 @@ struct DatasetMethod {
     /// The job body: one eye at a time on the job's thread (so inference keeps the other cores), checking
     /// for cancellation between eyes.
     static func generate(count: Int, seed: UInt64, mix: StageMix, config: SimulatorConfig, out: String,
-                         jc: JobContext) throws -> JSONValue {
+                         jc: JobContext, phase: String? = nil) throws -> JSONValue {
         let fm = FileManager.default
         let temp = out + ".partial-\(jc.job.id)"
         try? fm.removeItem(atPath: temp)
@@ -76,7 +76,8 @@ struct DatasetMethod {
             try ImageIO.writePNG(eye.dropoutMask, to: path(entry.dropoutMaskPath!))
             try CohortGenerator.metadataJSON(eye.truth).write(to: URL(fileURLWithPath: path(entry.metaPath!)), options: .atomic)
             stageCounts[e.stage, default: 0] += 1
-            jc.report(done: i + 1, total: count, message: "eye \(i + 1)/\(count) (\(e.stage.rawValue))")
+            jc.report(done: i + 1, total: count, message: "eye \(i + 1)/\(count) (\(e.stage.rawValue))",
+                      extra: phase.map { ["phase": .string($0)] } ?? JSONObject())
         }
         try jc.checkCancelled()
         try CohortManifest(root: temp, entries: eyes.map { CohortGenerator.entry(for: $0, fovMM: config.fovMM) }).save()

@@ -1,6 +1,6 @@
-/// The model kinds this build of the daemon can load. Empty until the GraphNet (GNN) and VLM modules are
-/// merged: the store is still listed, and loading says which kinds are missing.
+/// The model kinds this build of the daemon can load: GraphNet's staging GNN ("graphnet"). The VLM kind is
+/// added when the VLM module is merged.
 public enum DefaultModelLoaders {
     /// Every loader of this build.
-    public static var all: [ModelLoader] { [] }
+    public static var all: [ModelLoader] { [GraphNetModels.loader] }
 }

@@ -154,7 +154,7 @@ final class ModelRegistryTests: XCTestCase {
         let c = try h.client()
         let s = try XCTUnwrap(c.call("status", id: 1)["result"])
         XCTAssertEqual(s["store"]?["state"], "empty")
-        XCTAssert(s["store"]?["message"]?.stringValue?.contains("is empty: copy a trained model there") ?? false, "\(s)")
+        XCTAssert(s["store"]?["message"]?.stringValue?.contains("is empty: run train") ?? false, "\(s)")
         XCTAssertEqual(s["jobs"]?["maxConcurrent"], 1)
         let e = try c.exchange("models/load", id: 2, params: ["name": "gnn"])
         XCTAssertEqual(e.error?["code"], .int(-32020))
