@@ -130,7 +130,7 @@ struct BenchDaemonCommand: ParsableCommand {
         let rss = status["rssBytes"]?.intValue ?? 0
         let loaded = status["loadedModels"]?.arrayValue?.compactMap { m -> String? in
             guard let n = m["name"]?.stringValue, let v = m["version"]?.stringValue else { return nil }
-            return "\(n) v\(v) (\(m["memoryBytes"]?.intValue ?? 0) bytes)"
+            return "\(n)@\(v) (\(m["memoryBytes"]?.intValue ?? 0) bytes)"
         } ?? []
 
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
