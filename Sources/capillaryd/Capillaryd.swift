@@ -39,9 +39,6 @@ struct Capillaryd: ParsableCommand {
     @Option(name: .customLong("max-image-side"), help: "Largest accepted image side, px (default 4096).")
     var maxImageSide: Int = 4096
 
-    @Option(name: .customLong("malloc-arenas"), help: "glibc malloc arenas (default 2; 0 leaves glibc's default of 8 per core). Few arenas keep RSS low after training jobs.")
-    var mallocArenas: Int32 = 2
-
     func validate() throws {
         if maxJobs < 1 { throw ValidationError("--max-jobs must be >= 1") }
         if maxLoadedModels < 1 { throw ValidationError("--max-loaded-models must be >= 1") }
@@ -54,7 +51,6 @@ struct Capillaryd: ParsableCommand {
             throw ValidationError("--log-level must be debug, info, warn or error, got '\(logLevel)'")
         }
         let logger = Logger(level: level)
-        if mallocArenas > 0 && !HeapArenas.limit(to: mallocArenas) { logger.warn("could not limit malloc arenas") }
         let storePath = store ?? ProcessInfo.processInfo.environment["CAPILLARY_STORE"]
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".capillary/store")
         var daemonConfig = DaemonConfiguration(storePath: (storePath as NSString).standardizingPath)
