@@ -7,3 +7,5 @@ echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
 "$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-retina --out bench-out/retina.json
+"$BIN/capillary" generate --count 64 --seed 7 --out bench-out/gnn-cohort > /dev/null   # GraphNet: real graphs for bench-gnn
+"$BIN/capillary" bench-gnn --cohort bench-out/gnn-cohort --out bench-out/gnn.json    # GraphNet: s/epoch of 1,000 graphs, ms/graph at batch 1 and 64

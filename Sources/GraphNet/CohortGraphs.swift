@@ -127,9 +127,13 @@ public struct CohortGraphLoader: Sendable {
         var g = try builder.build(image)
         // The footprints are ~80% of the JSON and GraphNet never reads them.
         for t in NodeType.allCases { Self.dropFootprints(&g, t) }
-        do { try g.jsonData().write(to: URL(fileURLWithPath: file), options: .atomic) }
+        let data = g.jsonData()
+        do { try data.write(to: URL(fileURLWithPath: file), options: .atomic) }
         catch { throw GraphNetError.io(path: file, reason: "cannot write the graph cache: \(error.localizedDescription)") }
-        return (g, key)
+        // The JSON keeps 4 decimals; return the decoded copy so a first run and a cached re-run train on
+        // bit-identical inputs (otherwise the same seed gives different models depending on the cache).
+        do { return (try JSONDecoder().decode(OCTAGraph.self, from: data), key) }
+        catch { throw GraphNetError.io(path: file, reason: "graph JSON does not decode: \(error)") }
     }
 
     static func dropFootprints(_ g: inout OCTAGraph, _ t: NodeType) {
