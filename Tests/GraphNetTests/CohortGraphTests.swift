@@ -15,7 +15,7 @@ final class CohortGraphTests: XCTestCase {
         XCTAssertEqual(first.count, 4)
         XCTAssertEqual(first.map(\.label), manifest.entries.map { $0.label?.index })
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/graph-cache")
-        XCTAssertEqual(cached.count, 4)
+        XCTAssertEqual(cached.filter { $0.hasSuffix(".graph") }.count, 4)
         let second = try loader.load(try CohortGraphLoader.manifest(at: dir), scheme: .stage)
         for (a, b) in zip(first, second) {
             XCTAssertEqual(a.contentHash, b.contentHash)
@@ -35,5 +35,17 @@ final class CohortGraphTests: XCTestCase {
             guard case CohortError.badImage(let p, _) = e else { return XCTFail("\(e)") }
             XCTAssertTrue(p.hasSuffix("missing.png"))
         }
+    }
+}
+
+final class GraphCacheCodecTests: XCTestCase {
+    func testBinaryCacheRoundTripsExactlyAndRejectsTruncation() {
+        var g = TestGraphs.tiny(seed: 900)
+        g.biomarkers["faz_area_mm2"] = 0.123456789012345
+        g.vessel.xMM[0] = 1.0 / 3
+        let data = GraphCacheCodec.encode(g)
+        XCTAssertEqual(GraphCacheCodec.decode(data), g)
+        XCTAssertNil(GraphCacheCodec.decode(data.prefix(data.count - 3)))
+        XCTAssertNil(GraphCacheCodec.decode(Data("not a graph".utf8)))
     }
 }
