@@ -45,15 +45,15 @@ public struct LabeledGraph: Sendable {
 }
 
 /// Reads a cohort (`manifest.jsonl` as written by `capillary generate`), builds every image's graph on all
-/// cores with the VesselGraph builder, and caches the graphs in `<cohort>/graph-cache/<hash>.json`, keyed by
-/// a hash of the image bytes and the builder configuration, so a re-run only decodes JSON.
+/// cores with the VesselGraph builder, and caches the graphs in `<cohort>/graph-cache/<hash>.graph` (`GraphCacheCodec`, lossless binary), keyed by
+/// a hash of the image bytes and the builder configuration, so a re-run only reads the cache.
 public struct CohortGraphLoader: Sendable {
     /// Graph builder settings (part of the cache key).
     public var builderConfig: VesselGraphConfig
     /// Cache folder (nil = `<cohort>/graph-cache`).
     public var cacheFolder: String?
     /// Version of the cached content; bump when what is cached changes.
-    public static let cacheFormat = "graphnet-cache/1"
+    public static let cacheFormat = "graphnet-cache/2"
 
     /// A loader with these builder settings.
     public init(builderConfig: VesselGraphConfig = VesselGraphConfig(), cacheFolder: String? = nil) {
@@ -114,10 +114,8 @@ public struct CohortGraphLoader: Sendable {
         h.update(bytes); h.update(configKey)
         if let fov = e.fovMM { h.update(Array(String(fov).utf8)) }
         let key = h.hex
-        let file = (cache as NSString).appendingPathComponent(key + ".json")
-        if let d = FileManager.default.contents(atPath: file), let g = try? JSONDecoder().decode(OCTAGraph.self, from: d) {
-            return (g, key)
-        }
+        let file = (cache as NSString).appendingPathComponent(key + ".graph")
+        if let d = FileManager.default.contents(atPath: file), let g = GraphCacheCodec.decode(d) { return (g, key) }
         let image: GrayImage
         do {
             var img = try ImageIO.decode(bytes, name: path)
@@ -125,9 +123,10 @@ public struct CohortGraphLoader: Sendable {
             image = img
         } catch { throw CohortError.badImage(path: path, reason: "\(error)") }
         var g = try builder.build(image)
-        // The footprints are ~80% of the JSON and GraphNet never reads them.
+        // GraphNet never reads the footprints (the bulk of a graph); the cache drops them, so a fresh graph
+        // drops them too and first runs and cached re-runs see identical graphs.
         for t in NodeType.allCases { Self.dropFootprints(&g, t) }
-        do { try g.jsonData().write(to: URL(fileURLWithPath: file), options: .atomic) }
+        do { try GraphCacheCodec.encode(g).write(to: URL(fileURLWithPath: file), options: .atomic) }
         catch { throw GraphNetError.io(path: file, reason: "cannot write the graph cache: \(error.localizedDescription)") }
         return (g, key)
     }

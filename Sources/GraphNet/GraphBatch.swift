@@ -61,7 +61,6 @@ public struct GraphBatch: @unchecked Sendable {
                 let so = offsets[r.source.rawValue][gi], to = offsets[r.target.rawValue][gi]
                 let ns = offsets[r.source.rawValue][gi + 1] - so, nt = offsets[r.target.rawValue][gi + 1] - to
                 if let rel = gr.relation(r.name) {
-                    s.reserveCapacity(s.count + rel.count); d.reserveCapacity(d.count + rel.count)
                     for k in 0..<rel.count {
                         let a = Int(rel.source[k]), c = Int(rel.target[k])
                         // An index outside its node set would trap in the scatter kernels; drop it instead

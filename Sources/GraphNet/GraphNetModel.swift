@@ -14,7 +14,7 @@ public enum ForwardMode: Sendable, Equatable {
 /// The heterogeneous GNN that stages DR from the vessel graph.
 ///
 /// Per-type linear encoders of the z-scored features -> `layers` layers of typed SAGE-style message passing
-/// h'_i = h_i + act(LayerNorm(W_t [h_i, mean_{j in N_r1(i)} m_j h_j, mean_{j in N_r2(i)} m_j h_j, ...]))
+/// h'_i = h_i + act(LayerNorm(W_self h_i + b + sum_r W_r mean_{j in N_r(i)} m_j h_j))
 /// over the eight message channels of `GraphSchema.channels` (m_j = edge mask, 1 for the real graph) ->
 /// per-type mean and max pooling (+ encoded global biomarkers) -> MLP -> class logits.
 ///
@@ -47,7 +47,7 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         globalEncoder = config.useGlobalFeatures ? Linear(config.globalFeatureCount, h, generator: &rng) : nil
         var ups: [[TypeUpdate]] = []
         for _ in 0..<config.layers {
-            ups.append(NodeType.allCases.map { TypeUpdate(inputs: 1 + GraphSchema.incoming($0).count, hidden: h, generator: &rng) })
+            ups.append(NodeType.allCases.map { TypeUpdate(channelNames: GraphSchema.incoming($0).map(\.name), hidden: h, generator: &rng) })
         }
         layerUpdates = ups
         layerModules = ModuleList(ups.map { u in NamedModules(NodeType.allCases.map { ($0.name, u[$0.rawValue] as Module) }) })
@@ -89,25 +89,24 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         // are avoided, and its pooled vectors are zeros).
         var states: [Tensor?] = NodeType.allCases.map { t in
             counts[t.rawValue] == 0 ? nil : act.apply(encoderList[t.rawValue](batch.features[t.rawValue]))
-                .dropout(p: config.dropout, training: training, generator: &rng)
         }
         for layer in layerUpdates {
             var next = states
             for t in NodeType.allCases {
                 guard let own = states[t.rawValue] else { continue }
-                var parts = [own]
-                for ch in GraphSchema.incoming(t) {
-                    guard let from = states[ch.from.rawValue], batch.edgeCount(ch.relation) > 0 else {
-                        parts.append(Tensor.zeros([counts[t.rawValue], h])); continue
-                    }
+                let u = layer[t.rawValue]
+                var sum = u.root(own)
+                for (k, ch) in GraphSchema.incoming(t).enumerated() {
+                    // A channel without edges (or whose source type is absent) contributes exactly 0.
+                    guard let from = states[ch.from.rawValue], batch.edgeCount(ch.relation) > 0 else { continue }
                     let src = ch.reversed ? batch.targets[ch.relation] : batch.sources[ch.relation]
                     let dst = ch.reversed ? batch.sources[ch.relation] : batch.targets[ch.relation]
-                    parts.append(Tensor.aggregateNeighbors(from, source: src, target: dst, rows: counts[t.rawValue],
-                                                           edgeWeight: edgeMasks?[ch.relation], reduce: .mean))
+                    let mean = Tensor.aggregateNeighbors(from, source: src, target: dst, rows: counts[t.rawValue],
+                                                         edgeWeight: edgeMasks?[ch.relation], reduce: .mean)
+                    sum = sum + u.channels[k](mean)
                 }
-                let u = layer[t.rawValue]
-                let z = act.apply(u.norm(u.linear(Tensor.concat(parts, axis: 1))))
-                next[t.rawValue] = own + z.dropout(p: config.dropout, training: training, generator: &rng)
+                let z = act.apply(u.norm(sum))
+                next[t.rawValue] = own + z
             }
             states = next
         }

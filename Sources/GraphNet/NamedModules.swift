@@ -10,15 +10,24 @@ final class NamedModules: Module {
     var children: [(String, Module)] { items }
 }
 
-/// One node type's update in a message-passing layer: a single linear map of [h_i, mean_r1, mean_r2, ...]
-/// (the root term and every incoming relation's term in one matrix product), then LayerNorm.
+/// One node type's update in a message-passing layer: W_self h_i + b + sum over incoming channels r of
+/// W_r mean_r(i), then LayerNorm. One [H, H] matrix per term (weights `self.weight`, `self.bias`,
+/// `<channel>.weight`) rather than one matrix over the concatenation [h_i, mean_r1, ...]: the concatenation
+/// is a single-threaded strided copy of 4 x [N, H] that measured 18% of inference time, more than the
+/// three extra additions it saves.
 final class TypeUpdate: Module {
-    let linear: Linear
+    let root: Linear
+    let channels: [Linear]
+    let channelNames: [String]
     let norm: LayerNorm
-    init(inputs: Int, hidden: Int, generator: inout SeededGenerator) {
-        linear = Linear(inputs * hidden, hidden, generator: &generator)
+    init(channelNames: [String], hidden: Int, generator: inout SeededGenerator) {
+        root = Linear(hidden, hidden, generator: &generator)
+        channels = channelNames.map { _ in Linear(hidden, hidden, bias: false, generator: &generator) }
+        self.channelNames = channelNames
         norm = LayerNorm(hidden)
     }
     var localParameters: [(String, Tensor)] { [] }
-    var children: [(String, Module)] { [("linear", linear), ("norm", norm)] }
+    var children: [(String, Module)] {
+        [("self", root as Module)] + zip(channelNames, channels).map { ($0.0, $0.1 as Module) } + [("norm", norm)]
+    }
 }

@@ -43,6 +43,7 @@ struct TrainGNNCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        GNNMemory.keepFreedMemory()
         let console = GNNConsole(json: json)
         let graphs = try GNNCohort.load(cohort, scheme: training.scheme, console: console)
         let arch = try model.config()
