@@ -15,9 +15,12 @@ public protocol FactScorer: Sendable {
 /// Facts of the `GroundTruthCaptions` templates: stage, FAZ call, perfusion call, and per lesion type its
 /// presence and main sector.
 public struct CaptionFactParser: FactScorer {
+    /// The parser (stateless).
     public init() {}
+    /// "ground-truth-caption-templates".
     public var name: String { "ground-truth-caption-templates" }
 
+    /// Facts of the caption phrases found in `text` (see the type's documentation).
     public func facts(in text: String) -> Set<String> {
         var out = Set<String>()
         if let s = StageLine.parse(text) { out.insert("stage=\(s.rawValue)") }
@@ -46,6 +49,7 @@ public struct CaptionFactParser: FactScorer {
         return out
     }
 
+    /// Abnormal calls (enlarged, small, reduced, present) and locations are findings.
     public func isFinding(_ fact: String) -> Bool {
         fact.contains("@") || fact.hasSuffix("=present") || fact.hasSuffix("=enlarged") || fact.hasSuffix("=small")
             || fact.hasSuffix("=reduced")
@@ -58,6 +62,7 @@ public struct FactScore: Sendable, Codable, Equatable {
     public var precision: Double
     /// Reference facts that were generated / reference facts (1 when the reference has none).
     public var recall: Double
+    /// Harmonic mean of precision and recall.
     public var f1: Double
     /// Generated findings (abnormalities, locations) absent from the reference / generated findings.
     public var hallucinationRate: Double

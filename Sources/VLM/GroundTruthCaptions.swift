@@ -19,7 +19,9 @@ public enum ImageSector: String, Sendable, CaseIterable {
 /// Healthy reference ranges (5th-95th percentile of the healthy training eyes) used to call a value
 /// enlarged or reduced.
 public struct HealthyReference: Sendable, Equatable {
+    /// Healthy FAZ area range, mm2.
     public var fazAreaMM2: ClosedRange<Double>
+    /// Healthy perfusion density range (vessel-mask fraction, 0-1).
     public var perfusionDensity: ClosedRange<Double>
 
     /// Percentile ranges of the healthy eyes among `truths`.
@@ -49,6 +51,7 @@ public enum GroundTruthCaptions {
     /// Caption styles.
     public enum Style: String, Sendable, CaseIterable { case label, truth }
 
+    /// The questions of the four turns (the diagnosis one is also `capillary explain`'s default).
     public static let diagnosisQuestion = "What is the diabetic retinopathy stage of this OCTA image? Explain the findings."
     public static let fazQuestion = "Describe the foveal avascular zone."
     public static let perfusionQuestion = "How is the capillary perfusion?"

@@ -114,8 +114,8 @@ public struct InstructionDataset: Sendable {
         return InstructionRecord(id: id, imagePath: resolved, turns: turns, split: d["split"] as? String)
     }
 
-    /// Writes records as a LLaVA JSON array (image paths written as given, relative to the file's folder
-    /// when `relativeTo` is set).
+    /// Writes records as a LLaVA JSON array, image paths relative to the file's folder, each record's
+    /// `split` kept, plus any `extraFields` per record id (e.g. findings).
     /// - Throws: `VLMError.io` naming the file.
     public func write(to path: String, extraFields: [String: [String: Any]] = [:]) throws {
         let root = (path as NSString).deletingLastPathComponent

@@ -14,6 +14,7 @@ public final class ResumableAdamW {
     public let m: [Tensor], v: [Tensor]
     /// Learning rate of the next step.
     public var learningRate: Float
+    /// Adam's decay rates, denominator epsilon and the decoupled weight decay.
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
     /// Steps taken.
     public var stepCount = 0

@@ -13,6 +13,7 @@ import Foundation
 public final class Tokenizer: @unchecked Sendable {
     /// Special token names, in id order.
     public static let specialNames = ["<pad>", "<unk>", "<image>", "<human>", "<gpt>", "<eos>"]
+    /// Ids of the special tokens.
     public static let pad = 0, unk = 1, image = 2, human = 3, gpt = 4, eos = 5
     /// First byte-token id (byte b is `byteBase + b`).
     public static let byteBase = 6

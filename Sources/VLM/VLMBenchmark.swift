@@ -5,13 +5,36 @@ import Tensors
 
 /// Speed measurements of a VLM configuration on random weights (speed does not depend on the values).
 public enum VLMBenchmark {
-    /// Inference timings at batch 1.
+    /// Inference timings at batch 1. Wall-clock numbers depend on the CPU share the process gets on a busy
+    /// machine; the CPU-time numbers count only the time the process actually ran (process CPU time for the
+    /// prefill, whose large products are split over the cores; thread CPU time for the single-threaded decode).
     public struct Inference: Sendable, Codable {
-        /// Median time to first token: image patches + visual encoding + prefill of the prompt, ms.
+        /// Median time to first token: image patches + visual encoding + prefill of the prompt, ms (wall).
         public var ttftMS: Double
-        /// Median decode speed over `decodeTokens` KV-cached steps, tokens/s.
+        /// Median decode speed over `decodeTokens` KV-cached steps, tokens/s (wall).
         public var decodeTokensPerSecond: Double
-        enum CodingKeys: String, CodingKey { case ttftMS = "ttft_ms", decodeTokensPerSecond = "decode_tokens_per_s" }
+        /// Median process CPU time of the TTFT work, ms (an upper bound of TTFT on an idle machine).
+        public var ttftCPUMS: Double
+        /// Decode tokens per second of thread CPU time.
+        public var decodeTokensPerCPUSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case ttftMS = "ttft_ms", decodeTokensPerSecond = "decode_tokens_per_s", ttftCPUMS = "ttft_cpu_ms"
+            case decodeTokensPerCPUSecond = "decode_tokens_per_cpu_s"
+        }
+    }
+
+    /// CPU seconds used by the whole process so far (all threads).
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// CPU seconds used by the calling thread so far.
+    public static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Times `repeats` generations of `decodeTokens` forced tokens after a `promptTokens` prompt, on a
@@ -25,12 +48,14 @@ public enum VLMBenchmark {
                               pixels: (0..<(side * side)).map { _ in Float(g.uniform()) })
         let prompt = (0..<promptTokens).map { _ in Tokenizer.firstPieceID + g.int(below: config.vocabSize - Tokenizer.firstPieceID) }
         let session = DecoderSession(model: model)
-        var ttft: [Double] = [], decode: [Double] = []
+        var ttft: [Double] = [], decode: [Double] = [], ttftCPU: [Double] = [], decodeCPU: [Double] = []
         for r in 0..<(repeats + 1) {
+            let c0 = processCPUSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             let patches = ImagePatches.patches(of: image, config: config)
             session.prefill(patches: patches, prompt: prompt)
             let t1 = DispatchTime.now().uptimeNanoseconds
+            let c1 = processCPUSeconds(), d1 = threadCPUSeconds()
             var token = Kernels.argmax(session.logits, count: config.vocabSize)
             let steps = min(decodeTokens, session.remaining)
             for _ in 0..<steps {
@@ -38,19 +63,36 @@ public enum VLMBenchmark {
                 token = Kernels.argmax(session.logits, count: config.vocabSize)
             }
             let t2 = DispatchTime.now().uptimeNanoseconds
+            let d2 = threadCPUSeconds()
             if r > 0 {  // the first run warms caches and BLAS
                 ttft.append(Double(t1 - t0) / 1e6)
                 decode.append(Double(steps) / (Double(t2 - t1) / 1e9))
+                ttftCPU.append((c1 - c0) * 1000)
+                decodeCPU.append(Double(steps) / max(d2 - d1, 1e-9))
             }
         }
         func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
-        return Inference(ttftMS: median(ttft), decodeTokensPerSecond: median(decode))
+        return Inference(ttftMS: median(ttft), decodeTokensPerSecond: median(decode), ttftCPUMS: median(ttftCPU),
+                         decodeTokensPerCPUSecond: median(decodeCPU))
     }
 
     /// Training throughput: text tokens (prompt + answer) per second of full AdamW steps (forward, backward,
     /// clipping, update) on batches of `batch` images with `textTokens` text tokens each; median of `steps`
     /// steps after one warm-up step.
-    public static func training(config: VLMConfig, batch: Int, textTokens: Int, steps: Int, seed: UInt64 = 1) throws -> Double {
+    /// Training throughput, wall clock and per process-CPU-second (text tokens / CPU s; on an idle machine with
+    /// n cores the wall rate is at most n times this).
+    public struct Training: Sendable, Codable {
+        /// Text tokens per wall-clock second.
+        public var textTokensPerSecond: Double
+        /// Text tokens per second of process CPU time (all threads).
+        public var textTokensPerCPUSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case textTokensPerSecond = "text_tokens_per_s", textTokensPerCPUSecond = "text_tokens_per_cpu_s"
+        }
+    }
+
+    /// Times `steps` training steps (after one warm-up) of a fresh model of `config`.
+    public static func training(config: VLMConfig, batch: Int, textTokens: Int, steps: Int, seed: UInt64 = 1) throws -> Training {
         let model = try VLMModel(config: config, seed: seed)
         var g = SeededGenerator(seed: seed)
         let images = (0..<batch).map { _ in (0..<(config.visualTokens * config.patchDim)).map { _ in Float(g.normal()) } }
@@ -60,8 +102,9 @@ public enum VLMBenchmark {
                            lossMask: (0..<textTokens).map { $0 >= 16 })
         }
         let opt = ResumableAdamW(parameters: model.namedParameters(), learningRate: 1e-4)
-        var rates: [Double] = []
+        var rates: [Double] = [], cpuRates: [Double] = []
         for s in 0..<(steps + 1) {
+            let c0 = processCPUSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             model.zeroGrad()
             let (loss, _) = model.loss(batch: examples, images: images)
@@ -69,10 +112,14 @@ public enum VLMBenchmark {
             _ = clipGradNorm(model.parameters(), maxNorm: 1)
             opt.step()
             let t1 = DispatchTime.now().uptimeNanoseconds
-            if s > 0 { rates.append(Double(batch * textTokens) / (Double(t1 - t0) / 1e9)) }
+            let c1 = processCPUSeconds()
+            if s > 0 {
+                rates.append(Double(batch * textTokens) / (Double(t1 - t0) / 1e9))
+                cpuRates.append(Double(batch * textTokens) / max(c1 - c0, 1e-9))
+            }
         }
-        let sorted = rates.sorted()
-        return sorted[sorted.count / 2]
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+        return Training(textTokensPerSecond: median(rates), textTokensPerCPUSecond: median(cpuRates))
     }
 
     /// Resident set size now and its peak (VmRSS, VmHWM from /proc/self/status), MiB; nil off Linux.

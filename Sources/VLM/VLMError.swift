@@ -15,6 +15,7 @@ public enum VLMError: Error, Equatable, CustomStringConvertible {
     /// A generation or training parameter is invalid (parameter name, reason).
     case invalidOption(name: String, reason: String)
 
+    /// A message naming the file, record or option.
     public var description: String {
         switch self {
         case .invalidConfig(let s): return "invalid VLM config: \(s)"

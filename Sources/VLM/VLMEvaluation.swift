@@ -3,6 +3,7 @@ import Retina
 
 /// One evaluated image.
 public struct EvaluatedAnswer: Sendable, Codable {
+    /// Record id.
     public var id: String
     /// Stage from the reference answer's `Stage:` line.
     public var truth: String
@@ -14,6 +15,7 @@ public struct EvaluatedAnswer: Sendable, Codable {
 
 /// Results of `VLMEvaluation.run`.
 public struct EvaluationReport: Sendable, Codable {
+    /// Staging metrics from the generated `Stage:` lines.
     public var staging: StagingMetrics
     /// Fact-level scores of the diagnosis answers (nil without a scorer).
     public var facts: FactScore?
@@ -22,6 +24,7 @@ public struct EvaluationReport: Sendable, Codable {
     /// Mean time to first token, ms, and decode tokens/s over the run.
     public var meanTTFTMS: Double
     public var decodeTokensPerSecond: Double
+    /// Every evaluated answer.
     public var answers: [EvaluatedAnswer]
 
     enum CodingKeys: String, CodingKey {

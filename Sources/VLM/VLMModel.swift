@@ -4,7 +4,9 @@ import Tensors
 
 /// One pre-norm decoder block: x += proj(attn(qkv(ln1 x))); x += fc2(gelu(fc1(ln2 x))).
 public final class DecoderBlock: Module {
+    /// The block's layers (state-dict names ln1, qkv, attn_proj, ln2, fc1, fc2).
     public let ln1: LayerNorm, qkv: Linear, attnProj: Linear, ln2: LayerNorm, fc1: Linear, fc2: Linear
+    /// Attention heads.
     public let heads: Int
 
     /// A block of width `d` with `heads` heads and a 4d MLP; seeded init.

@@ -45,9 +45,11 @@ public struct TrainingProgress: Sendable, Codable {
     public var stage: Int
     /// Steps done, over both stages.
     public var step: Int
+    /// Steps of the whole run.
     public var totalSteps: Int
     /// Mean answer-token cross-entropy of this step, nats.
     public var loss: Float
+    /// Learning rate used by this step.
     public var learningRate: Float
     /// Global gradient norm before clipping.
     public var gradNorm: Float
@@ -92,7 +94,9 @@ public struct TrainingOutcome: Sendable {
 /// order, and a checkpoint (weights + optimizer moments + step) that a killed run resumes from exactly: the
 /// batch of step s depends only on (seed, s), so a resumed run sees the same data as an uninterrupted one.
 public final class VLMTrainer {
+    /// The model being trained (its weights change every step).
     public let model: VLMModel
+    /// The run's options.
     public let options: TrainingOptions
     let alignment: EncodedCorpus, instruction: EncodedCorpus
     let optimizer: ResumableAdamW

@@ -9,9 +9,13 @@ public enum VLMTrainingRun {
     public struct Result: Sendable {
         /// The new model folder (nil when cancelled: the checkpoint holds the progress).
         public var modelDirectory: String?
+        /// Steps, final loss, speed, resume point.
         public var outcome: TrainingOutcome
+        /// Trainable scalars of the model.
         public var parameterCount: Int
+        /// Tokenizer size.
         public var vocabSize: Int
+        /// (question, answer) examples of stage 2.
         public var trainExamples: Int
     }
 

@@ -7,8 +7,9 @@ struct Capillary: ParsableCommand {
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self, CohortReportCommand.self,
-                      GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
-                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self,
+                      ImportDatasetCommand.self, GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self,
+                      BenchRetinaCommand.self, TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self,
+                      BenchGNNCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
                       BenchVLMCommand.self, BenchDaemonCommand.self]
     )

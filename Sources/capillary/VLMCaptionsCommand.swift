@@ -28,6 +28,8 @@ struct VLMCaptionsCommand: ParsableCommand {
             throw ValidationError("--style must be truth or label, got \(style)")
         }
         let (dataset, _) = try GroundTruthCaptions.dataset(cohort: cohort, style: s)
+        let dir = (out as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         try dataset.write(to: out)
         var counts: [String: Int] = [:]
         for r in dataset.records { counts[r.split ?? "none", default: 0] += 1 }
