@@ -177,7 +177,7 @@ final class ExplainTests: XCTestCase {
         let cohort = try XCTUnwrap(Self.cohort)
         let trainer = try h.client(), user = try h.client()
         let r = try trainer.exchange("train", id: 1, params: ["kind": "vlm", "cohort": .string(cohort),
-                                                              "config": ["preset": "tiny", "alignmentSteps": 4, "instructionSteps": 16,
+                                                              "config": ["preset": "tiny", "alignmentSteps": 20, "instructionSteps": 200,
                                                                          "batchSize": 4, "maxVocab": 400, "seed": 2]])
         let job = try h.daemon.jobs.job(try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)"))
         var versions: [String] = []
@@ -191,7 +191,8 @@ final class ExplainTests: XCTestCase {
             if i > 2000 || (job.state != .running && job.state != .succeeded) { XCTFail("job: \(job.json)"); break }
         }
         XCTAssertEqual(job.state, .succeeded, "\(job.json)")
-        XCTAssertEqual(versions.first, "v1")
+        XCTAssertEqual(versions.first, "v1", "the job (220 steps) outlasts the first explain")
+        XCTAssertGreaterThan(versions.filter { $0 == "v1" }.count, 1, "explains ran during the training")
         XCTAssertEqual(versions.last, "v2")
         if let k = versions.firstIndex(of: "v2") { XCTAssert(versions[k...].allSatisfy { $0 == "v2" }) }
     }

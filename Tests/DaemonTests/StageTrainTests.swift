@@ -115,7 +115,7 @@ final class StageTrainTests: XCTestCase {
         let cohort = try XCTUnwrap(Self.cohort)
         let trainer = try h.client(), stager = try h.client()
         let r = try trainer.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
-                                                              "config": ["epochs": 3, "hidden": 12, "layers": 1, "batchSize": 4, "seed": 2],
+                                                              "config": ["epochs": 40, "patience": 40, "hidden": 12, "layers": 1, "batchSize": 2, "seed": 2],
                                                               "workDoneToken": "t"])
         let jobID = try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)")
         let job = try h.daemon.jobs.job(jobID)
@@ -130,6 +130,7 @@ final class StageTrainTests: XCTestCase {
         }
         XCTAssertEqual(job.state, .succeeded, "\(job.json)")
         XCTAssertEqual(versions.first, "1", "stages before the swap used v1")
+        XCTAssertGreaterThan(versions.filter { $0 == "1" }.count, 1, "stages ran during the training")
         XCTAssertEqual(versions.last, "2", "stages after the swap use v2")
         // Versions only move forward: never back to 1 after 2 appeared.
         if let firstTwo = versions.firstIndex(of: "2") { XCTAssert(versions[firstTwo...].allSatisfy { $0 == "2" }) }
