@@ -65,8 +65,9 @@ final class ExplainTests: XCTestCase {
     }
 
     /// Sends explain and collects deltas until the response.
-    func explain(_ c: RPCClient, id: Int, token: String?, extra: JSONObject = [:]) throws -> (deltas: [String], response: Exchange) {
-        var params: JSONObject = ["image": Self.image, "maxTokens": 200]
+    func explain(_ c: RPCClient, id: Int, token: String?, extra: JSONObject = [:], image: JSONValue = ExplainTests.image) throws
+        -> (deltas: [String], response: Exchange) {
+        var params: JSONObject = ["image": image, "maxTokens": 200]
         if let token { params["partialResultToken"] = .string(token) }
         for (k, v) in extra { params[k] = v }
         let r = try c.exchange("explain", id: id, params: .object(params), timeout: 60)
@@ -180,10 +181,11 @@ final class ExplainTests: XCTestCase {
                                                               "config": ["preset": "tiny", "alignmentSteps": 20, "instructionSteps": 200,
                                                                          "batchSize": 4, "maxVocab": 400, "seed": 2]])
         let job = try h.daemon.jobs.job(try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)"))
+        let png: JSONValue = ["png_base64": .string(try syntheticPNG(seed: 5, severity: 0.5, sizePX: 96).base64EncodedString())]
         var versions: [String] = []
         var i = 10
         while job.state == .running || versions.last != "v2" {
-            let (d, e) = try explain(user, id: i, token: "p")
+            let (d, e) = try explain(user, id: i, token: "p", image: png)
             let res = try XCTUnwrap(e.result, "explain failed during training: \(e.response)")
             XCTAssertEqual(d.joined(), res["text"]?.stringValue)
             versions.append(res["model"]!["version"]!.stringValue!)

@@ -115,14 +115,16 @@ final class StageTrainTests: XCTestCase {
         let cohort = try XCTUnwrap(Self.cohort)
         let trainer = try h.client(), stager = try h.client()
         let r = try trainer.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
-                                                              "config": ["epochs": 40, "patience": 40, "hidden": 12, "layers": 1, "batchSize": 2, "seed": 2],
+                                                              "config": ["epochs": 120, "patience": 120, "hidden": 12, "layers": 1, "batchSize": 2, "seed": 2],
                                                               "workDoneToken": "t"])
         let jobID = try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)")
         let job = try h.daemon.jobs.job(jobID)
+        // A ready PNG keeps each stage request short, so many run while the job trains.
+        let png: JSONValue = ["png_base64": .string(try syntheticPNG(seed: 4, severity: 0.5, sizePX: 96).base64EncodedString())]
         var versions: [String] = []
         var i = 10
         while job.state == .running || versions.last != "2" {
-            let s = try stager.exchange("stage", id: i, params: ["image": ["synthetic": ["seed": 4, "stage": "npdr", "sizePX": 96]]])
+            let s = try stager.exchange("stage", id: i, params: ["image": png])
             let res = try XCTUnwrap(s.result, "stage failed during training: \(s.response)")
             versions.append(res["model"]!["version"]!.stringValue!)
             i += 1
