@@ -30,22 +30,23 @@ let package = Package(
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
+        .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
+        .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
-        .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
+
+        // Method handlers, warm model registry and jobs served by capillaryd.
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM"]),
 
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
+            "Daemon",
             "RPC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina",
-            "RPC",
-            "Tensors",
-            "VesselGraph",
-            "VLM",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -55,6 +56,8 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
+        .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]

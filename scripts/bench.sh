@@ -8,3 +8,6 @@ mkdir -p bench-out
 "$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
 "$BIN/capillary" bench-vlm --out bench-out/vlm.json
+"$BIN/capillary" generate --count 64 --seed 7 --out bench-out/gnn-cohort > /dev/null   # GraphNet: real graphs for bench-gnn
+"$BIN/capillary" bench-gnn --cohort bench-out/gnn-cohort --out bench-out/gnn.json    # GraphNet: s/epoch of 1,000 graphs, ms/graph at batch 1 and 64
+"$BIN/capillary" bench-daemon --out bench-out/daemon.json   # Daemon: graph/stage p50/p99, explain TTFT and tokens/s (1 and 8 clients), RSS with default models

@@ -10,6 +10,7 @@ struct Capillary: ParsableCommand {
                       CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self,
                       BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
-                      EvalVLMCommand.self, BenchVLMCommand.self]
+                      EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
+                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self]
     )
 }
