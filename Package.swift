@@ -24,20 +24,32 @@ let package = Package(
         // Shared base: seeded randomness and parallel loops (no dependencies).
         .target(name: "Common"),
 
+        // Numeric core: Float32 tensors, reverse-mode autodiff, OpenBLAS matmuls, layers, optimizers, safetensors.
+        .target(name: "Tensors", dependencies: ["Common", "COpenBLAS"]),
+
         // Pipeline modules.
         .target(name: "Retina", dependencies: ["Common", "CPNG"]),
+        .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
+        .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
+        // Method handlers, warm model registry and jobs served by capillaryd.
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet"]),
+
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
+            "Daemon",
             "RPC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
             "Retina",
             "RPC",
+            "VesselGraph",
+            "Tensors",
+            "GraphNet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +57,10 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
+        .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,4 +5,6 @@ BIN="$1"
 mkdir -p bench-out
 echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-rpc
+"$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
+"$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-retina --out bench-out/retina.json

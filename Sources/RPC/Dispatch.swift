@@ -285,7 +285,7 @@ extension ServerLoop {
 
     func statusResult() -> JSONValue {
         let inflight = connections.values.reduce(0) { $0 + $1.inflight.count }
-        return [
+        var o: JSONObject = [
             "uptimeSeconds": .double(ProcessStats.monotonicSeconds() - startSeconds),
             "connections": .int(Int64(connections.count)),
             "inflightRequests": .int(Int64(inflight)),
@@ -296,5 +296,9 @@ extension ServerLoop {
             "pendingWriteBytes": .int(Int64(connections.values.reduce(0) { $0 + $1.flow.pending })),
             "rssBytes": .int(Int64(ProcessStats.residentBytes())),
         ]
+        if let extra = config.statusExtension?() {
+            for (k, v) in extra where o[k] == nil { o[k] = v }
+        }
+        return .object(o)
     }
 }

@@ -42,6 +42,9 @@ public struct RPCServerConfiguration: Sendable {
     public var serverVersion = "0.1.0"
     /// Where log lines go.
     public var logger = Logger(level: .warn)
+    /// Extra members appended to every `status` result (e.g. the Daemon's model store and jobs). Called on
+    /// the loop thread, so it must return at once (read cached state; never touch the disk or wait).
+    public var statusExtension: (@Sendable () -> JSONObject)? = nil
 
     /// The defaults (see each property).
     public init() {}

@@ -6,7 +6,9 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
-                      CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self]
+        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self, CohortReportCommand.self,
+                      GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
+                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
+                      ImportDatasetCommand.self]
     )
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import RPC
 
 /// `capillaryd`: the Capillary daemon. Serves JSON-RPC 2.0 (NDJSON or LSP framing) on a Unix socket until
 /// SIGINT/SIGTERM, then exits 0 after removing the socket. Exits 1 if it cannot start (e.g. another
-/// daemon already listens on the socket).
+/// daemon already listens on the socket). The methods come from the Daemon module (docs/DAEMON.md).
 @main
 struct Capillaryd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,9 @@ struct Capillaryd: ParsableCommand {
 
     @Option(help: "Unix socket path (default: $XDG_RUNTIME_DIR/capillary.sock or /tmp/capillary-$UID/capillary.sock).")
     var socket: String?
+
+    @Option(help: "Model store folder (<store>/<name>/<version>/...; default $CAPILLARY_STORE or ~/.capillary/store). May be empty.")
+    var store: String?
 
     @Option(name: .customLong("log-level"), help: "debug, info, warn or error (debug logs one line per request).")
     var logLevel: String = "info"
@@ -23,22 +27,56 @@ struct Capillaryd: ParsableCommand {
     @Option(name: .customLong("max-message-bytes"), help: "Largest accepted message in bytes (default 16777216).")
     var maxMessageBytes: Int?
 
+    @Option(name: .customLong("max-jobs"), help: "Background jobs (dataset/generate, train) running at once (default 1).")
+    var maxJobs: Int = 1
+
+    @Option(name: .customLong("max-loaded-models"), help: "Models kept in memory at once; more evicts the least recently used (default 3).")
+    var maxLoadedModels: Int = 3
+
+    @Option(name: .customLong("keep-alive"), help: "Seconds an idle non-default model stays loaded; -1 forever (default 300).")
+    var keepAlive: Double = 300
+
+    @Option(name: .customLong("max-image-side"), help: "Largest accepted image side, px (default 4096).")
+    var maxImageSide: Int = 4096
+
+    func validate() throws {
+        if maxJobs < 1 { throw ValidationError("--max-jobs must be >= 1") }
+        if maxLoadedModels < 1 { throw ValidationError("--max-loaded-models must be >= 1") }
+        if !(keepAlive == -1 || keepAlive >= 0) { throw ValidationError("--keep-alive must be seconds >= 0 or -1") }
+        if maxImageSide < 16 { throw ValidationError("--max-image-side must be >= 16") }
+    }
+
     func run() throws {
         guard let level = Logger.Level(name: logLevel) else {
             throw ValidationError("--log-level must be debug, info, warn or error, got '\(logLevel)'")
         }
+        let logger = Logger(level: level)
+        let storePath = store ?? ProcessInfo.processInfo.environment["CAPILLARY_STORE"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".capillary/store")
+        var daemonConfig = DaemonConfiguration(storePath: (storePath as NSString).standardizingPath)
+        daemonConfig.maxConcurrentJobs = maxJobs
+        daemonConfig.maxLoadedModels = maxLoadedModels
+        daemonConfig.defaultKeepAliveSeconds = keepAlive
+        daemonConfig.maxImageSidePX = maxImageSide
+        let daemon = Daemon(configuration: daemonConfig, loaders: DefaultModelLoaders.all, logger: logger)
+
         var config = RPCServerConfiguration()
-        config.logger = Logger(level: level)
+        config.logger = logger
         config.handleSignals = true
         if let socket { config.socketPath = socket }
         if let workers { config.workerCount = workers }
         if let maxMessageBytes { config.maxMessageBytes = maxMessageBytes }
+        config.statusExtension = { daemon.statusMembers() }
         let server = RPCServer(configuration: config)
+        daemon.register(on: server)
         do {
-            try server.run()
+            try server.start()
         } catch let e as RPCServerError {
-            config.logger.error("\(e)")
+            logger.error("\(e)")
             throw ExitCode(1)
         }
+        daemon.start()
+        server.waitUntilStopped()
+        daemon.shutdown()
     }
 }

@@ -1,0 +1,178 @@
+import Foundation
+import GraphNet
+import Retina
+import RPC
+import Tensors
+import VesselGraph
+
+/// `train {kind, cohort?, generate?: {count, seed, sizePX?}, config?, name?}` as a job.
+///
+/// kind "gnn": graphs of the cohort (cached in `<cohort>/graph-cache`), GraphNet trained on the manifest's
+/// train split with early stopping on val, tested on test, saved as the next version of `name` (default
+/// "graphnet") and hot-swapped into the registry. `generate` first writes a synthetic cohort into
+/// `<store>/.cohorts/<job>` (kept, so a later run can reuse it via `cohort`). `config`: `epochs`, `hidden`,
+/// `layers`, `batchSize`, `learningRate`, `patience`, `seed`, `dropout`. Progress: phase, epoch, loss,
+/// validation accuracy / balanced accuracy, ETA. Cancelling stops within one mini-batch and stores nothing.
+struct TrainMethod {
+    let configuration: DaemonConfiguration
+    let jobs: JobManager
+    let registry: ModelRegistry
+
+    struct GenerateParams: Decodable { var count: Int; var seed: UInt64; var sizePX: Int? }
+    struct ConfigParams: Decodable {
+        var epochs: Int?
+        var hidden: Int?
+        var layers: Int?
+        var batchSize: Int?
+        var learningRate: Double?
+        var patience: Int?
+        var seed: UInt64?
+        var dropout: Double?
+    }
+    struct Params: Decodable {
+        var kind: String
+        var cohort: String?
+        var generate: GenerateParams?
+        var config: ConfigParams?
+        var name: String?
+    }
+
+    /// metrics.json of a GNN trained by the daemon (same keys as `capillary train-gnn`).
+    struct StoredMetrics: Codable {
+        var validation: Metrics
+        var test: Metrics?
+        var bestEpoch: Int
+        var epochsRun: Int
+        var trainSeconds: Double
+        var cohort: String
+        var parameterCount: Int
+        enum CodingKeys: String, CodingKey {
+            case validation, test, cohort, bestEpoch = "best_epoch", epochsRun = "epochs_run", trainSeconds = "train_seconds"
+            case parameterCount = "parameter_count"
+        }
+    }
+
+    func handle(_ ctx: RequestContext) throws -> JSONValue {
+        let p = try ctx.decodeParams(Params.self)
+        guard p.kind == "gnn" else {
+            throw DaemonError.invalidParams(p.kind == "vlm" || p.kind == "pipeline"
+                ? "field 'kind': '\(p.kind)' training is not available in this build (the VLM module is not merged yet); use 'gnn'"
+                : "field 'kind' must be 'gnn', got '\(p.kind)'")
+        }
+        guard (p.cohort == nil) != (p.generate == nil) else {
+            throw DaemonError.invalidParams("give exactly one of 'cohort' (a folder with manifest.jsonl) or 'generate' ({count, seed})")
+        }
+        if let c = p.cohort {
+            guard c.hasPrefix("/") else { throw DaemonError.invalidParams("field 'cohort' must be an absolute path, got '\(c)'") }
+            guard FileManager.default.fileExists(atPath: (c as NSString).appendingPathComponent("manifest.jsonl")) else {
+                throw DaemonError.invalidParams("field 'cohort': \(c)/manifest.jsonl not found (make one with dataset/generate)")
+            }
+        }
+        if let g = p.generate {
+            guard g.count >= 6 && g.count <= configuration.maxGenerateCount else {
+                throw DaemonError.invalidParams("field 'generate.count' must be 6...\(configuration.maxGenerateCount) (train, val and test need eyes), got \(g.count)")
+            }
+        }
+        let name = p.name ?? configuration.defaultStageModel
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), Int(name) == nil else {
+            throw DaemonError.invalidParams("field 'name' must be a plain folder name, got '\(name)'")
+        }
+        var arch = GraphNetConfig()
+        var options = TrainingOptions()
+        if let c = p.config {
+            if let v = c.hidden { arch.hidden = v }
+            if let v = c.layers { arch.layers = v }
+            if let v = c.dropout { arch.dropout = Float(v) }
+            if let v = c.epochs { options.epochs = v }
+            if let v = c.batchSize { options.batchSize = v }
+            if let v = c.learningRate { options.learningRate = Float(v) }
+            if let v = c.patience { options.patience = v }
+            if let v = c.seed { options.seed = v }
+        }
+        do {
+            try arch.validate()
+            try options.validate()
+        } catch { throw DaemonError.invalidParams("field 'config': \(error)") }
+        let store = configuration.storePath, registry = self.registry
+        let cohortParam = p.cohort, generate = p.generate, architecture = arch, trainingOptions = options
+        let job = try jobs.start(kind: "train", title: "training GNN '\(name)'", sink: ctx.workDoneSink) { jc in
+            var cohort = cohortParam ?? ""
+            if let g = generate {
+                cohort = (store as NSString).appendingPathComponent(".cohorts/\(jc.job.id)-\(g.count)-\(g.seed)")
+                try FileManager.default.createDirectory(atPath: (cohort as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                let sim = SimulatorConfig(sizePX: g.sizePX ?? 304, fovMM: 3)
+                if let problem = sim.validationError() { throw DaemonError.invalidParams("generate: \(problem)") }
+                _ = try DatasetMethod.generate(count: g.count, seed: g.seed, mix: .standard, config: sim, out: cohort, jc: jc,
+                                               phase: "generate")
+            }
+            return try Self.trainGNN(cohort: cohort, name: name, arch: architecture, options: trainingOptions, store: store,
+                                     registry: registry, jc: jc)
+        }
+        return ["jobId": .string(job.id), "name": .string(name)]
+    }
+
+    /// Graphs -> training -> test -> store -> hot swap. Mirrors `GraphNetTraining.train` but drives
+    /// `ClassifierTrainer` itself so that its logits closure can stop the run when the job is cancelled.
+    static func trainGNN(cohort: String, name: String, arch: GraphNetConfig, options: TrainingOptions, store: String,
+                         registry: ModelRegistry, jc: JobContext) throws -> JSONValue {
+        let scheme = LabelScheme.stage
+        let manifest = try CohortGraphLoader.manifest(at: cohort)
+        let graphs = try CohortGraphLoader().load(manifest, scheme: scheme) { done, total in
+            jc.report(done: done, total: total, message: "graph \(done)/\(total)", extra: ["phase": "graphs"])
+        }
+        try jc.checkCancelled()
+        let (train, val, test) = CohortSplits.manifestSplit(graphs)
+        guard !train.isEmpty, !val.isEmpty else {
+            throw GraphNetError.badCohort(path: cohort, reason: "the manifest has no train/val split")
+        }
+        let trainLabels = try GraphNetTraining.labels(train), valLabels = try GraphNetTraining.labels(val)
+        let normalizer = try FeatureNormalizer(fitting: train.map(\.graph))
+        var a = arch
+        a.classNames = scheme.classNames
+        a.nodeFeatureCounts = normalizer.nodes.map(\.names.count)
+        a.globalFeatureCount = normalizer.global.names.count
+        let config = StagingModelConfig(architecture: a, normalizer: normalizer,
+                                        healthyReferences: BiomarkerReference.fit(healthyGraphs: train.filter { $0.label == 0 }.map(\.graph)),
+                                        builder: VesselGraphConfig(), labelScheme: scheme, training: options,
+                                        dataFingerprint: CohortGraphLoader.fingerprint(train + val),
+                                        trainCount: train.count, valCount: val.count)
+        let model = try StagingModel(storedConfig: config, seed: options.seed)
+        let trainGraphs = train.map(\.graph), valGraphs = val.map(\.graph)
+        let summary = try ClassifierTrainer.train(
+            module: model.network, classNames: a.classNames, trainLabels: trainLabels, valLabels: valLabels, options: options,
+            logits: { split, idx, mode in
+                try jc.checkCancelled()
+                let src = split == .train ? trainGraphs : valGraphs
+                return model.network.forward(try model.batch(idx.map { src[$0] }), mode: mode)
+            },
+            progress: { r in
+                jc.report(done: r.epoch, total: r.epochs,
+                          message: String(format: "epoch %d/%d: loss %.4f, val accuracy %.3f", r.epoch, r.epochs, r.trainLoss,
+                                          r.validation.accuracy),
+                          extra: ["phase": "train", "epoch": .int(Int64(r.epoch)), "epochs": .int(Int64(r.epochs)),
+                                  "loss": .double(r.trainLoss), "valAccuracy": .double(r.validation.accuracy),
+                                  "valBalancedAccuracy": .double(r.validation.balancedAccuracy),
+                                  "learningRate": .double(r.learningRate), "trainerEtaSeconds": .double(r.etaSeconds)])
+            })
+        try jc.checkCancelled()
+        let testMetrics = test.isEmpty ? nil : try GraphNetTraining.evaluate(model, on: test)
+        try jc.checkCancelled()
+        let record = StoredMetrics(validation: summary.validation, test: testMetrics, bestEpoch: summary.bestEpoch,
+                                   epochsRun: summary.epochsRun, trainSeconds: summary.seconds, cohort: cohort,
+                                   parameterCount: model.network.parameterCount)
+        let info = try ModelStore(root: store).save(model, name: name, metrics: record)
+        // Hot swap: new requests get the new version; requests holding the old one finish on it.
+        let swap = try registry.load(name, version: String(info.version))
+        var result: JSONObject = ["name": .string(name), "version": .string(String(info.version)), "path": .string(info.path),
+                                  "cohort": .string(cohort), "bestEpoch": .int(Int64(summary.bestEpoch)),
+                                  "epochsRun": .int(Int64(summary.epochsRun)),
+                                  "valAccuracy": .double(summary.validation.accuracy),
+                                  "replacedVersion": swap.replacedVersion.map { .string($0) } ?? .null]
+        if let t = testMetrics {
+            result["testAccuracy"] = .double(t.accuracy)
+            result["testBalancedAccuracy"] = .double(t.balancedAccuracy)
+        }
+        return .object(result)
+    }
+}

@@ -1,0 +1,85 @@
+import Tensors
+import VesselGraph
+
+/// A mini-batch of graphs as one disjoint-union graph: the nodes of graph b follow those of graph b-1 in
+/// each type's feature tensor, edge indices are shifted accordingly, and `batch[t][i]` says which graph
+/// node i of type t belongs to. A forward pass over a batch is a few large matrix products and scatters,
+/// never a loop over graphs.
+///
+/// Features are z-scored by the model's `FeatureNormalizer` (so the all-zero input is the training mean,
+/// integrated gradients' baseline). Set `features[t].requiresGrad = true` (or `globalFeatures`) to get
+/// gradients with respect to the inputs.
+public struct GraphBatch: @unchecked Sendable {
+    /// Number of graphs.
+    public let graphCount: Int
+    /// Normalised node features per type (`NodeType` order), [N_t, F_t].
+    public var features: [Tensor]
+    /// Normalised global biomarkers, [graphCount, G].
+    public var globalFeatures: Tensor
+    /// Graph index of every node, per type.
+    public let batch: [[Int]]
+    /// First node of each graph per type: nodes of graph b are `nodeOffsets[t][b] ..< nodeOffsets[t][b + 1]`.
+    public let nodeOffsets: [[Int]]
+    /// Edge sources per stored relation (`GraphSchema.relations` order), as union-graph node indices.
+    public let sources: [[Int]]
+    /// Edge targets per stored relation.
+    public let targets: [[Int]]
+    /// First edge of each graph per relation: edges of graph b are `edgeOffsets[r][b] ..< edgeOffsets[r][b + 1]`.
+    public let edgeOffsets: [[Int]]
+
+    /// Number of nodes of type `t`.
+    public func nodeCount(_ t: NodeType) -> Int { nodeOffsets[t.rawValue][graphCount] }
+    /// Number of edges of stored relation `r`.
+    public func edgeCount(_ r: Int) -> Int { sources[r].count }
+
+    /// The union of `graphs`, normalised by `normalizer`.
+    /// - Throws: `GraphNetError.featureMismatch` if a graph's feature columns differ from the normaliser's.
+    public init(graphs: [OCTAGraph], normalizer: FeatureNormalizer) throws {
+        for g in graphs { try normalizer.check(g) }
+        graphCount = graphs.count
+        var feats: [Tensor] = [], batches: [[Int]] = [], offsets: [[Int]] = []
+        for t in NodeType.allCases {
+            let stats = normalizer.nodes[t.rawValue]
+            var raw: [Float] = [], b: [Int] = [], off = [0]
+            for (gi, g) in graphs.enumerated() {
+                let ns = t.nodes(of: g)
+                raw += ns.features
+                b += [Int](repeating: gi, count: ns.count)
+                off.append(off.last! + ns.count)
+            }
+            feats.append(Tensor(stats.normalize(raw), shape: [off.last!, stats.names.count]))
+            batches.append(b); offsets.append(off)
+        }
+        features = feats; batch = batches; nodeOffsets = offsets
+        let g = normalizer.global
+        globalFeatures = Tensor(g.normalize(graphs.flatMap { FeatureNormalizer.globalRow($0, names: g.names) }),
+                                shape: [graphs.count, g.names.count])
+        var src: [[Int]] = [], tgt: [[Int]] = [], eoff: [[Int]] = []
+        for r in GraphSchema.relations {
+            var s: [Int] = [], d: [Int] = [], off = [0]
+            for (gi, gr) in graphs.enumerated() {
+                let so = offsets[r.source.rawValue][gi], to = offsets[r.target.rawValue][gi]
+                let ns = offsets[r.source.rawValue][gi + 1] - so, nt = offsets[r.target.rawValue][gi + 1] - to
+                if let rel = gr.relation(r.name) {
+                    s.reserveCapacity(s.count + rel.count); d.reserveCapacity(d.count + rel.count)
+                    for k in 0..<rel.count {
+                        let a = Int(rel.source[k]), c = Int(rel.target[k])
+                        // An index outside its node set would trap in the scatter kernels; drop it instead
+                        // (VesselGraph never writes one, but a hand-edited JSON might).
+                        guard a >= 0 && a < ns && c >= 0 && c < nt else { continue }
+                        s.append(a + so); d.append(c + to)
+                    }
+                }
+                off.append(s.count)
+            }
+            src.append(s); tgt.append(d); eoff.append(off)
+        }
+        sources = src; targets = tgt; edgeOffsets = eoff
+    }
+
+    /// An all-ones edge mask per relation (the real graph), each [E_r] with `requiresGrad` as given: the
+    /// starting point of integrated gradients over edges.
+    public func onesEdgeMasks(requiresGrad: Bool = false) -> [Tensor] {
+        (0..<GraphSchema.relations.count).map { Tensor.ones([edgeCount($0)], requiresGrad: requiresGrad) }
+    }
+}

@@ -1,0 +1,167 @@
+import Common
+import Dispatch
+
+/// Layer normalisation and batch normalisation, forward and backward (llm.c style).
+extension Tensor {
+    /// Normalises each row over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with gamma and
+    /// beta of the last axis's size. Biased variance, as PyTorch.
+    public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1e-5) -> Tensor {
+        let cols = x.shape.last ?? 1
+        precondition(gamma.count == cols && beta.count == cols,
+                     shapeMismatchMessage("layerNorm", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
+        let rows = x.count / max(cols, 1)
+        let out = Tensor(uninitializedShape: x.shape)
+        let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
+        let mean = stats.buffer.baseAddress!, rstd = mean + rows
+        let X = x.data.baseAddress!, Y = out.data.baseAddress!
+        let minRows = max(1, 16384 / max(cols, 1))
+        Parallel.forEach(rows, minChunk: minRows) { r in
+            let o = r.lowerBound
+            Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: gamma.data.baseAddress!, beta: beta.data.baseAddress!,
+                                  rows: r.count, cols: cols, eps: eps, mean: mean + o, rstd: rstd + o)
+        }
+        record(out, [x, gamma, beta]) { flags in
+            { out in
+                let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let G = out.grad!.baseAddress!, W = gamma.data.baseAddress!
+                let GX = flags[0] ? x.gradBuffer().baseAddress! : nil
+                // Rows split across cores; each chunk sums its gamma/beta gradients privately, merged after.
+                let ranges = ColumnStatistics.chunks(rows, minChunk: minRows)
+                let partial = BufferOwner(count: ranges.count * 2 * cols)
+                let P = partial.buffer.baseAddress!
+                P.update(repeating: 0, count: ranges.count * 2 * cols)
+                DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+                    defer { scratch.deallocate() }
+                    let norm = scratch, dnorm = scratch + cols
+                    let dW = P + k * 2 * cols, dB = dW + cols
+                    for r in ranges[k] {
+                        let x = X + r * cols, g = G + r * cols, m = mean[r], s = rstd[r]
+                        for j in 0..<cols {
+                            norm[j] = (x[j] - m) * s
+                            dnorm[j] = W[j] * g[j]
+                            dW[j] += norm[j] * g[j]
+                            dB[j] += g[j]
+                        }
+                        guard let GX else { continue }
+                        let dnMean = Kernels.sum(dnorm, count: cols) / Float(cols)
+                        let dnNormMean = Kernels.dot(dnorm, norm, count: cols) / Float(cols)
+                        let gx = GX + r * cols
+                        for j in 0..<cols { gx[j] += (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
+                    }
+                }
+                if flags[1] || flags[2] {
+                    let GW = flags[1] ? gamma.gradBuffer().baseAddress! : nil
+                    let GB = flags[2] ? beta.gradBuffer().baseAddress! : nil
+                    for k in 0..<ranges.count {
+                        let dW = P + k * 2 * cols, dB = dW + cols
+                        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
+                        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, *spatial]: statistics per channel over
+    /// all other axes. In training mode it normalises with the batch statistics and, when `updateRunning`,
+    /// blends them into `runningMean` / `runningVar` (unbiased variance, PyTorch's convention:
+    /// running = (1 - momentum) * running + momentum * batch). In eval mode it uses the running statistics.
+    public static func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                 training: Bool, updateRunning: Bool = true, momentum: Float = 0.1,
+                                 eps: Float = 1e-5) -> Tensor {
+        precondition(x.rank >= 2, "batchNorm: x must be [N, C, ...], got \(x.shape)")
+        let (outer, c, inner) = x.split(axis: 1)
+        precondition(gamma.count == c && beta.count == c && runningMean.count == c && runningVar.count == c,
+                     shapeMismatchMessage("batchNorm", x.shape, gamma.shape, detail: "parameters must have C = \(c) entries"))
+        if inner == 1 {
+            return batchNormRows(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                 training: training, updateRunning: updateRunning, momentum: momentum, eps: eps)
+        }
+        let m = outer * inner
+        let out = Tensor(uninitializedShape: x.shape)
+        let stats = BufferOwner(count: 2 * c)  // mean, then rstd, per channel
+        let mean = stats.buffer.baseAddress!, rstd = mean + c
+        let X = x.data.baseAddress!, Y = out.data.baseAddress!
+        if training {
+            precondition(m > 1 || !updateRunning, "batchNorm: training needs more than one value per channel, got \(x.shape)")
+            // Per-channel sums in Double (60k rows in Float would lose digits), two passes for the variance.
+            let acc = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+            defer { acc.deallocate() }
+            acc.initialize(repeating: 0, count: 2 * c)
+            let sum = acc, sq = acc + c
+            for o in 0..<outer { for ch in 0..<c {
+                let p = X + (o * c + ch) * inner
+                var s: Double = 0
+                for i in 0..<inner { s += Double(p[i]) }
+                sum[ch] += s
+            } }
+            for ch in 0..<c { sum[ch] /= Double(m) }
+            for o in 0..<outer { for ch in 0..<c {
+                let p = X + (o * c + ch) * inner, mu = sum[ch]
+                var s: Double = 0
+                for i in 0..<inner { let d = Double(p[i]) - mu; s += d * d }
+                sq[ch] += s
+            } }
+            let update = updateRunning && GradMode.current != .disabled
+            for ch in 0..<c {
+                let varB = sq[ch] / Double(m)
+                mean[ch] = Float(sum[ch])
+                rstd[ch] = Float(1 / (varB + Double(eps)).squareRoot())
+                if update {
+                    let unbiased = m > 1 ? sq[ch] / Double(m - 1) : varB
+                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(sum[ch])
+                    runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(unbiased)
+                }
+            }
+        } else {
+            for ch in 0..<c {
+                mean[ch] = runningMean.data[ch]
+                rstd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+            }
+        }
+        let W = gamma.data.baseAddress!, B = beta.data.baseAddress!
+        for o in 0..<outer { for ch in 0..<c {
+            let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch] * W[ch], b = B[ch]
+            for i in 0..<inner { Y[base + i] = (X[base + i] - mu) * s + b }
+        } }
+        record(out, [x, gamma, beta]) { flags in
+            { out in
+                let mean = stats.buffer.baseAddress!, rstd = mean + c  // keeps `stats` alive with the closure
+                let G = out.grad!.baseAddress!
+                let sums = BufferOwner(count: 2 * c)
+                let dGamma = sums.buffer.baseAddress!, dBeta = dGamma + c
+                dGamma.update(repeating: 0, count: 2 * c)
+                for o in 0..<outer { for ch in 0..<c {
+                    let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch]
+                    var db: Float = 0, dg: Float = 0
+                    for i in 0..<inner {
+                        db += G[base + i]
+                        dg += G[base + i] * (X[base + i] - mu) * s
+                    }
+                    dBeta[ch] += db
+                    dGamma[ch] += dg
+                } }
+                if flags[1] { let g = gamma.gradBuffer(); for ch in 0..<c { g[ch] += dGamma[ch] } }
+                if flags[2] { let g = beta.gradBuffer(); for ch in 0..<c { g[ch] += dBeta[ch] } }
+                guard flags[0] else { return }
+                let GX = x.gradBuffer().baseAddress!
+                for o in 0..<outer { for ch in 0..<c {
+                    let base = (o * c + ch) * inner, mu = mean[ch], s = rstd[ch], w = W[ch]
+                    if training {
+                        // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the batch.
+                        let mDy = dBeta[ch] / Float(m), mDyX = dGamma[ch] / Float(m)
+                        for i in 0..<inner {
+                            let xhat = (X[base + i] - mu) * s
+                            GX[base + i] += w * s * (G[base + i] - mDy - xhat * mDyX)
+                        }
+                    } else {
+                        for i in 0..<inner { GX[base + i] += w * s * G[base + i] }
+                    }
+                } }
+            }
+        }
+        return out
+    }
+}

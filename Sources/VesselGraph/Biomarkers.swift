@@ -1,0 +1,51 @@
+import Foundation
+/// Global vascular biomarkers computed from masks.
+enum Biomarkers {
+    /// Box-counting (Minkowski-Bouligand) dimension of a pixel set: slope of log N(s) against log(1/s) for
+    /// boxes of 2, 4, 8, ... px up to a quarter of the shorter side; 0 when fewer than three sizes fit or the set is empty.
+    static func boxCountingDimension(_ pixels: [Int32], width w: Int, height h: Int) -> Double {
+        guard !pixels.isEmpty else { return 0 }
+        var sizes: [Int] = []
+        var s = 2
+        while s <= min(w, h) / 4 { sizes.append(s); s *= 2 }
+        guard sizes.count >= 3 else { return 0 }
+        var xs: [Double] = [], ys: [Double] = []
+        for s in sizes {
+            let bw = (w + s - 1) / s, bh = (h + s - 1) / s
+            var hit = [Bool](repeating: false, count: bw * bh)
+            var count = 0
+            for p in pixels {
+                let b = (Int(p) / w / s) * bw + (Int(p) % w) / s
+                if !hit[b] { hit[b] = true; count += 1 }
+            }
+            xs.append(log(1 / Double(s))); ys.append(log(Double(count)))
+        }
+        let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+        var num = 0.0, den = 0.0
+        for i in 0..<xs.count { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) * (xs[i] - mx) }
+        return den > 0 ? num / den : 0
+    }
+
+    /// Perfusion density (vessel-pixel fraction, 0-1) per ETDRS sector that lies at least half inside the
+    /// image: keys "perfusion_density_<sector>" (C, IS, IN, II, IT, OS, ON, OI, OT).
+    static func sectorDensities(mask: [UInt8], width w: Int, height h: Int,
+                                grid: ETDRSGrid) -> [String: Double] {
+        var inside = [Int](repeating: 0, count: 10), vessel = [Int](repeating: 0, count: 10)
+        for y in 0..<h {
+            for x in 0..<w {
+                let s = grid.sector(x: Double(x), y: Double(y))
+                inside[s] += 1
+                vessel[s] += Int(mask[y * w + x])
+            }
+        }
+        // Full sector areas in pixels: centre disc pi*0.5^2, each inner sector pi*(1.5^2-0.5^2)/4, outer pi*(3^2-1.5^2)/4 mm2.
+        let pxArea = grid.pixelSizeMM * grid.pixelSizeMM
+        let full: [Double] = [Double.pi * 0.25] + Array(repeating: Double.pi * 2 / 4, count: 4)
+            + Array(repeating: Double.pi * 6.75 / 4, count: 4)
+        var out: [String: Double] = [:]
+        for s in 0..<9 where Double(inside[s]) * pxArea >= 0.5 * full[s] {
+            out["perfusion_density_" + ETDRSGrid.sectorNames[s]] = Double(vessel[s]) / Double(inside[s])
+        }
+        return out
+    }
+}

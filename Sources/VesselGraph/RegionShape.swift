@@ -1,0 +1,107 @@
+import Foundation
+
+/// Shape descriptors of a pixel region (scikit-image `regionprops` conventions), in pixels.
+struct RegionShape {
+    var areaPX: Double = 0
+    /// Boundary length: 4-connected crack edges x pi/4, an unbiased estimate for randomly oriented smooth
+    /// boundaries (a digital disk gets circularity close to 1).
+    var perimeterPX: Double = 0
+    var centroidX: Double = 0
+    var centroidY: Double = 0
+    /// Axes of the ellipse with the same second moments (4 sqrt(eigenvalue)).
+    var majorAxisPX: Double = 0
+    var minorAxisPX: Double = 0
+    /// sqrt(1 - minor^2 / major^2), 0 for a disk, -> 1 for a line.
+    var eccentricity: Double = 0
+    /// Area / area of the convex hull of the pixel squares.
+    var solidity: Double = 0
+    /// Largest distance between two points of the hull of the pixel squares.
+    var maxFeretPX: Double = 0
+    /// Diameter of the disk with the same area.
+    var equivalentDiameterPX: Double { (4 * areaPX / Double.pi).squareRoot() }
+    /// 4 pi A / P^2, clamped to [0, 1].
+    var circularity: Double { perimeterPX > 0 ? min(1, 4 * Double.pi * areaPX / (perimeterPX * perimeterPX)) : 0 }
+
+    /// Measures the region whose pixels (sorted row-major indices) are `pixels`; a neighbour belongs to the
+    /// region when `labels[neighbour] == id` (for the perimeter).
+    init(pixels: [Int32], width w: Int, height h: Int, labels: [Int32], id: Int32) {
+        self.init(pixels: pixels, width: w, height: h) { labels[$0] == id }
+    }
+
+    /// Measures the region whose pixels (sorted row-major indices) are `pixels`; `isInside` tells which
+    /// neighbours belong to it (for the perimeter).
+    init(pixels: [Int32], width w: Int, height h: Int, isInside: (Int) -> Bool) {
+        guard !pixels.isEmpty else { return }
+        var sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+        var crack = 0
+        // Per-row extremes (pixels are in raster order) feed the convex hull.
+        var corners: [(Double, Double)] = []
+        corners.reserveCapacity(8 * 16)
+        var rowY = -1, rowMin = 0, rowMax = 0
+        func flushRow() {
+            guard rowY >= 0 else { return }
+            let y0 = Double(rowY) - 0.5, y1 = Double(rowY) + 0.5
+            corners.append((Double(rowMin) - 0.5, y0)); corners.append((Double(rowMin) - 0.5, y1))
+            corners.append((Double(rowMax) + 0.5, y0)); corners.append((Double(rowMax) + 0.5, y1))
+        }
+        for p32 in pixels {
+            let p = Int(p32), x = p % w, y = p / w
+            let fx = Double(x), fy = Double(y)
+            sx += fx; sy += fy; sxx += fx * fx; syy += fy * fy; sxy += fx * fy
+            if x == 0 || !isInside(p - 1) { crack += 1 }
+            if x == w - 1 || !isInside(p + 1) { crack += 1 }
+            if y == 0 || !isInside(p - w) { crack += 1 }
+            if y == h - 1 || !isInside(p + w) { crack += 1 }
+            if y != rowY { flushRow(); rowY = y; rowMin = x; rowMax = x } else { rowMin = min(rowMin, x); rowMax = max(rowMax, x) }
+        }
+        flushRow()
+        let n = Double(pixels.count)
+        areaPX = n
+        perimeterPX = Double(crack) * Double.pi / 4
+        centroidX = sx / n; centroidY = sy / n
+        // Central moments with the 1/12 of a unit pixel square, as regionprops does.
+        let mxx = sxx / n - centroidX * centroidX + 1.0 / 12
+        let myy = syy / n - centroidY * centroidY + 1.0 / 12
+        let mxy = sxy / n - centroidX * centroidY
+        let tr = mxx + myy, det = mxx * myy - mxy * mxy
+        let disc = max(0, tr * tr / 4 - det).squareRoot()
+        let l1 = tr / 2 + disc, l2 = max(0, tr / 2 - disc)
+        majorAxisPX = 4 * l1.squareRoot(); minorAxisPX = 4 * l2.squareRoot()
+        eccentricity = l1 > 0 ? (1 - l2 / l1).squareRoot() : 0
+        let hull = Self.convexHull(corners)
+        var hullArea = 0.0
+        for i in 0..<hull.count {
+            let a = hull[i], b = hull[(i + 1) % hull.count]
+            hullArea += a.0 * b.1 - b.0 * a.1
+        }
+        hullArea = abs(hullArea) / 2
+        solidity = hullArea > 0 ? min(1, n / hullArea) : 1
+        var feret2 = 0.0
+        for i in 0..<hull.count {
+            for j in (i + 1)..<hull.count {
+                let dx = hull[i].0 - hull[j].0, dy = hull[i].1 - hull[j].1
+                feret2 = max(feret2, dx * dx + dy * dy)
+            }
+        }
+        maxFeretPX = feret2.squareRoot()
+    }
+
+    /// Andrew's monotone chain; returns the hull counter-clockwise without repeated points.
+    static func convexHull(_ pts: [(Double, Double)]) -> [(Double, Double)] {
+        let p = pts.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        guard p.count > 2 else { return p }
+        func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
+            (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+        }
+        var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
+        for q in p {
+            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+            lower.append(q)
+        }
+        for q in p.reversed() {
+            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+            upper.append(q)
+        }
+        return Array(lower.dropLast() + upper.dropLast())
+    }
+}

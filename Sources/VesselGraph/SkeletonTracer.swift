@@ -1,0 +1,181 @@
+/// One centreline branch between two branch points / free ends, as traced on the skeleton.
+struct TracedSegment {
+    /// Pixel indices (y * width + x) from one end to the other, both end pixels included.
+    var path: [Int32]
+    /// Junction-node index at each end (into `SkeletonTracer.Result.nodes`).
+    var startNode: Int
+    var endNode: Int
+    /// Centreline length in px (steps of 1 or sqrt 2).
+    var lengthPX: Double
+}
+
+/// Splits a skeleton into branch points (clusters of pixels with 3+ neighbours), free ends, and the
+/// segments between them; prunes short spurs.
+enum SkeletonTracer {
+    /// A branch point or a free end.
+    struct Node {
+        /// Pixels of the node (one for an end, a cluster for a branch point).
+        var pixels: [Int32]
+        /// Number of segment ends meeting here.
+        var degree: Int
+    }
+
+    struct Result {
+        var skeleton: [UInt8]
+        var nodes: [Node]
+        var segments: [TracedSegment]
+    }
+
+    /// Traces `skeleton` (0/1, width x height), pruning spurs shorter than `spurLengthPX` (free-end branches
+    /// attached to a branch point, and isolated fragments) over up to three rounds.
+    static func trace(_ skeleton: [UInt8], width w: Int, height h: Int, spurLengthPX: Double) -> Result {
+        var sk = skeleton
+        // One pruning round: removing a spur can merge two segments but rarely exposes a new short spur.
+        for _ in 0..<1 {
+            let r = traceOnce(sk, width: w, height: h)
+            var pruned = false
+            var touched: [Int32] = []
+            for s in r.segments where s.lengthPX < spurLengthPX {
+                let da = r.nodes[s.startNode].degree, db = r.nodes[s.endNode].degree
+                let freeA = da == 1, freeB = db == 1
+                guard freeA || freeB else { continue }
+                if freeA && freeB {
+                    for p in s.path { sk[Int(p)] = 0 }
+                    pruned = true
+                } else {
+                    // Remove the spur but not the branch-point pixel it hangs from.
+                    let junction = r.nodes[freeA ? s.endNode : s.startNode].pixels
+                    for p in s.path where !junction.contains(p) { sk[Int(p)] = 0 }
+                    touched.append(contentsOf: junction)
+                    pruned = true
+                }
+            }
+            if !pruned { return r }
+            // Pruning can leave redundant corner pixels where the spur left its branch point.
+            Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
+        }
+        return traceOnce(sk, width: w, height: h)
+    }
+
+    static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int) -> Result {
+        let n = w * h
+        // Neighbour counts through a zero-padded copy, so no bounds tests in the 3x3 reads.
+        let pw = w + 2
+        var padded = [UInt8](repeating: 0, count: pw * (h + 2))
+        var pixels: [Int32] = []
+        for y in 0..<h { for x in 0..<w where sk[y * w + x] != 0 { padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)) } }
+        var nb = [UInt8](repeating: 0, count: n)
+        padded.withUnsafeBufferPointer { b in
+            for p32 in pixels {
+                let p = Int(p32), i = (p / w + 1) * pw + p % w + 1
+                nb[p] = b[i - pw - 1] + b[i - pw] + b[i - pw + 1] + b[i - 1] + b[i + 1] + b[i + pw - 1] + b[i + pw] + b[i + pw + 1]
+            }
+        }
+        // Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.
+        var nodeOf = [Int32](repeating: -1, count: n)
+        var nodes: [Node] = []
+        var stack: [Int32] = []
+        for p32 in pixels {
+            let p = Int(p32)
+            if nb[p] == 2 || nodeOf[p] >= 0 { continue }
+            let id = Int32(nodes.count)
+            if nb[p] <= 1 {
+                nodeOf[p] = id
+                nodes.append(Node(pixels: [p32], degree: 0))
+                continue
+            }
+            var cluster: [Int32] = []
+            nodeOf[p] = id
+            stack.append(p32)
+            while let q32 = stack.popLast() {
+                cluster.append(q32)
+                let q = Int(q32), x = q % w, y = q / w
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let r = yy * w + xx
+                        if sk[r] != 0 && nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = id; stack.append(Int32(r)) }
+                    }
+                }
+            }
+            nodes.append(Node(pixels: cluster, degree: 0))
+        }
+        var visited = [Bool](repeating: false, count: n)
+        var segments: [TracedSegment] = []
+
+        func step(_ a: Int, _ b: Int) -> Double { (a % w != b % w && a / w != b / w) ? 2.0.squareRoot() : 1 }
+
+        // Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
+        func walk(from start: Int, via first: Int, startNode: Int) {
+            var path: [Int32] = [Int32(start), Int32(first)]
+            var length = step(start, first)
+            var prev = start, cur = first
+            while nodeOf[cur] < 0 {
+                visited[cur] = true
+                let x = cur % w, y = cur / w
+                var next = -1
+                search: for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let r = yy * w + xx
+                        if r == cur || r == prev || sk[r] == 0 { continue }
+                        // Do not step straight back into the start cluster on the first step.
+                        if nodeOf[r] >= 0 && !(path.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break search }
+                        if nodeOf[r] < 0 && !visited[r] { next = r }
+                    }
+                }
+                if next < 0 { break }
+                path.append(Int32(next))
+                length += step(cur, next)
+                prev = cur; cur = next
+            }
+            var endNode = nodeOf[cur] >= 0 ? Int(nodeOf[cur]) : -1
+            if endNode < 0 {
+                // A dead end on a regular pixel (rare thinning artefact): make it a free end.
+                endNode = nodes.count
+                nodeOf[cur] = Int32(endNode)
+                nodes.append(Node(pixels: [Int32(cur)], degree: 0))
+            }
+            nodes[startNode].degree += 1
+            nodes[endNode].degree += 1
+            segments.append(TracedSegment(path: path, startNode: startNode, endNode: endNode, lengthPX: length))
+        }
+
+        var directPairs = Set<Int64>()
+        for id in 0..<nodes.count {
+            for p32 in nodes[id].pixels {
+                let p = Int(p32), x = p % w, y = p / w
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let q = yy * w + xx
+                        if q == p || sk[q] == 0 { continue }
+                        let other = Int(nodeOf[q])
+                        if other < 0 {
+                            if !visited[q] { walk(from: p, via: q, startNode: id) }
+                        } else if other > id && directPairs.insert(Int64(id) << 32 | Int64(other)).inserted {
+                            // Two nodes touching directly: a one-step segment, created once per pixel pair.
+                            nodes[id].degree += 1
+                            nodes[other].degree += 1
+                            segments.append(TracedSegment(path: [p32, Int32(q)], startNode: id, endNode: other,
+                                                          lengthPX: step(p, q)))
+                        }
+                    }
+                }
+            }
+        }
+        // Closed loops without any branch point: start anywhere on them.
+        for p32 in pixels where nodeOf[Int(p32)] < 0 && !visited[Int(p32)] {
+            let p = Int(p32)
+            let id = nodes.count
+            nodeOf[p] = Int32(id)
+            nodes.append(Node(pixels: [p32], degree: 0))
+            let x = p % w, y = p / w
+            var first = -1
+            for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                for xx in max(0, x - 1)...min(w - 1, x + 1) where (yy * w + xx) != p && sk[yy * w + xx] != 0 {
+                    first = yy * w + xx
+                }
+            }
+            if first >= 0 && nodeOf[first] < 0 { walk(from: p, via: first, startNode: id) }
+        }
+        return Result(skeleton: sk, nodes: nodes, segments: segments)
+    }
+}

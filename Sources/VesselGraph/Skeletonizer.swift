@@ -1,0 +1,110 @@
+/// Topology-preserving thinning of a binary mask to an 8-connected, one-pixel-wide centreline.
+///
+/// Zhang-Suen thinning (1984), followed by removal of the redundant corner pixels it leaves on staircases
+/// (a pixel whose foreground neighbours form one 8-connected group is not needed for connectivity), so that
+/// ordinary centreline pixels have exactly two neighbours and only true branch points have three or more.
+/// Works on a copy padded by one pixel, so neighbour reads never leave the buffer; the deletion rules are
+/// precomputed for all 256 neighbourhoods.
+enum Skeletonizer {
+    /// Neighbour order: N, NE, E, SE, S, SW, W, NW (clockwise from north).
+    static let dx = [0, 1, 1, 1, 0, -1, -1, -1]
+    static let dy = [-1, -1, 0, 1, 1, 1, 0, -1]
+
+    /// For each 8-bit neighbourhood code: the number of 8-connected groups among the set neighbours.
+    static let groups: [UInt8] = (0..<256).map { code in
+        var parent = Array(0..<8)
+        func find(_ i: Int) -> Int { var i = i; while parent[i] != i { i = parent[i] }; return i }
+        for i in 0..<8 where code & (1 << i) != 0 {
+            for j in (i + 1)..<8 where code & (1 << j) != 0 {
+                if abs(dx[i] - dx[j]) <= 1 && abs(dy[i] - dy[j]) <= 1 { parent[find(i)] = find(j) }
+            }
+        }
+        var roots = Set<Int>()
+        for i in 0..<8 where code & (1 << i) != 0 { roots.insert(find(i)) }
+        return UInt8(roots.count)
+    }
+
+    /// Zhang-Suen deletability per neighbourhood code, for sub-iteration 0 (bit 0) and 1 (bit 1).
+    static let zhangSuen: [UInt8] = (0..<256).map { c in
+        let n = c.nonzeroBitCount
+        guard n >= 2 && n <= 6 else { return 0 }
+        var a = 0
+        for k in 0..<8 where c & (1 << k) == 0 && c & (1 << ((k + 1) & 7)) != 0 { a += 1 }
+        guard a == 1 else { return 0 }
+        let north = c & 1 != 0, east = c & 4 != 0, south = c & 16 != 0, west = c & 64 != 0
+        var r: UInt8 = 0
+        if !(north && east && south) && !(east && south && west) { r |= 1 }
+        if !(north && east && west) && !(north && south && west) { r |= 2 }
+        return r
+    }
+
+    /// Staircase corners that can go: one neighbour group and two edge neighbours at right angles (N+E, E+S,
+    /// S+W, W+N). Restricting to corners keeps line ends (N+NE) intact.
+    static let redundantCorner: [Bool] = (0..<256).map { c in
+        let n = c & 1 != 0, e = c & 4 != 0, s = c & 16 != 0, w = c & 64 != 0
+        return c.nonzeroBitCount >= 2 && groups[c] == 1 && ((n && e) || (e && s) || (s && w) || (w && n))
+    }
+
+    /// The skeleton of `mask` (width x height, 1 = foreground) as a 0/1 plane of the same size.
+    static func thin(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
+        let pw = w + 2, ph = h + 2
+        var p = [UInt8](repeating: 0, count: pw * ph)
+        var live: [Int32] = []
+        live.reserveCapacity(w * h / 2)
+        for y in 0..<h {
+            for x in 0..<w where mask[y * w + x] != 0 {
+                let i = (y + 1) * pw + x + 1
+                p[i] = 1
+                live.append(Int32(i))
+            }
+        }
+        var toDelete = [Int32](repeating: 0, count: live.count)
+        p.withUnsafeMutableBufferPointer { b in
+            zhangSuen.withUnsafeBufferPointer { zs in
+                @inline(__always) func code(_ i: Int) -> Int {
+                    Int(b[i - pw]) | Int(b[i - pw + 1]) << 1 | Int(b[i + 1]) << 2 | Int(b[i + pw + 1]) << 3
+                        | Int(b[i + pw]) << 4 | Int(b[i + pw - 1]) << 5 | Int(b[i - 1]) << 6 | Int(b[i - pw - 1]) << 7
+                }
+                var changed = true
+                while changed {
+                    changed = false
+                    for pass in 0..<2 {
+                        let bit = UInt8(1 << pass)
+                        var nDel = 0
+                        for i32 in live where zs[code(Int(i32))] & bit != 0 { toDelete[nDel] = i32; nDel += 1 }
+                        if nDel > 0 {
+                            changed = true
+                            for k in 0..<nDel { b[Int(toDelete[k])] = 0 }
+                            // Compact the live list in place.
+                            var keep = 0
+                            for j in 0..<live.count where b[Int(live[j])] != 0 { live[keep] = live[j]; keep += 1 }
+                            live.removeLast(live.count - keep)
+                        }
+                    }
+                }
+                // Staircase clean-up: sequential, so each removal sees the previous ones.
+                for i32 in live where redundantCorner[code(Int(i32))] { b[Int(i32)] = 0 }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w { out[y * w + x] = p[(y + 1) * pw + x + 1] } }
+        return out
+    }
+
+    /// Removes staircase-corner pixels (see `redundantCorner`) in the 3x3 neighbourhoods of `pixels`.
+    static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
+        for p32 in pixels {
+            let p = Int(p32), px = p % w, py = p / w
+            for y in max(0, py - 1)...min(h - 1, py + 1) {
+                for x in max(0, px - 1)...min(w - 1, px + 1) where sk[y * w + x] != 0 {
+                    var c = 0
+                    for k in 0..<8 {
+                        let xx = x + dx[k], yy = y + dy[k]
+                        if xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 { c |= 1 << k }
+                    }
+                    if redundantCorner[c] { sk[y * w + x] = 0 }
+                }
+            }
+        }
+    }
+}

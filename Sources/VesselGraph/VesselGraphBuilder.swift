@@ -1,0 +1,417 @@
+import Foundation
+import Retina
+
+/// Everything the pipeline computed for one image: the graph plus the intermediate masks (for overlays,
+/// tests and evaluation).
+public struct VesselAnalysis: Sendable {
+    /// The heterogeneous graph with features and biomarkers.
+    public var graph: OCTAGraph
+    /// Vessel mask after FAZ clean-up (vessel pixels inside the FAZ are removed: it is avascular by definition).
+    public var vesselMask: BinaryMask
+    /// One-pixel-wide centreline after spur pruning.
+    public var skeleton: BinaryMask
+    /// FAZ region (empty when none was found).
+    public var fazMask: BinaryMask
+    /// Branch-point pixels (clusters of skeleton pixels with 3+ neighbours).
+    public var bifurcationPixels: [Int32]
+    /// Wall-clock time per stage, ms (segment, faz, skeleton, footprints, regions, features, biomarkers).
+    public var stageMS: [String: Double]
+}
+
+/// Turns an OCTA en-face image into an `OCTAGraph`: segmentation, FAZ, skeleton, vessel/ICA/FAZ nodes with
+/// features, relations, ETDRS sectors and biomarkers. All parameters are physical (`VesselGraphConfig`).
+public struct VesselGraphBuilder: Codable, Sendable {
+    /// Pipeline parameters.
+    public var config: VesselGraphConfig
+    /// Smallest accepted image side, px.
+    public static let minimumSidePX = 8
+
+    /// Vessel feature columns (units in the names).
+    public static let vesselFeatureNames = [
+        "length_um", "chord_um", "curveness", "radius_mean_um", "radius_std_um", "radius_min_um", "radius_max_um",
+        "area_um2", "orientation_deg", "degree_start", "degree_end", "mean_intensity", "distance_to_faz_centre_um",
+    ]
+    /// Intercapillary-area feature columns.
+    public static let icaFeatureNames = [
+        "area_um2", "perimeter_um", "eccentricity", "solidity", "equivalent_diameter_um", "major_axis_um",
+        "minor_axis_um", "max_feret_um", "mean_intensity", "distance_to_faz_centre_um",
+    ]
+    /// FAZ feature columns.
+    public static let fazFeatureNames = [
+        "area_mm2", "perimeter_mm", "circularity", "eccentricity", "solidity", "max_feret_mm", "mean_intensity",
+    ]
+
+    /// A builder with `config` (defaults: see `VesselGraphConfig`).
+    public init(config: VesselGraphConfig = VesselGraphConfig()) { self.config = config }
+
+    /// The graph of `image` (intensities 0-1, `pixelSizeMM` set).
+    /// - Throws: `VesselGraphError` for images too small, without a valid pixel size, or with NaN pixels.
+    public func build(_ image: GrayImage) throws -> OCTAGraph { try analyze(image).graph }
+
+    /// The graph and all intermediate masks of `image`; segments the vessels itself.
+    /// - Throws: `VesselGraphError` (see `build`).
+    public func analyze(_ image: GrayImage) throws -> VesselAnalysis {
+        try validate(image)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let seg = VesselSegmenter(config: config).segment(image)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        var a = assemble(image, mask: seg.mask)
+        a.stageMS["segment"] = Double(t1 - t0) / 1e6
+        return a
+    }
+
+    /// The graph of `image` using a given vessel mask (e.g. a manual annotation or an exact geometric shape)
+    /// instead of segmenting; the FAZ is still found from the image.
+    /// - Throws: `VesselGraphError` (see `build`), `.maskSizeMismatch`.
+    public func analyze(_ image: GrayImage, vesselMask: BinaryMask) throws -> VesselAnalysis {
+        try validate(image)
+        guard vesselMask.width == image.width, vesselMask.height == image.height else {
+            throw VesselGraphError.maskSizeMismatch(imageWidth: image.width, imageHeight: image.height,
+                                                    maskWidth: vesselMask.width, maskHeight: vesselMask.height)
+        }
+        return assemble(image, mask: vesselMask.bits)
+    }
+
+    private func validate(_ image: GrayImage) throws {
+        guard image.width >= Self.minimumSidePX, image.height >= Self.minimumSidePX else {
+            throw VesselGraphError.imageTooSmall(width: image.width, height: image.height, minimumSidePX: Self.minimumSidePX)
+        }
+        guard image.pixelSizeMM.isFinite, image.pixelSizeMM > 0 else {
+            throw VesselGraphError.invalidPixelSize(image.pixelSizeMM)
+        }
+        let bad = image.pixels.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        if bad > 0 { throw VesselGraphError.nonFinitePixels(count: bad) }
+    }
+
+    // MARK: - Pipeline after segmentation
+
+    private func assemble(_ image: GrayImage, mask inMask: [UInt8]) -> VesselAnalysis {
+        let w = image.width, h = image.height, n = w * h
+        let px = image.pixelSizeMM, umPerPX = px * 1000
+        var stage: [String: Double] = [:]
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ name: String) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            stage[name] = Double(t - clock) / 1e6
+            clock = t
+        }
+
+        // FAZ, then clear vessel specks inside it.
+        let fazBits = FAZDetector(config: config).detect(image, vesselMask: inMask) ?? [UInt8](repeating: 0, count: n)
+        var mask = inMask
+        for i in 0..<n where fazBits[i] != 0 { mask[i] = 0 }
+        lap("faz")
+
+        // Skeleton and segments.
+        let thin = Skeletonizer.thin(mask, width: w, height: h)
+        let traced = SkeletonTracer.trace(thin, width: w, height: h, spurLengthPX: config.spurLengthUM / umPerPX)
+        // Radius along the centrelines only (capped at 200 um: wider blobs are not vessels).
+        var pathPixels: [Int32] = []
+        for seg in traced.segments { pathPixels.append(contentsOf: seg.path) }
+        let pathR2 = DistanceTransform.squaredToBackground(at: pathPixels, mask: mask, width: w, height: h,
+                                                           maxPX: max(2, Int((200 / umPerPX).rounded(.up))))
+        lap("skeleton")
+
+        // Vessel footprints: each vessel pixel goes to the segment whose centreline reaches it first (BFS).
+        let segs = traced.segments
+        var owner = [Int32](repeating: -1, count: n)
+        var queue: [Int32] = []
+        queue.reserveCapacity(n / 2)
+        for (s, seg) in segs.enumerated() {
+            let interior = seg.path.count > 2 ? seg.path[1..<(seg.path.count - 1)] : seg.path[0..<seg.path.count]
+            for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
+        }
+        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true) {
+            mask[$0] != 0 || traced.skeleton[$0] != 0
+        }
+        lap("footprints")
+
+        // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
+        var avascular = [UInt8](repeating: 0, count: n)
+        for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { avascular[i] = 1 }
+        let cc = ComponentLabeling(avascular, width: w, height: h, eightConnected: false)
+        let minICAPX = max(1, Int((config.minICAAreaUM2 / (umPerPX * umPerPX)).rounded(.up)))
+        var icaIndex = [Int32](repeating: -1, count: cc.count)
+        var icaCount = 0
+        // Regions cut by the field edge have no measurable true shape (and an empty image is one such region),
+        // so only regions enclosed inside the field become nodes.
+        let border = cc.touchesBorder(width: w, height: h)
+        for c in 0..<cc.count where cc.sizes[c] >= minICAPX && !border[c] { icaIndex[c] = Int32(icaCount); icaCount += 1 }
+        // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
+        var region = [Int32](repeating: -1, count: n)
+        for i in 0..<n {
+            if fazBits[i] != 0 { region[i] = Int32(icaCount); continue }
+            let c = cc.labels[i]
+            if c >= 0 { region[i] = icaIndex[Int(c)] }
+        }
+        // Pixel lists per region (the last one is the FAZ), in raster order.
+        var regionPixels = Self.group(region, count: icaCount + 1)
+        let fazPixels = regionPixels.removeLast()
+        let icaPixels = regionPixels
+        let hasFAZ = !fazPixels.isEmpty
+
+        // Vessel-ICA and FAZ-vessel: a vessel footprint pixel 4-adjacent to the region.
+        var vesselICA = PairCounter(count: segs.count)
+        var fazVessel = Set<Int32>()
+        let fazRegion = Int32(icaCount)
+        for p in 0..<n where owner[p] >= 0 {
+            let x = p % w, o = Int(owner[p])
+            // The four 4-neighbours' regions (-1 outside the image or outside every region).
+            let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
+            let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
+            if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
+            if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
+            if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
+            if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+        }
+
+        // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
+        // territories meet are separated by one vessel centreline (or touch directly).
+        var grown = region
+        queue.removeAll(keepingCapacity: true)
+        for i in 0..<n where grown[i] >= 0 { queue.append(Int32(i)) }
+        // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
+        // the border (two regions meeting across it are not separated by a vessel).
+        var crossable = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            let c = cc.labels[i]
+            crossable[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+        }
+        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
+        var contacts = PairCounter(count: icaCount + 1)
+        for p in 0..<n {
+            let a = grown[p]
+            if a < 0 { continue }
+            let x = p % w, y = p / w
+            if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+            if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+        }
+
+        lap("regions")
+
+        // ETDRS grid centred on the FAZ centroid (fovea) when found.
+        var gcx = Double(w - 1) / 2, gcy = Double(h - 1) / 2
+        var fazShape: RegionShape?
+        if hasFAZ {
+            let s = RegionShape(pixels: fazPixels, width: w, height: h, labels: region, id: Int32(icaCount))
+            gcx = s.centroidX; gcy = s.centroidY; fazShape = s
+        }
+        let grid = ETDRSGrid(centreX: gcx, centreY: gcy, pixelSizeMM: px, laterality: config.laterality)
+        func distUM(_ x: Double, _ y: Double) -> Float {
+            Float(((x - gcx) * (x - gcx) + (y - gcy) * (y - gcy)).squareRoot() * umPerPX)
+        }
+        func meanIntensity(_ pixels: [Int32]) -> Float {
+            guard !pixels.isEmpty else { return 0 }
+            var s: Float = 0
+            for p in pixels { s += image.pixels[Int(p)] }
+            return s / Float(pixels.count)
+        }
+
+        // Vessel nodes.
+        let vesselFootprints = Self.group(owner, count: segs.count)
+        var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
+        var totalLengthPX = 0.0
+        var pathOffset = 0
+        for (s, seg) in segs.enumerated() {
+            let a = Int(seg.path.first!), b = Int(seg.path.last!)
+            let dx = Double(b % w - a % w), dy = Double(b / w - a / w)
+            let chord = (dx * dx + dy * dy).squareRoot()
+            var rs: [Double] = []
+            rs.reserveCapacity(seg.path.count)
+            for k in 0..<seg.path.count { rs.append(max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)) }
+            pathOffset += seg.path.count
+            let mean = rs.reduce(0, +) / Double(rs.count)
+            let sd = (rs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rs.count)).squareRoot()
+            var angle = atan2(-dy, dx) * 180 / Double.pi
+            if angle < 0 { angle += 180 }
+            if angle >= 180 { angle -= 180 }
+            totalLengthPX += seg.lengthPX
+            let mid = Int(seg.path[seg.path.count / 2])
+            let mx = Double(mid % w), my = Double(mid / w)
+            let row: [Float] = [
+                Float(seg.lengthPX * umPerPX), Float(chord * umPerPX), Float(seg.lengthPX / max(chord, 1)),
+                Float(mean * umPerPX), Float(sd * umPerPX), Float(rs.min()! * umPerPX), Float(rs.max()! * umPerPX),
+                Float(Double(vesselFootprints[s].count) * umPerPX * umPerPX), Float(angle),
+                Float(traced.nodes[seg.startNode].degree), Float(traced.nodes[seg.endNode].degree),
+                meanIntensity(vesselFootprints[s]), distUM(mx, my),
+            ]
+            append(&vessel, row: row, x: mx, y: my, px: px, grid: grid, footprint: vesselFootprints[s])
+        }
+
+        // ICA nodes.
+        var ica = NodeSet(featureNames: Self.icaFeatureNames)
+        for r in 0..<icaCount {
+            let s = RegionShape(pixels: icaPixels[r], width: w, height: h, labels: region, id: Int32(r))
+            let row: [Float] = [
+                Float(s.areaPX * umPerPX * umPerPX), Float(s.perimeterPX * umPerPX), Float(s.eccentricity),
+                Float(s.solidity), Float(s.equivalentDiameterPX * umPerPX), Float(s.majorAxisPX * umPerPX),
+                Float(s.minorAxisPX * umPerPX), Float(s.maxFeretPX * umPerPX), meanIntensity(icaPixels[r]),
+                distUM(s.centroidX, s.centroidY),
+            ]
+            append(&ica, row: row, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: icaPixels[r])
+        }
+
+        // FAZ node.
+        var faz = NodeSet(featureNames: Self.fazFeatureNames)
+        if let s = fazShape {
+            let row: [Float] = [
+                Float(s.areaPX * px * px), Float(s.perimeterPX * px), Float(s.circularity), Float(s.eccentricity),
+                Float(s.solidity), Float(s.maxFeretPX * px), meanIntensity(fazPixels),
+            ]
+            append(&faz, row: row, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: fazPixels)
+        }
+
+        // Relations.
+        var vv = Relation(name: "vessel-vessel", sourceType: "vessel", targetType: "vessel", source: [], target: [])
+        var atNode = [[Int32]](repeating: [], count: traced.nodes.count)
+        for (s, seg) in segs.enumerated() {
+            atNode[seg.startNode].append(Int32(s))
+            if seg.endNode != seg.startNode { atNode[seg.endNode].append(Int32(s)) }
+        }
+        var vvPairs = Set<Int64>()
+        for list in atNode where list.count > 1 {
+            for i in 0..<list.count { for j in 0..<list.count where i != j && list[i] != list[j] {
+                if vvPairs.insert(Int64(list[i]) << 32 | Int64(list[j])).inserted { vv.source.append(list[i]); vv.target.append(list[j]) }
+            } }
+        }
+        var ii = Relation(name: "ica-ica", sourceType: "ica", targetType: "ica", source: [], target: [])
+        var fi = Relation(name: "faz-ica", sourceType: "faz", targetType: "ica", source: [], target: [])
+        for a in 0..<(icaCount + 1) {
+            for (b, touches) in contacts.pairs(of: a) {
+                if b == icaCount { fi.source.append(0); fi.target.append(Int32(a)); continue }
+                // Two regions meeting at a single pixel corner (diagonally across a branch point) are not neighbours.
+                guard touches >= 2 else { continue }
+                ii.source.append(Int32(a)); ii.target.append(Int32(b))
+                ii.source.append(Int32(b)); ii.target.append(Int32(a))
+            }
+        }
+        var vi = Relation(name: "vessel-ica", sourceType: "vessel", targetType: "ica", source: [], target: [])
+        for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(Int32(r)) } }
+        var fv = Relation(name: "faz-vessel", sourceType: "faz", targetType: "vessel", source: [], target: [])
+        for s in fazVessel.sorted() { fv.source.append(0); fv.target.append(s) }
+        lap("features")
+
+        // Biomarkers.
+        var skeletonPixels: [Int32] = []
+        for i in 0..<n where traced.skeleton[i] != 0 { skeletonPixels.append(Int32(i)) }
+        let fieldMM2 = Double(n) * px * px
+        let vesselCount = mask.reduce(0) { $0 + Int($1) }
+        var bio: [String: Double] = [
+            "perfusion_density": Double(vesselCount) / Double(n),
+            "skeleton_length_density_mm_per_mm2": totalLengthPX * px / fieldMM2,
+            "fractal_dimension": Biomarkers.boxCountingDimension(skeletonPixels, width: w, height: h),
+            "faz_found": hasFAZ ? 1 : 0,
+            "faz_area_mm2": fazShape.map { $0.areaPX * px * px } ?? 0,
+            "faz_perimeter_mm": fazShape.map { $0.perimeterPX * px } ?? 0,
+            "faz_circularity": fazShape?.circularity ?? 0,
+            "vessel_segment_count": Double(segs.count),
+            "bifurcation_count": Double(traced.nodes.filter { $0.degree >= 3 }.count),
+            "endpoint_count": Double(traced.nodes.filter { $0.degree == 1 }.count),
+            "ica_count": Double(icaCount),
+            "field_area_mm2": fieldMM2,
+        ]
+        let lengths = vessel.column("length_um"), curv = vessel.column("curveness"), radii = vessel.column("radius_mean_um")
+        let totalLen = lengths.reduce(0, +)
+        // Length-weighted, so short fragments do not dominate.
+        bio["vessel_curveness_mean"] = totalLen > 0 ? Double(zip(lengths, curv).reduce(0) { $0 + $1.0 * $1.1 } / totalLen) : 0
+        bio["vessel_radius_mean_um"] = totalLen > 0 ? Double(zip(lengths, radii).reduce(0) { $0 + $1.0 * $1.1 } / totalLen) : 0
+        bio["ica_area_mean_um2"] = icaCount > 0 ? Double(ica.column("area_um2").reduce(0, +)) / Double(icaCount) : 0
+        for (k, v) in Biomarkers.sectorDensities(mask: mask, width: w, height: h, grid: grid) { bio[k] = v }
+        lap("biomarkers")
+
+        var bifurcations: [Int32] = []
+        for node in traced.nodes where node.degree >= 3 { bifurcations.append(contentsOf: node.pixels) }
+        let graph = OCTAGraph(
+            format: "capillary-octa-graph/1", widthPX: w, heightPX: h, pixelSizeMM: px, gridCentrePX: [gcx, gcy],
+            sectorNames: ETDRSGrid.sectorNames, quadrantNames: ETDRSGrid.quadrantNames,
+            vessel: vessel, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
+        return VesselAnalysis(
+            graph: graph, vesselMask: BinaryMask(width: w, height: h, bits: mask),
+            skeleton: BinaryMask(width: w, height: h, bits: traced.skeleton),
+            fazMask: BinaryMask(width: w, height: h, bits: fazBits), bifurcationPixels: bifurcations, stageMS: stage)
+    }
+
+    @inline(__always)
+    private static func touch(_ vessel: Int, _ r: Int32, _ fazRegion: Int32, _ vesselICA: inout PairCounter,
+                              _ fazVessel: inout Set<Int32>) {
+        if r == fazRegion { fazVessel.insert(Int32(vessel)) } else { vesselICA.add(vessel, Int(r)) }
+    }
+
+    /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
+    private static func group(_ labels: [Int32], count: Int) -> [[Int32]] {
+        var start = [Int](repeating: 0, count: count + 1)
+        for l in labels where l >= 0 { start[Int(l) + 1] += 1 }
+        for k in 0..<count { start[k + 1] += start[k] }
+        var flat = [Int32](repeating: 0, count: start[count])
+        var fill = start
+        for (p, l) in labels.enumerated() where l >= 0 { flat[fill[Int(l)]] = Int32(p); fill[Int(l)] += 1 }
+        return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
+    }
+
+    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
+    private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
+                                   eightConnected: Bool, allowed: (Int) -> Bool) {
+        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends.
+        let n = w * h
+        var buffer = [Int32](repeating: 0, count: n + queue.count)
+        var tail = queue.count
+        for (i, p) in queue.enumerated() { buffer[i] = p }
+        var head = 0
+        labels.withUnsafeMutableBufferPointer { lab in
+            buffer.withUnsafeMutableBufferPointer { q in
+                while head < tail {
+                    let p = Int(q[head]); head += 1
+                    let x = p % w, o = lab[p]
+                    let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
+                    var c0 = -1, c1 = -1, c2 = -1, c3 = -1, c4 = -1, c5 = -1, c6 = -1, c7 = -1
+                    if left { c0 = p - 1 }
+                    if right { c1 = p + 1 }
+                    if up { c2 = p - w }
+                    if down { c3 = p + w }
+                    if eightConnected {
+                        if up && left { c4 = p - w - 1 }
+                        if up && right { c5 = p - w + 1 }
+                        if down && left { c6 = p + w - 1 }
+                        if down && right { c7 = p + w + 1 }
+                    }
+                    if c0 >= 0 && lab[c0] < 0 && allowed(c0) { lab[c0] = o; q[tail] = Int32(c0); tail += 1 }
+                    if c1 >= 0 && lab[c1] < 0 && allowed(c1) { lab[c1] = o; q[tail] = Int32(c1); tail += 1 }
+                    if c2 >= 0 && lab[c2] < 0 && allowed(c2) { lab[c2] = o; q[tail] = Int32(c2); tail += 1 }
+                    if c3 >= 0 && lab[c3] < 0 && allowed(c3) { lab[c3] = o; q[tail] = Int32(c3); tail += 1 }
+                    if c4 >= 0 && lab[c4] < 0 && allowed(c4) { lab[c4] = o; q[tail] = Int32(c4); tail += 1 }
+                    if c5 >= 0 && lab[c5] < 0 && allowed(c5) { lab[c5] = o; q[tail] = Int32(c5); tail += 1 }
+                    if c6 >= 0 && lab[c6] < 0 && allowed(c6) { lab[c6] = o; q[tail] = Int32(c6); tail += 1 }
+                    if c7 >= 0 && lab[c7] < 0 && allowed(c7) { lab[c7] = o; q[tail] = Int32(c7); tail += 1 }
+                }
+            }
+        }
+    }
+
+    private func append(_ set: inout NodeSet, row: [Float], x: Double, y: Double, px: Double, grid: ETDRSGrid,
+                        footprint: [Int32]) {
+        set.count += 1
+        set.features.append(contentsOf: row.map { $0.isFinite ? $0 : 0 })
+        set.xPX.append(Float(x)); set.yPX.append(Float(y))
+        set.xMM.append(Float(x * px)); set.yMM.append(Float(y * px))
+        set.sector.append(Int32(grid.sector(x: x, y: y)))
+        set.quadrant.append(Int32(grid.quadrant(x: x, y: y)))
+        set.footprints.append(footprint)
+    }
+}
+
+/// Counts contacts between pairs (a, b) with small per-`a` lists (each node has a handful of neighbours, so a
+/// linear scan beats hashing).
+struct PairCounter {
+    private var lists: [[(Int32, Int32)]]
+
+    init(count: Int) { lists = [[(Int32, Int32)]](repeating: [], count: count) }
+
+    mutating func add(_ a: Int, _ b: Int) {
+        let b32 = Int32(b)
+        for k in 0..<lists[a].count where lists[a][k].0 == b32 { lists[a][k].1 += 1; return }
+        lists[a].append((b32, 1))
+    }
+
+    /// Partners of `a` with their contact counts, sorted by partner.
+    func pairs(of a: Int) -> [(Int, Int)] { lists[a].sorted { $0.0 < $1.0 }.map { (Int($0.0), Int($0.1)) } }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Retina
+import RPC
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `capillary bench-daemon`: latency of the daemon's model methods with warm models, and its memory.
+///
+/// Starts `capillaryd` (next to this binary) on `--store`; if the store has no "graphnet" model, trains one
+/// first through the daemon's own `train` method (a synthetic cohort of `--train-count` eyes). Then, with a
+/// synthetic 304 px eye sent as png_base64: `graph` and `stage` p50/p99 for 1 client and for `--clients`
+/// concurrent clients; RSS of the daemon with the default models loaded (from its `status`). Prints a
+/// markdown table and writes JSON to `--out`.
+struct BenchDaemonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-daemon",
+        abstract: "Benchmark capillaryd's methods with warm models: graph/stage p50/p99 for 1 and N clients, RSS.")
+
+    @Option(help: "Model store (trained into if it has no graphnet model).")
+    var store: String = "bench-out/daemon-store"
+
+    @Option(help: "Requests per client per method.")
+    var requests: Int = 40
+
+    @Option(help: "Concurrent clients of the multi-client runs.")
+    var clients: Int = 8
+
+    @Option(name: .customLong("train-count"), help: "Eyes of the synthetic cohort used when the store needs a model.")
+    var trainCount: Int = 120
+
+    @Option(name: .customLong("train-epochs"), help: "Epochs of that training.")
+    var trainEpochs: Int = 30
+
+    @Option(help: "Path of capillaryd (default: next to this binary).")
+    var daemon: String?
+
+    @Option(help: "Where to write the JSON results.")
+    var out: String = "bench-out/daemon.json"
+
+    func validate() throws {
+        guard requests > 0, clients > 0, trainCount >= 12 else { throw ValidationError("--requests, --clients > 0 and --train-count >= 12") }
+    }
+
+    func run() throws {
+        let dir = "/tmp/capillary-bench-daemon-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { rmdir(dir) }
+        let socketPath = dir + "/d.sock"
+        let storePath = URL(fileURLWithPath: store).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: storePath, withIntermediateDirectories: true)
+        let exe = daemon ?? BenchRPCCommand.siblingDaemon()
+        guard FileManager.default.isExecutableFile(atPath: exe) else { throw ValidationError("capillaryd not found at \(exe)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--socket", socketPath, "--store", storePath, "--log-level", "warn"]
+        try p.run()
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        let deadline = ProcessStats.monotonicSeconds() + 30
+        while (try? SocketPath.isLive(socketPath)) != true {
+            guard p.isRunning, ProcessStats.monotonicSeconds() < deadline else { throw ValidationError("capillaryd did not start on \(socketPath)") }
+            usleep(20_000)
+        }
+        let control = try RPCClient(path: socketPath)
+        try control.initialize()
+
+        // A model to serve: train one through the daemon when the store has none.
+        var trainSeconds: Double? = nil
+        let hasModel = try control.call("models/list", id: 1, timeout: 30)["result"]?["models"]?.arrayValue?
+            .contains { $0["name"] == "graphnet" } ?? false
+        if !hasModel {
+            print("store \(storePath) has no graphnet model: training one (\(trainCount) synthetic eyes, \(trainEpochs) epochs) ...")
+            let t0 = ProcessStats.monotonicSeconds()
+            let r = try control.call("train", id: 2, params: ["kind": "gnn", "generate": ["count": .int(Int64(trainCount)), "seed": 1],
+                                                              "config": ["epochs": .int(Int64(trainEpochs))], "workDoneToken": "train"])
+            guard r["result"]?["jobId"] != nil else { throw ValidationError("train failed: \(r)") }
+            while true {
+                let m = try control.read(timeout: 3600)
+                if let v = m["params"]?["value"], v["kind"] == "end" {
+                    guard v["state"] == "succeeded" else { throw ValidationError("training failed: \(v)") }
+                    break
+                }
+            }
+            trainSeconds = ProcessStats.monotonicSeconds() - t0
+        }
+
+        let eye = OCTASimulator(config: SimulatorConfig()).generate(seed: 77, severity: 0.5)
+        let image: JSONValue = ["png_base64": .string(try ImageIO.pngData(eye.image).base64EncodedString())]
+        var rows: [(String, Int, [Double], Double)] = []
+        for method in ["graph", "stage"] {
+            for n in [1, clients] {
+                _ = try Self.run(socketPath, method: method, image: image, clients: 1, requests: 2)  // warm-up
+                let t0 = ProcessStats.monotonicSeconds()
+                let lat = try Self.run(socketPath, method: method, image: image, clients: n, requests: requests)
+                let wall = ProcessStats.monotonicSeconds() - t0
+                rows.append((method, n, lat, Double(lat.count) / wall))
+            }
+        }
+        let status = try control.call("status", id: 3, timeout: 10)["result"] ?? .null
+        let rss = status["rssBytes"]?.intValue ?? 0
+        let loaded = status["loadedModels"]?.arrayValue?.compactMap { m -> String? in
+            guard let n = m["name"]?.stringValue, let v = m["version"]?.stringValue else { return nil }
+            return "\(n) v\(v) (\(m["memoryBytes"]?.intValue ?? 0) bytes)"
+        } ?? []
+
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let cpu = BenchRPCCommand.cpuModel()
+        var table = "| method | clients | requests | p50 ms | p99 ms | req/s |\n|---|---|---|---|---|---|\n"
+        var jsonRows: [JSONValue] = []
+        for (m, n, lat, rps) in rows {
+            let p50 = BenchRPCCommand.percentile(lat, 0.5), p99 = BenchRPCCommand.percentile(lat, 0.99)
+            table += "| \(m) | \(n) | \(lat.count) | \(String(format: "%.1f", p50)) | \(String(format: "%.1f", p99)) | \(String(format: "%.1f", rps)) |\n"
+            jsonRows.append(["method": .string(m), "clients": .int(Int64(n)), "requests": .int(Int64(lat.count)),
+                             "p50MS": .double(p50), "p99MS": .double(p99), "requestsPerSecond": .double(rps)])
+        }
+        print(table)
+        print(String(format: "daemon RSS with default models loaded (%@) after the runs: %.1f MiB (target <= 300 MiB)",
+                     loaded.joined(separator: ", "), Double(rss) / 1048576))
+        if let t = trainSeconds { print(String(format: "(trained the model first: %.0f s)", t)) }
+        print("image: synthetic 304 px, 3 mm, png_base64; machine: \(cores) cores, \(cpu)")
+        var json: JSONObject = ["benchmark": "daemon", "machine": ["cores": .int(Int64(cores)), "cpu": .string(cpu)],
+                                "rows": .array(jsonRows), "rssBytes": .int(Int64(rss)),
+                                "loadedModels": .array(loaded.map { .string($0) }), "rssTargetBytes": .int(300 << 20),
+                                "meetsRSSTarget": .bool(rss <= 300 << 20)]
+        if let t = trainSeconds { json["trainSeconds"] = .double(t) }
+        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(try JSONCodec.encode(.object(json))).write(to: URL(fileURLWithPath: out))
+        print("wrote \(out)")
+    }
+
+    /// `clients` connections each sending `requests` calls of `method` one after another; latencies in ms.
+    static func run(_ socketPath: String, method: String, image: JSONValue, clients: Int, requests: Int) throws -> [Double] {
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [Double] = []
+            var failure: String?
+        }
+        let results = Results()
+        // One thread per client (concurrentPerform would cap the clients at the core count).
+        let group = DispatchGroup()
+        for _ in 0..<clients {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+            do {
+                let c = try RPCClient(path: socketPath)
+                try c.initialize()
+                var mine: [Double] = []
+                for i in 0..<requests {
+                    let t0 = ProcessStats.monotonicSeconds()
+                    let r = try c.call(method, id: i + 1, params: ["image": image], timeout: 120)
+                    guard r["result"] != nil else { throw ValidationError("\(method) failed: \(r)") }
+                    mine.append((ProcessStats.monotonicSeconds() - t0) * 1000)
+                }
+                results.lock.lock(); results.all += mine; results.lock.unlock()
+            } catch {
+                results.lock.lock(); results.failure = "\(error)"; results.lock.unlock()
+            }
+            }.start()
+        }
+        group.wait()
+        if let failure = results.failure { throw ValidationError(failure) }
+        return results.all
+    }
+}

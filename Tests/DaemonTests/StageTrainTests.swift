@@ -1,0 +1,149 @@
+import Foundation
+import XCTest
+@testable import Daemon
+import RPC
+
+/// `train` (GNN) as a job and `stage` on the model it wrote, through a real socket, with a tiny cohort.
+final class StageTrainTests: XCTestCase {
+    /// A store with graphnet v1, trained once for the whole class by the `train` method itself.
+    nonisolated(unsafe) static var trainedStore: String?
+    nonisolated(unsafe) static var firstTraining: [JSONValue] = []
+    nonisolated(unsafe) static var cohort: String?
+    static let tinyConfig: JSONValue = ["epochs": 3, "hidden": 8, "layers": 1, "batchSize": 4, "patience": 3, "seed": 1]
+
+    var h: DaemonHarness!
+    override func tearDown() { h?.stop() }
+    override class func tearDown() {
+        if let s = trainedStore { try? FileManager.default.removeItem(atPath: (s as NSString).deletingLastPathComponent) }
+        trainedStore = nil
+        super.tearDown()
+    }
+
+    /// Trains v1 (once) and starts a harness over a copy of that store.
+    func harnessWithTrainedModel(_ tag: String) throws -> DaemonHarness {
+        if Self.trainedStore == nil {
+            let t = try DaemonHarness("train0", loaders: DefaultModelLoaders.all)
+            let c = try t.client()
+            let r = try c.exchange("train", id: 1, params: ["kind": "gnn", "generate": ["count": 14, "seed": 3, "sizePX": 128],
+                                                            "config": Self.tinyConfig, "workDoneToken": "t"])
+            XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
+            var values = r.progress("t")
+            while values.last?["kind"] != "end" {
+                values.append(try c.awaitNotification(timeout: 120) { $0["params"]?["token"] == "t" }["params"]!["value"]!)
+            }
+            Self.firstTraining = values
+            let keep = makeTemporaryDirectory("trained")
+            try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
+            Self.trainedStore = keep + "/store"
+            Self.cohort = values.last?["result"]?["cohort"]?.stringValue.map { $0.replacingOccurrences(of: t.store, with: keep + "/store") }
+            t.stop()
+        }
+        let source = try XCTUnwrap(Self.trainedStore)
+        return try DaemonHarness(tag, loaders: DefaultModelLoaders.all, prepareStore: { store in
+            try FileManager.default.removeItem(atPath: store)
+            try FileManager.default.copyItem(atPath: source, toPath: store)
+        }, tweak: { $0.defaultModels = ["graphnet"] })
+    }
+
+    func testTrainReportsPhasesAndEpochsThenStageUsesTheStoredModel() throws {
+        h = try harnessWithTrainedModel("stage")
+        let v = Self.firstTraining
+        XCTAssertEqual(v.first?["kind"], "begin")
+        let phases = v.compactMap { $0["phase"]?.stringValue }
+        XCTAssertEqual(phases.first, "generate")
+        XCTAssert(phases.contains("graphs") && phases.contains("train"), "\(phases)")
+        let epochs = v.filter { $0["phase"] == "train" }
+        XCTAssert(epochs.allSatisfy { ($0["loss"]?.doubleValue ?? -1).isFinite && $0["valAccuracy"] != nil })
+        XCTAssertEqual(v.last?["state"], "succeeded", "\(v.last ?? .null)")
+        XCTAssertEqual(v.last?["result"]?["version"], "1")
+
+        let c = try h.client()
+        // The default model was loaded at start-up and lists its metrics.
+        let rows = try XCTUnwrap(c.exchange("models/list", id: 1, params: [:]).result?["models"]?.arrayValue)
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows[0]["kind"], "graphnet")
+        XCTAssertEqual(rows[0]["loaded"], true)
+        XCTAssertGreaterThan(rows[0]["memoryBytes"]?.intValue ?? 0, 1000)
+        XCTAssertNotNil(rows[0]["metrics"]?["validation"]?["accuracy"])
+        let s = try c.exchange("stage", id: 2, params: ["image": ["synthetic": ["seed": 9, "stage": "pdr", "sizePX": 128]]])
+        let r = try XCTUnwrap(s.result, "\(s.response)")
+        XCTAssert(["healthy", "npdr", "pdr"].contains(r["stage"]?.stringValue ?? ""))
+        let probs = try XCTUnwrap(r["probabilities"]?.objectValue)
+        XCTAssertEqual(probs.keys, ["healthy", "npdr", "pdr"])
+        XCTAssertEqual(probs.reduce(0.0) { $0 + ($1.value.doubleValue ?? 0) }, 1, accuracy: 1e-6)
+        let best = probs.max { ($0.value.doubleValue ?? 0) < ($1.value.doubleValue ?? 0) }!.key
+        XCTAssertEqual(r["stage"]?.stringValue, best)
+        XCTAssertEqual(r["model"]?["name"], "graphnet")
+        XCTAssertEqual(r["model"]?["version"], "1")
+        XCTAssertNotNil(r["timings"]?["inferenceMS"]?.doubleValue)
+        // Deterministic: the same image gives the same probabilities.
+        let again = try c.exchange("stage", id: 3, params: ["image": ["synthetic": ["seed": 9, "stage": "pdr", "sizePX": 128]]])
+        XCTAssertEqual(again.result?["probabilities"], r["probabilities"])
+        // Unload, then stage loads it again.
+        XCTAssertEqual(try c.exchange("models/unload", id: 4, params: ["name": "graphnet"]).result?["unloaded"], true)
+        let reloaded = try c.exchange("stage", id: 5, params: ["image": ["synthetic": ["seed": 9, "stage": "pdr", "sizePX": 128]]])
+        XCTAssertEqual(reloaded.result?["probabilities"], r["probabilities"])
+        XCTAssertNotNil(h.daemon.registry.loaded()["graphnet"])
+        // Errors: unknown model, bad image.
+        let unknown = try c.exchange("stage", id: 6, params: ["model": "nope", "image": ["synthetic": ["seed": 1, "stage": "npdr"]]])
+        XCTAssertEqual(unknown.error?["code"], .int(-32020))
+        XCTAssert(unknown.error?["data"]?.stringValue?.contains("it has: graphnet") ?? false, "\(unknown.response)")
+        let bad = try c.exchange("stage", id: 7, params: ["image": ["path": "/no/such.png"]])
+        XCTAssertEqual(bad.error?["code"], .int(-32602))
+    }
+
+    func testStageOnAnEmptyStoreSaysRunTrain() throws {
+        h = try DaemonHarness("nostage", loaders: DefaultModelLoaders.all)
+        let c = try h.client()
+        let r = try c.exchange("stage", id: 1, params: ["image": ["synthetic": ["seed": 1, "stage": "npdr", "sizePX": 96]]])
+        XCTAssertEqual(r.error?["code"], .int(-32020))
+        XCTAssert(r.error?["data"]?.stringValue?.contains("is empty: run train") ?? false, "\(r.response)")
+        let vlm = try c.exchange("train", id: 2, params: ["kind": "vlm", "generate": ["count": 10, "seed": 1]])
+        XCTAssertEqual(vlm.error?["code"], .int(-32602))
+        let neither = try c.exchange("train", id: 3, params: ["kind": "gnn"])
+        XCTAssertEqual(neither.error?["code"], .int(-32602))
+        XCTAssert(neither.error?["data"]?.stringValue?.contains("exactly one of 'cohort'") ?? false)
+    }
+
+    func testRetrainingSwapsTheModelWhileAnotherClientStages() throws {
+        h = try harnessWithTrainedModel("swap")
+        let cohort = try XCTUnwrap(Self.cohort)
+        let trainer = try h.client(), stager = try h.client()
+        let r = try trainer.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
+                                                              "config": ["epochs": 3, "hidden": 12, "layers": 1, "batchSize": 4, "seed": 2],
+                                                              "workDoneToken": "t"])
+        let jobID = try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)")
+        let job = try h.daemon.jobs.job(jobID)
+        var versions: [String] = []
+        var i = 10
+        while job.state == .running || versions.last != "2" {
+            let s = try stager.exchange("stage", id: i, params: ["image": ["synthetic": ["seed": 4, "stage": "npdr", "sizePX": 96]]])
+            let res = try XCTUnwrap(s.result, "stage failed during training: \(s.response)")
+            versions.append(res["model"]!["version"]!.stringValue!)
+            i += 1
+            if i > 400 { XCTFail("job did not finish"); break }
+        }
+        XCTAssertEqual(job.state, .succeeded, "\(job.json)")
+        XCTAssertEqual(versions.first, "1", "stages before the swap used v1")
+        XCTAssertEqual(versions.last, "2", "stages after the swap use v2")
+        // Versions only move forward: never back to 1 after 2 appeared.
+        if let firstTwo = versions.firstIndex(of: "2") { XCTAssert(versions[firstTwo...].allSatisfy { $0 == "2" }) }
+        XCTAssertEqual(job.json["result"]?["replacedVersion"], "1")
+    }
+
+    func testCancellingTrainingStoresNothing() throws {
+        h = try harnessWithTrainedModel("cancel")
+        let cohort = try XCTUnwrap(Self.cohort)
+        let c = try h.client()
+        let r = try c.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
+                                                        "config": ["epochs": 500, "hidden": 8, "layers": 1, "batchSize": 2, "patience": 500],
+                                                        "workDoneToken": "t"])
+        let jobID = try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)")
+        _ = try c.awaitNotification(timeout: 60) { $0["params"]?["value"]?["phase"] == "train" }
+        XCTAssertNotNil(try c.exchange("jobs/cancel", id: 2, params: ["id": .string(jobID)]).result)
+        let end = try c.awaitNotification(timeout: 30) { $0["params"]?["value"]?["kind"] == "end" }
+        XCTAssertEqual(end["params"]?["value"]?["state"], "cancelled")
+        XCTAssertEqual(ModelStoreIndex.scan(h.store).map(\.version), ["1"], "no version written")
+        XCTAssertEqual(h.daemon.registry.loaded()["graphnet"]?.stored.version, "1", "the served model is untouched")
+    }
+}

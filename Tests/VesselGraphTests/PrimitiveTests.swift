@@ -1,0 +1,100 @@
+import Common
+import Foundation
+import Retina
+import XCTest
+@testable import VesselGraph
+
+/// The image operations the pipeline is built from, against brute force or closed forms.
+final class PrimitiveTests: XCTestCase {
+    func testDistanceTransformMatchesBruteForce() {
+        var rng = SeededGenerator(seed: 3)
+        let w = 23, h = 17
+        let src = (0..<(w * h)).map { _ in UInt8(rng.uniform() < 0.05 ? 1 : 0) }
+        let d = DistanceTransform.squared(src, width: w, height: h)
+        for p in 0..<(w * h) {
+            var best = Float.infinity
+            for q in 0..<(w * h) where src[q] != 0 {
+                let dx = Float(p % w - q % w), dy = Float(p / w - q / w)
+                best = min(best, dx * dx + dy * dy)
+            }
+            XCTAssertEqual(d[p], best)
+        }
+    }
+
+    func testGaussianBlurKeepsConstantsAndMassAndHasTheRightWidth() {
+        let w = 101, h = 101
+        for sigma in [0.8, 5.0] {
+            XCTAssertEqual(GaussianBlur.apply([Float](repeating: 0.3, count: w * h), width: w, height: h, sigmaPX: sigma)
+                .allSatisfy { abs($0 - 0.3) < 1e-5 }, true)
+            var impulse = [Float](repeating: 0, count: w * h)
+            impulse[50 * w + 50] = 1
+            let b = GaussianBlur.apply(impulse, width: w, height: h, sigmaPX: sigma)
+            XCTAssertEqual(Double(b.reduce(0, +)), 1, accuracy: 1e-4)
+            var varX = 0.0
+            for y in 0..<h { for x in 0..<w { varX += Double(b[y * w + x]) * Double((x - 50) * (x - 50)) } }
+            XCTAssertEqual(varX.squareRoot(), sigma, accuracy: 0.1 * sigma + 0.05)
+        }
+    }
+
+    func testOtsuSplitsTwoLevels() {
+        let v = [Float](repeating: 0.2, count: 100) + [Float](repeating: 0.7, count: 30)
+        let t = OtsuThreshold.threshold(v)
+        XCTAssertGreaterThan(t, 0.2)
+        XCTAssertLessThanOrEqual(t, 0.7)
+    }
+
+    func testThinningGivesOnePixelWideTopologyPreservingLines() {
+        var m = BinaryMask(width: 60, height: 60)
+        GeometricPhantom.drawRing(&m, centre: (30, 30), inner: 15, outer: 22)
+        let sk = Skeletonizer.thin(m.bits, width: 60, height: 60)
+        // A ring thins to a closed curve: every pixel has exactly two neighbours, one component, one hole.
+        for p in 0..<3600 where sk[p] != 0 {
+            var n = 0
+            for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 { n += Int(sk[(p / 60 + dy) * 60 + p % 60 + dx]) } }
+            XCTAssertEqual(n, 2)
+        }
+        XCTAssertEqual(ComponentLabeling(sk, width: 60, height: 60, eightConnected: true).count, 1)
+        let holes = ComponentLabeling(sk.map { $0 == 0 ? 1 : 0 }, width: 60, height: 60, eightConnected: false)
+        XCTAssertEqual(holes.count, 2)
+    }
+
+    func testRegionShapeOfADisk() {
+        let w = 80, r = 25.0
+        var bits = [UInt8](repeating: 0, count: w * w)
+        var pixels: [Int32] = []
+        for p in 0..<(w * w) {
+            let dx = Double(p % w) - 40, dy = Double(p / w) - 40
+            if dx * dx + dy * dy <= r * r { bits[p] = 1; pixels.append(Int32(p)) }
+        }
+        let s = RegionShape(pixels: pixels, width: w, height: w) { bits[$0] != 0 }
+        XCTAssertEqual(s.areaPX, Double.pi * r * r, accuracy: 0.02 * Double.pi * r * r)
+        XCTAssertEqual(s.perimeterPX, 2 * Double.pi * r, accuracy: 0.08 * 2 * Double.pi * r)
+        XCTAssertGreaterThan(s.circularity, 0.9)
+        XCTAssertLessThan(s.eccentricity, 0.1)
+        XCTAssertGreaterThan(s.solidity, 0.95)
+        XCTAssertEqual(s.maxFeretPX, 2 * r + 1, accuracy: 1.5)
+        XCTAssertEqual(s.majorAxisPX, 2 * r, accuracy: 1)
+    }
+
+    func testETDRSSectorsFollowLaterality() {
+        let od = ETDRSGrid(centreX: 100, centreY: 100, pixelSizeMM: 0.01, laterality: .od)
+        let os = ETDRSGrid(centreX: 100, centreY: 100, pixelSizeMM: 0.01, laterality: .os)
+        let names = ETDRSGrid.sectorNames
+        XCTAssertEqual(names[od.sector(x: 100, y: 100)], "C")
+        XCTAssertEqual(names[od.sector(x: 100, y: 0)], "IS")     // 1 mm above: inner superior
+        XCTAssertEqual(names[od.sector(x: 200, y: 100)], "IN")   // right of a right eye: nasal
+        XCTAssertEqual(names[os.sector(x: 200, y: 100)], "IT")
+        XCTAssertEqual(names[od.sector(x: 100, y: 300)], "OI")   // 2 mm below: outer inferior
+        XCTAssertEqual(names[od.sector(x: 450, y: 100)], "X")
+        XCTAssertEqual(ETDRSGrid.quadrantNames[od.quadrant(x: 150, y: 50)], "superonasal")
+        XCTAssertEqual(ETDRSGrid.quadrantNames[os.quadrant(x: 150, y: 150)], "inferotemporal")
+    }
+
+    func testBoxCountingDimensionOfALineAndAFilledSquare() {
+        let w = 256
+        let line = (0..<w).map { Int32(128 * w + $0) }
+        XCTAssertEqual(Biomarkers.boxCountingDimension(line, width: w, height: w), 1, accuracy: 0.05)
+        let square = (0..<(w * w)).map { Int32($0) }
+        XCTAssertEqual(Biomarkers.boxCountingDimension(square, width: w, height: w), 2, accuracy: 0.05)
+    }
+}
