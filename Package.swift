@@ -36,7 +36,8 @@ let package = Package(
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
         // Method handlers, warm model registry and jobs served by capillaryd.
-        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet"]),
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM"]),
+        .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
 
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
@@ -50,6 +51,7 @@ let package = Package(
             "VesselGraph",
             "Tensors",
             "GraphNet",
+            "VLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
+        .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

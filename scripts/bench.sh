@@ -8,3 +8,4 @@ echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-graph --repeats 10 --out bench-out/graph.json   # VesselGraph: ms per image, pixels to graph JSON
 "$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-retina --out bench-out/retina.json
+"$BIN/capillary" bench-vlm --out bench-out/vlm.json

@@ -74,6 +74,9 @@ public final class JobManager: @unchecked Sendable {
             case .failed: message = "failed: \(failure ?? "?")"
             case .running: message = ""
             }
+            // Training and cohort building free gigabytes of temporaries across many malloc arenas; give
+            // them back to the system so the daemon's RSS returns to its serving size.
+            _ = releaseFreedHeapMemory(0)
             job.finish(state, result: result, error: failure)
             var end: JSONObject = ["kind": "end", "message": .string(message), "jobId": .string(job.id),
                                    "state": .string(state.rawValue)]
@@ -123,3 +126,7 @@ public final class JobManager: @unchecked Sendable {
         for j in running { _ = j.wait(timeout: max(0, deadline.timeIntervalSinceNow)) }
     }
 }
+
+/// glibc's `malloc_trim` (not exported by the Glibc module): returns free heap pages to the system.
+@_silgen_name("malloc_trim")
+private func releaseFreedHeapMemory(_ pad: Int) -> Int32

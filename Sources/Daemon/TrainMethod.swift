@@ -93,7 +93,7 @@ struct TrainMethod {
             try arch.validate()
             try options.validate()
         } catch { throw DaemonError.invalidParams("field 'config': \(error)") }
-        let store = configuration.storePath, registry = self.registry
+        let store = configuration.storePath, registry = self.registry, defaults = configuration.defaultModels
         let cohortParam = p.cohort, generate = p.generate, architecture = arch, trainingOptions = options
         let job = try jobs.start(kind: "train", title: "training GNN '\(name)'", sink: ctx.workDoneSink) { jc in
             var cohort = cohortParam ?? ""
@@ -107,7 +107,7 @@ struct TrainMethod {
                                                phase: "generate")
             }
             return try Self.trainGNN(cohort: cohort, name: name, arch: architecture, options: trainingOptions, store: store,
-                                     registry: registry, jc: jc)
+                                     registry: registry, defaultModels: defaults, jc: jc)
         }
         return ["jobId": .string(job.id), "name": .string(name)]
     }
@@ -115,7 +115,7 @@ struct TrainMethod {
     /// Graphs -> training -> test -> store -> hot swap. Mirrors `GraphNetTraining.train` but drives
     /// `ClassifierTrainer` itself so that its logits closure can stop the run when the job is cancelled.
     static func trainGNN(cohort: String, name: String, arch: GraphNetConfig, options: TrainingOptions, store: String,
-                         registry: ModelRegistry, jc: JobContext) throws -> JSONValue {
+                         registry: ModelRegistry, defaultModels: [String], jc: JobContext) throws -> JSONValue {
         let scheme = LabelScheme.stage
         let manifest = try CohortGraphLoader.manifest(at: cohort)
         let graphs = try CohortGraphLoader().load(manifest, scheme: scheme) { done, total in
@@ -163,7 +163,9 @@ struct TrainMethod {
                                    parameterCount: model.network.parameterCount)
         let info = try ModelStore(root: store).save(model, name: name, metrics: record)
         // Hot swap: new requests get the new version; requests holding the old one finish on it.
-        let swap = try registry.load(name, version: String(info.version))
+        // A default model trained into an empty registry stays loaded like one loaded at start-up.
+        let keepAlive: Double? = registry.loaded()[name] == nil && defaultModels.contains(name) ? -1 : nil
+        let swap = try registry.load(name, version: String(info.version), keepAliveSeconds: keepAlive)
         var result: JSONObject = ["name": .string(name), "version": .string(String(info.version)), "path": .string(info.path),
                                   "cohort": .string(cohort), "bestEpoch": .int(Int64(summary.bestEpoch)),
                                   "epochsRun": .int(Int64(summary.epochsRun)),

@@ -52,38 +52,36 @@ struct BenchDaemonCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: storePath, withIntermediateDirectories: true)
         let exe = daemon ?? BenchRPCCommand.siblingDaemon()
         guard FileManager.default.isExecutableFile(atPath: exe) else { throw ValidationError("capillaryd not found at \(exe)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--socket", socketPath, "--store", storePath, "--log-level", "warn"]
-        try p.run()
-        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
-        let deadline = ProcessStats.monotonicSeconds() + 30
-        while (try? SocketPath.isLive(socketPath)) != true {
-            guard p.isRunning, ProcessStats.monotonicSeconds() < deadline else { throw ValidationError("capillaryd did not start on \(socketPath)") }
-            usleep(20_000)
-        }
-        let control = try RPCClient(path: socketPath)
-        try control.initialize()
-
-        // A model to serve: train one through the daemon when the store has none.
+        // A model to serve: train one through a first daemon when the store has none (then stop it, so the
+        // measured daemon's memory is that of serving, not of a finished training run).
         var trainSeconds: Double? = nil
-        let hasModel = try control.call("models/list", id: 1, timeout: 30)["result"]?["models"]?.arrayValue?
-            .contains { $0["name"] == "graphnet" } ?? false
-        if !hasModel {
+        var trainRSS: Int? = nil
+        if ModelStoreListing.hasModel(storePath, name: "graphnet") == false {
+            let (trainer, _) = try Self.startDaemon(exe, socketPath, storePath)
+            defer { kill(trainer.processIdentifier, SIGTERM); trainer.waitUntilExit() }
+            let c = try RPCClient(path: socketPath)
+            try c.initialize()
             print("store \(storePath) has no graphnet model: training one (\(trainCount) synthetic eyes, \(trainEpochs) epochs) ...")
             let t0 = ProcessStats.monotonicSeconds()
-            let r = try control.call("train", id: 2, params: ["kind": "gnn", "generate": ["count": .int(Int64(trainCount)), "seed": 1],
-                                                              "config": ["epochs": .int(Int64(trainEpochs))], "workDoneToken": "train"])
+            let r = try c.call("train", id: 2, params: ["kind": "gnn", "generate": ["count": .int(Int64(trainCount)), "seed": 1],
+                                                        "config": ["epochs": .int(Int64(trainEpochs))], "workDoneToken": "train"])
             guard r["result"]?["jobId"] != nil else { throw ValidationError("train failed: \(r)") }
             while true {
-                let m = try control.read(timeout: 3600)
+                let m = try c.read(timeout: 3600)
                 if let v = m["params"]?["value"], v["kind"] == "end" {
                     guard v["state"] == "succeeded" else { throw ValidationError("training failed: \(v)") }
+                    print("trained: \(v["result"] ?? .null)")
                     break
                 }
             }
             trainSeconds = ProcessStats.monotonicSeconds() - t0
+            trainRSS = try c.call("status", id: 3, timeout: 10)["result"]?["rssBytes"]?.intValue
         }
+        let (p, _) = try Self.startDaemon(exe, socketPath, storePath)
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        let control = try RPCClient(path: socketPath)
+        try control.initialize()
+        let rssStart = try control.call("status", id: 1, timeout: 10)["result"]?["rssBytes"]?.intValue ?? 0
 
         let eye = OCTASimulator(config: SimulatorConfig()).generate(seed: 77, severity: 0.5)
         let image: JSONValue = ["png_base64": .string(try ImageIO.pngData(eye.image).base64EncodedString())]
@@ -115,18 +113,36 @@ struct BenchDaemonCommand: ParsableCommand {
                              "p50MS": .double(p50), "p99MS": .double(p99), "requestsPerSecond": .double(rps)])
         }
         print(table)
-        print(String(format: "daemon RSS with default models loaded (%@) after the runs: %.1f MiB (target <= 300 MiB)",
-                     loaded.joined(separator: ", "), Double(rss) / 1048576))
-        if let t = trainSeconds { print(String(format: "(trained the model first: %.0f s)", t)) }
+        print(String(format: "daemon RSS with default models loaded (%@): %.1f MiB at start, %.1f MiB after the runs (target <= 300 MiB)",
+                     loaded.joined(separator: ", "), Double(rssStart) / 1048576, Double(rss) / 1048576))
+        if let t = trainSeconds {
+            print(String(format: "(trained the model first in another daemon: %.0f s; that daemon's RSS after training: %.1f MiB)",
+                         t, Double(trainRSS ?? 0) / 1048576))
+        }
         print("image: synthetic 304 px, 3 mm, png_base64; machine: \(cores) cores, \(cpu)")
         var json: JSONObject = ["benchmark": "daemon", "machine": ["cores": .int(Int64(cores)), "cpu": .string(cpu)],
-                                "rows": .array(jsonRows), "rssBytes": .int(Int64(rss)),
+                                "rows": .array(jsonRows), "rssBytes": .int(Int64(rss)), "rssStartBytes": .int(Int64(rssStart)),
                                 "loadedModels": .array(loaded.map { .string($0) }), "rssTargetBytes": .int(300 << 20),
                                 "meetsRSSTarget": .bool(rss <= 300 << 20)]
         if let t = trainSeconds { json["trainSeconds"] = .double(t) }
+        if let r = trainRSS { json["rssAfterTrainingBytes"] = .int(Int64(r)) }
         try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(try JSONCodec.encode(.object(json))).write(to: URL(fileURLWithPath: out))
         print("wrote \(out)")
+    }
+
+    /// Starts capillaryd on `socketPath` with `store` and waits until it listens.
+    static func startDaemon(_ exe: String, _ socketPath: String, _ store: String) throws -> (Process, pid_t) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--socket", socketPath, "--store", store, "--log-level", "warn"]
+        try p.run()
+        let deadline = ProcessStats.monotonicSeconds() + 30
+        while (try? SocketPath.isLive(socketPath)) != true {
+            guard p.isRunning, ProcessStats.monotonicSeconds() < deadline else { throw ValidationError("capillaryd did not start on \(socketPath)") }
+            usleep(20_000)
+        }
+        return (p, p.processIdentifier)
     }
 
     /// `clients` connections each sending `requests` calls of `method` one after another; latencies in ms.
@@ -162,5 +178,17 @@ struct BenchDaemonCommand: ParsableCommand {
         group.wait()
         if let failure = results.failure { throw ValidationError(failure) }
         return results.all
+    }
+}
+
+/// Whether a store folder has a complete version of a model (config.json and weights.safetensors).
+enum ModelStoreListing {
+    static func hasModel(_ store: String, name: String) -> Bool {
+        let dir = (store as NSString).appendingPathComponent(name)
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return versions.contains { v in
+            !v.hasPrefix(".") && FileManager.default.fileExists(atPath: "\(dir)/\(v)/weights.safetensors")
+                && FileManager.default.fileExists(atPath: "\(dir)/\(v)/config.json")
+        }
     }
 }

@@ -8,7 +8,8 @@ struct Capillary: ParsableCommand {
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self, CohortReportCommand.self,
                       GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
-                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
-                      ImportDatasetCommand.self]
+                      TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self,
+                      VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
+                      BenchVLMCommand.self, BenchDaemonCommand.self, ImportDatasetCommand.self]
     )
 }

@@ -1,0 +1,239 @@
+import Common
+import Foundation
+import Tensors
+
+/// Hyper-parameters of a two-stage (LLaVA-style) training run.
+public struct TrainingOptions: Sendable {
+    /// Stage 1 (alignment) steps: the diagnosis answers cut to their `Stage:` line.
+    public var alignmentSteps: Int
+    /// Stage 2 (instruction tuning) steps on every turn, loss on the answers only.
+    public var instructionSteps: Int
+    /// Examples per step.
+    public var batchSize: Int
+    /// Peak learning rate (after warmup) of each stage.
+    public var learningRate: Float
+    /// Learning rate at the end of each stage's cosine.
+    public var minLearningRate: Float
+    /// Linear warmup steps at the start of each stage.
+    public var warmupSteps: Int
+    /// AdamW weight decay (matrices only).
+    public var weightDecay: Float
+    /// Global gradient-norm clip.
+    public var clipNorm: Float
+    /// Seed of the initial weights and the data order.
+    public var seed: UInt64
+    /// Steps between checkpoints (0 = only at the end of a stage).
+    public var checkpointEvery: Int
+
+    /// Options; the defaults suit the `small` config.
+    public init(alignmentSteps: Int = 150, instructionSteps: Int = 600, batchSize: Int = 16,
+                learningRate: Float = 2e-3, minLearningRate: Float = 1e-4, warmupSteps: Int = 30,
+                weightDecay: Float = 0.01, clipNorm: Float = 1, seed: UInt64 = 1, checkpointEvery: Int = 50) {
+        self.alignmentSteps = alignmentSteps; self.instructionSteps = instructionSteps; self.batchSize = batchSize
+        self.learningRate = learningRate; self.minLearningRate = minLearningRate; self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay; self.clipNorm = clipNorm; self.seed = seed
+        self.checkpointEvery = checkpointEvery
+    }
+
+    /// Steps of both stages.
+    public var totalSteps: Int { alignmentSteps + instructionSteps }
+}
+
+/// One training step's report (the terminal line and the JSON line are made from it).
+public struct TrainingProgress: Sendable, Codable {
+    /// 1 (alignment) or 2 (instruction tuning).
+    public var stage: Int
+    /// Steps done, over both stages.
+    public var step: Int
+    public var totalSteps: Int
+    /// Mean answer-token cross-entropy of this step, nats.
+    public var loss: Float
+    public var learningRate: Float
+    /// Global gradient norm before clipping.
+    public var gradNorm: Float
+    /// Text tokens (prompt + answer, no padding) per second over the run so far.
+    public var textTokensPerSecond: Double
+    /// Estimated seconds to the end.
+    public var etaSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case stage, step, loss, gradNorm = "grad_norm", totalSteps = "total_steps", learningRate = "lr"
+        case textTokensPerSecond = "text_tokens_per_s", etaSeconds = "eta_s"
+    }
+
+    /// One human-readable line.
+    public var line: String {
+        String(format: "stage %d step %d/%d loss %.4f lr %.2e |g| %.2f %.0f tok/s ETA %.0fs", stage, step, totalSteps,
+               loss, learningRate, gradNorm, textTokensPerSecond, etaSeconds)
+    }
+
+    /// One JSON line (keys sorted).
+    public var jsonLine: String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// How a run ended.
+public struct TrainingOutcome: Sendable {
+    /// Steps completed (equals `totalSteps` when not cancelled).
+    public var stepsDone: Int
+    /// True when the cancel hook stopped the run (a checkpoint was written first).
+    public var cancelled: Bool
+    /// Mean loss of the last 10 steps.
+    public var finalLoss: Float
+    /// Text tokens per second over this invocation.
+    public var textTokensPerSecond: Double
+    /// Step the run resumed from (0 when fresh).
+    public var resumedFrom: Int
+}
+
+/// Two-stage training of a `VLMModel` with AdamW, per-stage warmup + cosine, gradient clipping, seeded data
+/// order, and a checkpoint (weights + optimizer moments + step) that a killed run resumes from exactly: the
+/// batch of step s depends only on (seed, s), so a resumed run sees the same data as an uninterrupted one.
+public final class VLMTrainer {
+    public let model: VLMModel
+    public let options: TrainingOptions
+    let alignment: EncodedCorpus, instruction: EncodedCorpus
+    let optimizer: ResumableAdamW
+    /// Checkpoint file (nil: no checkpoints).
+    public let checkpointPath: String?
+    /// Steps completed so far (restored from a checkpoint).
+    public private(set) var step = 0
+
+    /// A trainer. `alignment` may have no examples (stage 1 then uses `instruction`).
+    /// - Throws: `VLMError.invalidOption` for empty data or bad options; checkpoint read errors.
+    public init(model: VLMModel, alignment: EncodedCorpus, instruction: EncodedCorpus, options: TrainingOptions,
+                checkpointPath: String? = nil) throws {
+        guard !instruction.examples.isEmpty else {
+            throw VLMError.invalidOption(name: "data", reason: "the dataset has no question/answer pairs")
+        }
+        guard options.batchSize > 0 else { throw VLMError.invalidOption(name: "batch", reason: "must be positive") }
+        guard options.totalSteps > 0 else { throw VLMError.invalidOption(name: "steps", reason: "need at least one step") }
+        self.model = model; self.options = options
+        self.alignment = alignment.examples.isEmpty ? instruction : alignment
+        self.instruction = instruction
+        optimizer = ResumableAdamW(parameters: model.namedParameters(), learningRate: options.learningRate,
+                                   weightDecay: options.weightDecay)
+        self.checkpointPath = checkpointPath
+        if let p = checkpointPath, FileManager.default.fileExists(atPath: p) { try restore(from: p) }
+    }
+
+    /// Stage (1 or 2) and step within it of global step `s`.
+    func stageOf(_ s: Int) -> (stage: Int, local: Int, length: Int) {
+        s < options.alignmentSteps ? (1, s, options.alignmentSteps) : (2, s - options.alignmentSteps, options.instructionSteps)
+    }
+
+    /// Learning rate at global step `s`: linear warmup then cosine to the minimum, restarted per stage.
+    public func learningRate(at s: Int) -> Float {
+        let (_, local, length) = stageOf(s)
+        let warm = min(options.warmupSteps, max(1, length / 4))
+        if local < warm { return options.learningRate * Float(local + 1) / Float(warm) }
+        let progress = Float(local - warm) / Float(max(1, length - warm))
+        return options.minLearningRate + 0.5 * (options.learningRate - options.minLearningRate) * (1 + cosf(.pi * progress))
+    }
+
+    /// Example indices of global step `s`: consecutive picks from per-epoch seeded permutations of the stage's
+    /// examples.
+    func batchIndices(at s: Int) -> [Int] {
+        let (stage, local, _) = stageOf(s)
+        let n = (stage == 1 ? alignment : instruction).examples.count
+        var out: [Int] = []
+        var cachedEpoch = -1
+        var perm: [Int] = []
+        for j in 0..<options.batchSize {
+            let pos = local * options.batchSize + j
+            let epoch = pos / n
+            if epoch != cachedEpoch {
+                var g = SeededGenerator(seed: options.seed, stream: UInt64(stage * 1_000_000 + epoch))
+                perm = Array(0..<n)
+                for i in stride(from: n - 1, to: 0, by: -1) { perm.swapAt(i, g.int(below: i + 1)) }
+                cachedEpoch = epoch
+            }
+            out.append(perm[pos % n])
+        }
+        return out
+    }
+
+    /// Trains until both stages are done or `cancel` is set (checked before every step). `progress` is
+    /// called after every step. Writes a checkpoint every `checkpointEvery` steps, at each stage end and on
+    /// cancel.
+    /// - Throws: checkpoint write errors.
+    public func run(cancel: CancellationFlag? = nil, progress: ((TrainingProgress) -> Void)? = nil) throws -> TrainingOutcome {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let resumedFrom = step
+        var tokens = 0
+        var recent: [Float] = []
+        var cancelled = false
+        model.setTraining(true)
+        while step < options.totalSteps {
+            if cancel?.isCancelled == true { cancelled = true; break }
+            let (stage, _, _) = stageOf(step)
+            let corpus = stage == 1 ? alignment : instruction
+            let batch = batchIndices(at: step).map { corpus.examples[$0] }
+            let lr = learningRate(at: step)
+            optimizer.learningRate = lr
+            model.zeroGrad()
+            let (loss, _) = model.loss(batch: batch, images: corpus.images)
+            let value = loss.item
+            loss.backward()
+            let norm = clipGradNorm(model.parameters(), maxNorm: options.clipNorm)
+            optimizer.step()
+            step += 1
+            tokens += batch.reduce(0) { $0 + $1.ids.count }
+            recent.append(value); if recent.count > 10 { recent.removeFirst() }
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let rate = Double(tokens) / max(secs, 1e-9)
+            let stepsPerSec = Double(step - resumedFrom) / max(secs, 1e-9)
+            progress?(TrainingProgress(stage: stage, step: step, totalSteps: options.totalSteps, loss: value,
+                                       learningRate: lr, gradNorm: norm, textTokensPerSecond: rate,
+                                       etaSeconds: Double(options.totalSteps - step) / max(stepsPerSec, 1e-9)))
+            if let p = checkpointPath,
+               (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) || step == options.alignmentSteps
+                || step == options.totalSteps {
+                try saveCheckpoint(to: p)
+            }
+        }
+        if cancelled, let p = checkpointPath { try saveCheckpoint(to: p) }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return TrainingOutcome(stepsDone: step, cancelled: cancelled,
+                               finalLoss: recent.isEmpty ? .nan : recent.reduce(0, +) / Float(recent.count),
+                               textTokensPerSecond: Double(tokens) / max(secs, 1e-9), resumedFrom: resumedFrom)
+    }
+
+    /// Writes weights, optimizer moments and the step to `path` (via a temporary file and a rename).
+    /// - Throws: `SafeTensorsError` / `VLMError.io` naming the file.
+    public func saveCheckpoint(to path: String) throws {
+        let tmp = path + ".tmp"
+        try SafeTensors.write(model.namedParameters() + optimizer.stateTensors(),
+                              metadata: ["step": String(step), "adam_step": String(optimizer.stepCount),
+                                         "seed": String(options.seed), "config": options.description],
+                              to: tmp)
+        guard rename(tmp, path) == 0 else { throw VLMError.io(path: path, reason: "cannot rename checkpoint (errno \(errno))") }
+    }
+
+    /// Restores weights, moments and step from a checkpoint written by `saveCheckpoint`.
+    /// - Throws: `VLMError.io` when the checkpoint belongs to a different model, or `SafeTensorsError`.
+    public func restore(from path: String) throws {
+        let (tensors, meta) = try SafeTensors.read(path: path)
+        let byName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        guard meta["seed"] == String(options.seed), meta["config"] == options.description else {
+            throw VLMError.io(path: path, reason: "checkpoint was written by a run with other options (seed/steps/batch); delete it or use the same options")
+        }
+        for (name, t) in model.namedParameters() + optimizer.stateTensors() {
+            guard let src = byName[name], src.shape == t.shape else {
+                throw VLMError.io(path: path, reason: "checkpoint lacks \(name) with shape \(t.shape); delete it to start fresh")
+            }
+            t.copyValues(from: src)
+        }
+        step = Int(meta["step"] ?? "0") ?? 0
+        optimizer.stepCount = Int(meta["adam_step"] ?? "0") ?? 0
+    }
+}
+
+extension TrainingOptions: CustomStringConvertible {
+    /// The options that fix the data order and schedule (a checkpoint only resumes under the same ones).
+    public var description: String {
+        "align=\(alignmentSteps) instruct=\(instructionSteps) batch=\(batchSize) lr=\(learningRate) min=\(minLearningRate) warmup=\(warmupSteps)"
+    }
+}
