@@ -20,6 +20,24 @@ test('default socket path follows the daemon', () => {
   assert.deepEqual(imageParam(Buffer.from('PNG'), 6), { png_base64: 'UE5H', fovMM: 6 });
 });
 
+test('every documented error code has its class', () => {
+  const e = require('..');
+  const table = [[-32700, e.ParseError], [-32600, e.InvalidRequest], [-32601, e.MethodNotFound], [-32602, e.InvalidParams],
+    [-32603, e.InternalError], [-32002, e.ServerNotInitialized], [-32800, e.RequestCancelled], [-32010, e.ServerBusy],
+    [-32011, e.DuplicateRequestId], [-32020, e.ModelNotFound], [-32021, e.ModelLoadFailed]];
+  for (const [code, Cls] of table) {
+    const err = e.errorFromResponse({ code, message: 'm', data: { reason: 'r', retryAfterMs: 5 } }, 'x');
+    assert.ok(err instanceof Cls && err instanceof e.RPCError, String(code));
+    assert.equal(err.constructor, Cls);
+    assert.equal(err.code, code);
+    assert.ok(err.message.startsWith('x: m ('));
+  }
+  const other = e.errorFromResponse({ code: -32099, message: 'custom' });
+  assert.equal(other.constructor, e.RPCError);
+  assert.equal(other.data, null);
+  assert.equal(e.errorFromResponse({ code: -32010, message: 'b', data: { retryAfterMs: 1000 } }).retryAfterMs, 1000);
+});
+
 test('no daemon rejects with DaemonNotRunning', async () => {
   await assert.rejects(Client.connect({ socketPath: path.join(scratch('nodaemon'), 'absent.sock') }),
     (e) => e instanceof DaemonNotRunning && /absent\.sock/.test(e.message) && /no such socket/.test(e.message));

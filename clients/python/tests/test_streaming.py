@@ -31,11 +31,9 @@ def test_breaking_out_of_the_loop_cancels(peer_path):
             got.append(delta)
             if len(got) == 3:
                 break
-        stream_id = None
         stats = wait_until(lambda: c.call("peer/stats")["cancelled"])
         assert stats, "the peer saw no $/cancelRequest after the loop was left"
         assert got == ["w0 ", "w1 ", "w2 "]
-        del stream_id
 
 
 def test_close_cancels_and_with_block_cancels(peer_path):

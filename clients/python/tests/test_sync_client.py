@@ -33,6 +33,19 @@ def test_image_param_shapes(tmp_path):
         image_param(3)
 
 
+def test_every_documented_code_has_its_exception_type():
+    import capillary_client as cc
+    table = {-32700: cc.ParseError, -32600: cc.InvalidRequest, -32601: MethodNotFound, -32602: InvalidParams,
+             -32603: cc.InternalError, -32002: cc.ServerNotInitialized, -32800: RequestCancelled,
+             -32010: ServerBusy, -32011: cc.DuplicateRequestId, -32020: ModelNotFound, -32021: cc.ModelLoadFailed}
+    for code, cls in table.items():
+        e = cc.error_from_response({"code": code, "message": "m", "data": {"reason": "r", "retryAfterMs": 5}}, "x")
+        assert type(e) is cls and e.code == code and isinstance(e, RPCError) and str(e).startswith("x: m (")
+    other = cc.error_from_response({"code": -32099, "message": "custom"})
+    assert type(other) is RPCError and other.data is None
+    assert cc.error_from_response({"code": -32800, "message": "c", "data": {"reason": "shutdown"}}).reason == "shutdown"
+
+
 def test_no_daemon_is_a_typed_error(scratch):
     with pytest.raises(DaemonNotRunning) as missing:
         Client(os.path.join(scratch, "absent.sock"))
