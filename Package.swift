@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "RetinaTests", dependencies: ["Retina"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "VesselGraphTests", dependencies: ["VesselGraph", "Retina"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Common"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),

@@ -11,9 +11,11 @@ public struct DaemonConfiguration: Sendable {
     /// Idle time after which a loaded model is unloaded, seconds; -1 keeps models forever.
     public var defaultKeepAliveSeconds = 300.0
     /// Names loaded at start-up (if the store has them), kept forever (keep-alive -1).
-    public var defaultModels: [String] = ["graphnet"]
+    public var defaultModels: [String] = ["graphnet", "vlm"]
     /// Model `stage` uses when the request names none, and that `train {kind: "gnn"}` writes.
     public var defaultStageModel = "graphnet"
+    /// Model `explain` uses when the request names none, and that `train {kind: "vlm"}` writes.
+    public var defaultExplainModel = "vlm"
     /// How often the keep-alive sweep runs, seconds.
     public var keepAliveSweepSeconds = 0.25
     /// Largest accepted image width or height, px (checked from the header, before decoding).

@@ -7,7 +7,8 @@ public struct StoredModel: Sendable, Equatable {
     public var name: String
     /// Version folder name, e.g. "1" or "20261129-0130".
     public var version: String
-    /// Model kind: `config.json`'s "kind" member, else the name (so "gnn"/"vlm" stores need no extra field).
+    /// Model kind: `config.json`'s "kind" member (GraphNet: "graphnet"), else "vlm" when the folder has a
+    /// `tokenizer.json` (VLMStore's layout), else the name.
     public var kind: String
     /// Absolute folder of this version.
     public var directory: String
@@ -58,7 +59,9 @@ public enum ModelStoreIndex {
         let metricsPath = (directory as NSString).appendingPathComponent("metrics.json")
         let metrics = fm.contents(atPath: metricsPath).flatMap { try? JSONCodec.decode([UInt8]($0)) }
         let size = ((try? fm.attributesOfItem(atPath: weightsPath))?[.size] as? NSNumber)?.intValue ?? 0
-        return StoredModel(name: name, version: version, kind: config["kind"]?.stringValue ?? name,
+        // GraphNet writes its kind into config.json; VLM folders are recognised by their tokenizer.json.
+        let isVLM = fm.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.json"))
+        return StoredModel(name: name, version: version, kind: config["kind"]?.stringValue ?? (isVLM ? "vlm" : name),
                            directory: directory, config: config, metrics: metrics, weightsBytes: size)
     }
 

@@ -3,6 +3,7 @@ import GraphNet
 import Retina
 import RPC
 import VesselGraph
+import VLM
 
 /// `stage {image, model?}`: DR stage of an image with a warm model (default: the GNN "graphnet").
 ///
@@ -23,8 +24,11 @@ struct StageMethod {
         let lease = try registry.acquire(name)
         defer { lease.release() }
         let loadMS = (ProcessStats.monotonicSeconds() - tl) * 1000
+        if let vlm = lease.model as? WarmVLM {
+            return try stageWithVLM(vlm, lease: lease, decoded: decoded, ctx: ctx, t0: t0, loadMS: loadMS)
+        }
         guard let gnn = lease.model as? WarmStagingModel else {
-            throw DaemonError.invalidParams("model '\(name)' is of kind '\(lease.stored.kind)', which stage cannot use (kinds: graphnet)")
+            throw DaemonError.invalidParams("model '\(name)' is of kind '\(lease.stored.kind)', which stage cannot use (kinds: graphnet, vlm)")
         }
         let t1 = ProcessStats.monotonicSeconds()
         let graph: OCTAGraph
@@ -44,6 +48,24 @@ struct StageMethod {
                                    "inferenceMS": .double((t3 - t2) * 1000), "totalMS": .double((t3 - t0) * 1000)]
         if loadMS >= 1 { timings["loadMS"] = .double(loadMS) }
         return ["stage": .string(p.className), "classIndex": .int(Int64(p.classIndex)), "probabilities": .object(probs),
+                "model": ["name": .string(lease.stored.name), "version": .string(lease.stored.version),
+                          "kind": .string(lease.stored.kind)],
+                "image": decoded.json, "timings": .object(timings)]
+    }
+
+    /// The VLM's answer to the diagnosis question (greedy), reduced to its "Stage:" line. The VLM gives no
+    /// class probabilities, so `probabilities` is null and the generated `text` is included.
+    func stageWithVLM(_ vlm: WarmVLM, lease: ModelLease, decoded: DecodedImage, ctx: RequestContext, t0: Double,
+                      loadMS: Double) throws -> JSONValue {
+        let r = try ExplainMethod.generate(vlm, image: decoded.image, question: GroundTruthCaptions.diagnosisQuestion,
+                                           options: GenerationOptions(maxTokens: 160), ctx: ctx, stream: false)
+        let stage = StageLine.parse(r.text)
+        var timings: JSONObject = ["decodeMS": .double(decoded.decodeMS),
+                                   "inferenceMS": .double((r.timeToFirstTokenSeconds + r.decodeSeconds) * 1000),
+                                   "totalMS": .double((ProcessStats.monotonicSeconds() - t0) * 1000)]
+        if loadMS >= 1 { timings["loadMS"] = .double(loadMS) }
+        return ["stage": stage.map { .string($0.rawValue) } ?? .null, "classIndex": stage.map { .int(Int64($0.index)) } ?? .null,
+                "probabilities": .null, "text": .string(r.text),
                 "model": ["name": .string(lease.stored.name), "version": .string(lease.stored.version),
                           "kind": .string(lease.stored.kind)],
                 "image": decoded.json, "timings": .object(timings)]

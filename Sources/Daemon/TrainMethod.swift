@@ -4,6 +4,7 @@ import Retina
 import RPC
 import Tensors
 import VesselGraph
+import VLM
 
 /// `train {kind, cohort?, generate?: {count, seed, sizePX?}, config?, name?}` as a job.
 ///
@@ -28,6 +29,11 @@ struct TrainMethod {
         var patience: Int?
         var seed: UInt64?
         var dropout: Double?
+        /// VLM: preset (tiny, small, base, peer; default small), steps of both stages, vocabulary cap.
+        var preset: String?
+        var alignmentSteps: Int?
+        var instructionSteps: Int?
+        var maxVocab: Int?
     }
     struct Params: Decodable {
         var kind: String
@@ -54,10 +60,8 @@ struct TrainMethod {
 
     func handle(_ ctx: RequestContext) throws -> JSONValue {
         let p = try ctx.decodeParams(Params.self)
-        guard p.kind == "gnn" else {
-            throw DaemonError.invalidParams(p.kind == "vlm" || p.kind == "pipeline"
-                ? "field 'kind': '\(p.kind)' training is not available in this build (the VLM module is not merged yet); use 'gnn'"
-                : "field 'kind' must be 'gnn', got '\(p.kind)'")
+        guard ["gnn", "vlm", "pipeline"].contains(p.kind) else {
+            throw DaemonError.invalidParams("field 'kind' must be 'gnn', 'vlm' or 'pipeline', got '\(p.kind)'")
         }
         guard (p.cohort == nil) != (p.generate == nil) else {
             throw DaemonError.invalidParams("give exactly one of 'cohort' (a folder with manifest.jsonl) or 'generate' ({count, seed})")
@@ -73,12 +77,15 @@ struct TrainMethod {
                 throw DaemonError.invalidParams("field 'generate.count' must be 6...\(configuration.maxGenerateCount) (train, val and test need eyes), got \(g.count)")
             }
         }
-        let name = p.name ?? configuration.defaultStageModel
+        if p.kind == "pipeline" && p.name != nil {
+            throw DaemonError.invalidParams("field 'name' applies to kind gnn or vlm; pipeline trains '\(configuration.defaultStageModel)' and '\(configuration.defaultExplainModel)'")
+        }
+        let name = p.name ?? (p.kind == "vlm" ? configuration.defaultExplainModel : configuration.defaultStageModel)
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), Int(name) == nil else {
             throw DaemonError.invalidParams("field 'name' must be a plain folder name, got '\(name)'")
         }
         var arch = GraphNetConfig()
-        var options = TrainingOptions()
+        var options = GraphNet.TrainingOptions()
         if let c = p.config {
             if let v = c.hidden { arch.hidden = v }
             if let v = c.layers { arch.layers = v }
@@ -93,9 +100,29 @@ struct TrainMethod {
             try arch.validate()
             try options.validate()
         } catch { throw DaemonError.invalidParams("field 'config': \(error)") }
+        let vlmConfig: VLMConfig
+        do { vlmConfig = try VLMConfig.preset(p.config?.preset ?? "small") } catch {
+            throw DaemonError.invalidParams("field 'config.preset': \(error)")
+        }
+        var vlmOptions = VLM.TrainingOptions()
+        if let c = p.config {
+            if let v = c.alignmentSteps { vlmOptions.alignmentSteps = v }
+            if let v = c.instructionSteps { vlmOptions.instructionSteps = v }
+            if let v = c.batchSize { vlmOptions.batchSize = v }
+            if let v = c.learningRate { vlmOptions.learningRate = Float(v); vlmOptions.minLearningRate = Float(v) / 20 }
+            if let v = c.seed { vlmOptions.seed = v }
+        }
+        guard vlmOptions.alignmentSteps >= 0, vlmOptions.instructionSteps >= 1, vlmOptions.batchSize >= 1 else {
+            throw DaemonError.invalidParams("field 'config': alignmentSteps >= 0, instructionSteps >= 1 and batchSize >= 1 are needed")
+        }
+        let maxVocab = p.config?.maxVocab ?? 2000
+        let kind = p.kind, vlmName = p.kind == "pipeline" ? configuration.defaultExplainModel : name
+        let gnnName = p.kind == "pipeline" ? configuration.defaultStageModel : name
         let store = configuration.storePath, registry = self.registry, defaults = configuration.defaultModels
         let cohortParam = p.cohort, generate = p.generate, architecture = arch, trainingOptions = options
-        let job = try jobs.start(kind: "train", title: "training GNN '\(name)'", sink: ctx.workDoneSink) { jc in
+        let title = kind == "pipeline" ? "training GNN '\(gnnName)' and VLM '\(vlmName)'" : "training \(kind == "gnn" ? "GNN" : "VLM") '\(name)'"
+        let finalVLMOptions = vlmOptions
+        let job = try jobs.start(kind: "train", title: title, sink: ctx.workDoneSink) { jc in
             var cohort = cohortParam ?? ""
             if let g = generate {
                 cohort = (store as NSString).appendingPathComponent(".cohorts/\(jc.job.id)-\(g.count)-\(g.seed)")
@@ -106,15 +133,24 @@ struct TrainMethod {
                 _ = try DatasetMethod.generate(count: g.count, seed: g.seed, mix: .standard, config: sim, out: cohort, jc: jc,
                                                phase: "generate")
             }
-            return try Self.trainGNN(cohort: cohort, name: name, arch: architecture, options: trainingOptions, store: store,
-                                     registry: registry, defaultModels: defaults, jc: jc)
+            var gnn: JSONValue?, vlm: JSONValue?
+            if kind != "vlm" {
+                gnn = try Self.trainGNN(cohort: cohort, name: gnnName, arch: architecture, options: trainingOptions, store: store,
+                                        registry: registry, defaultModels: defaults, jc: jc)
+            }
+            if kind != "gnn" {
+                vlm = try Self.trainVLM(cohort: cohort, name: vlmName, config: vlmConfig, options: finalVLMOptions,
+                                        maxVocab: maxVocab, store: store, registry: registry, defaultModels: defaults, jc: jc)
+            }
+            if kind == "pipeline" { return ["gnn": gnn!, "vlm": vlm!] }
+            return gnn ?? vlm!
         }
         return ["jobId": .string(job.id), "name": .string(name)]
     }
 
     /// Graphs -> training -> test -> store -> hot swap. Mirrors `GraphNetTraining.train` but drives
     /// `ClassifierTrainer` itself so that its logits closure can stop the run when the job is cancelled.
-    static func trainGNN(cohort: String, name: String, arch: GraphNetConfig, options: TrainingOptions, store: String,
+    static func trainGNN(cohort: String, name: String, arch: GraphNetConfig, options: GraphNet.TrainingOptions, store: String,
                          registry: ModelRegistry, defaultModels: [String], jc: JobContext) throws -> JSONValue {
         let scheme = LabelScheme.stage
         let manifest = try CohortGraphLoader.manifest(at: cohort)
@@ -176,5 +212,39 @@ struct TrainMethod {
             result["testBalancedAccuracy"] = .double(t.balancedAccuracy)
         }
         return .object(result)
+    }
+
+    /// Ground-truth captions of the cohort (LLaVA JSON in `<store>/.datasets/`) -> two-stage VLM training ->
+    /// the next `v<N>` of `name` -> hot swap. A cancelled run stores no version (VLMTrainingRun keeps its
+    /// checkpoint in `<store>/<name>/checkpoint/`, so the same job run again resumes).
+    static func trainVLM(cohort: String, name: String, config: VLMConfig, options: VLM.TrainingOptions, maxVocab: Int,
+                         store: String, registry: ModelRegistry, defaultModels: [String], jc: JobContext) throws -> JSONValue {
+        try jc.checkCancelled()
+        jc.report(done: 0, total: options.totalSteps, message: "captions", extra: ["phase": "captions"])
+        let (dataset, _) = try GroundTruthCaptions.dataset(cohort: cohort, style: .truth)
+        let dataDir = (store as NSString).appendingPathComponent(".datasets")
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let dataPath = (dataDir as NSString).appendingPathComponent("\(jc.job.id)-\(name).json")
+        try dataset.write(to: dataPath)
+        let flag = CancellationFlag()
+        let run = try VLMTrainingRun.run(data: dataPath, config: config, options: options, store: store, name: name,
+                                         maxVocab: maxVocab, cancel: flag) { p in
+            if jc.isCancelled { flag.cancel() }
+            jc.report(done: p.step, total: p.totalSteps,
+                      message: String(format: "VLM stage %d step %d/%d: loss %.4f", p.stage, p.step, p.totalSteps, p.loss),
+                      extra: ["phase": "train-vlm", "stage": .int(Int64(p.stage)), "step": .int(Int64(p.step)),
+                              "loss": .double(Double(p.loss)), "learningRate": .double(Double(p.learningRate)),
+                              "tokensPerSecond": .double(p.textTokensPerSecond)])
+        }
+        guard !run.outcome.cancelled, let dir = run.modelDirectory else { throw JobCancelled() }
+        try jc.checkCancelled()
+        let version = (dir as NSString).lastPathComponent
+        let keepAlive: Double? = registry.loaded()[name] == nil && defaultModels.contains(name) ? -1 : nil
+        let swap = try registry.load(name, version: version, keepAliveSeconds: keepAlive)
+        return ["name": .string(name), "version": .string(version), "path": .string(dir), "cohort": .string(cohort),
+                "steps": .int(Int64(run.outcome.stepsDone)), "finalLoss": .double(Double(run.outcome.finalLoss)),
+                "parameters": .int(Int64(run.parameterCount)), "vocabSize": .int(Int64(run.vocabSize)),
+                "trainExamples": .int(Int64(run.trainExamples)),
+                "replacedVersion": swap.replacedVersion.map { .string($0) } ?? .null]
     }
 }

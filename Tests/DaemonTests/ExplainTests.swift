@@ -1,0 +1,198 @@
+import Foundation
+import XCTest
+@testable import Daemon
+import Retina
+import RPC
+import VLM
+
+/// `explain` streaming through a real socket: deltas concatenate to the final text, cancellation and
+/// disconnects stop generation, 8 clients at once, and a VLM training job hot-swapping the model while a
+/// client explains.
+final class ExplainTests: XCTestCase {
+    /// A store with vlm v1, trained once for the class by the `train` method (tiny preset, few steps).
+    nonisolated(unsafe) static var trainedStore: String?
+    nonisolated(unsafe) static var cohort: String?
+    static let tinyVLM: JSONValue = ["preset": "tiny", "alignmentSteps": 10, "instructionSteps": 40, "batchSize": 4,
+                                     "maxVocab": 400, "seed": 1]
+    static let image: JSONValue = ["synthetic": ["seed": 5, "stage": "npdr", "sizePX": 96]]
+
+    var h: DaemonHarness!
+    override func tearDown() { h?.stop() }
+    override class func tearDown() {
+        if let s = trainedStore { try? FileManager.default.removeItem(atPath: (s as NSString).deletingLastPathComponent) }
+        trainedStore = nil
+        super.tearDown()
+    }
+
+    func harnessWithVLM(_ tag: String, workers: Int = 4, slowModel: Bool = false) throws -> DaemonHarness {
+        if Self.trainedStore == nil {
+            let t = try DaemonHarness("vtrain0", loaders: DefaultModelLoaders.all)
+            let c = try t.client()
+            let r = try c.exchange("train", id: 1, params: ["kind": "vlm", "generate": ["count": 12, "seed": 2, "sizePX": 96],
+                                                            "config": Self.tinyVLM, "workDoneToken": "t"])
+            XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
+            var values = r.progress("t")
+            while values.last?["kind"] != "end" {
+                values.append(try c.awaitNotification(timeout: 180) { $0["params"]?["token"] == "t" }["params"]!["value"]!)
+            }
+            XCTAssertEqual(values.last?["state"], "succeeded", "\(values.last ?? .null)")
+            XCTAssert(values.contains { $0["phase"] == "train-vlm" && $0["loss"]?.doubleValue != nil })
+            XCTAssertEqual(values.last?["result"]?["version"], "v1")
+            let keep = makeTemporaryDirectory("vtrained")
+            try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
+            Self.trainedStore = keep + "/store"
+            Self.cohort = values.last?["result"]?["cohort"]?.stringValue.map { $0.replacingOccurrences(of: t.store, with: keep + "/store") }
+            t.stop()
+        }
+        let source = try XCTUnwrap(Self.trainedStore)
+        return try DaemonHarness(tag, loaders: DefaultModelLoaders.all, workers: workers, prepareStore: { store in
+            try FileManager.default.removeItem(atPath: store)
+            try FileManager.default.copyItem(atPath: source, toPath: store)
+            if slowModel { try Self.writeUntrainedSmallVLM(store: store) }
+        }, tweak: { $0.defaultModels = ["vlm"] })
+    }
+
+    /// An untrained "small" VLM named "vlm-slow": real files and real generation (random weights, so it
+    /// rarely ends early), slow enough per token to cancel mid-stream.
+    static func writeUntrainedSmallVLM(store: String) throws {
+        let tokenizer = Tokenizer.train(texts: ["Stage: NPDR. The foveal avascular zone is enlarged.",
+                                                "Capillary perfusion is reduced in the superior sector."], maxVocab: 300)
+        var config = VLMConfig.small
+        config.vocabSize = tokenizer.vocabSize
+        let model = try VLMModel(config: config, seed: 3)
+        try VLMStore.save(model: model, tokenizer: tokenizer, metrics: ["note": "untrained, for cancellation tests"],
+                          store: store, name: "vlm-slow")
+    }
+
+    /// Sends explain and collects deltas until the response.
+    func explain(_ c: RPCClient, id: Int, token: String?, extra: JSONObject = [:]) throws -> (deltas: [String], response: Exchange) {
+        var params: JSONObject = ["image": Self.image, "maxTokens": 200]
+        if let token { params["partialResultToken"] = .string(token) }
+        for (k, v) in extra { params[k] = v }
+        let r = try c.exchange("explain", id: id, params: .object(params), timeout: 60)
+        let deltas = token.map { t in r.progress(.string(t)).compactMap { $0["text"]?.stringValue } } ?? []
+        return (deltas, r)
+    }
+
+    func testStreamedDeltasConcatenateToTheFinalTextAndUnstreamedIsTheSame() throws {
+        h = try harnessWithVLM("explain")
+        let c = try h.client()
+        let (deltas, r) = try explain(c, id: 1, token: "p")
+        let res = try XCTUnwrap(r.result, "\(r.response)")
+        let text = try XCTUnwrap(res["text"]?.stringValue)
+        XCTAssertFalse(deltas.isEmpty)
+        XCTAssertEqual(deltas.joined(), text)
+        XCTAssert(r.progress("p").allSatisfy { $0["kind"] == "delta" })
+        XCTAssertGreaterThan(res["tokens"]?.intValue ?? 0, 0)
+        XCTAssertGreaterThan(res["ttftMS"]?.doubleValue ?? 0, 0)
+        XCTAssertGreaterThanOrEqual(res["tokensPerSecond"]?.doubleValue ?? -1, 0)
+        XCTAssertEqual(res["model"]?["version"], "v1")
+        // The parsed stage is the one the text's "Stage:" line names (or null when the tiny model wrote none).
+        XCTAssertEqual(res["stage"]?.stringValue, StageLine.parse(text)?.rawValue)
+        // Without a partial token: no notifications, same (greedy) text.
+        let (_, whole) = try explain(c, id: 2, token: nil)
+        XCTAssertTrue(whole.notifications.isEmpty)
+        XCTAssertEqual(whole.result?["text"]?.stringValue, text)
+        // stage with the VLM: its Stage line, no probabilities.
+        let s = try c.exchange("stage", id: 3, params: ["model": "vlm", "image": Self.image])
+        XCTAssertEqual(s.result?["model"]?["kind"], "vlm", "\(s.response)")
+        XCTAssertEqual(s.result?["probabilities"], .null)
+        XCTAssertEqual(s.result?["stage"]?.stringValue, StageLine.parse(s.result?["text"]?.stringValue ?? "")?.rawValue)
+        // Errors: a GNN-less store for stage's default, bad options.
+        let bad = try c.exchange("explain", id: 4, params: ["image": Self.image, "temperature": -1])
+        XCTAssertEqual(bad.error?["code"], .int(-32602))
+    }
+
+    func testCancelMidStreamStopsWithinATokenOrTwo() throws {
+        h = try harnessWithVLM("cancel", slowModel: true)
+        let c = try h.client()
+        try c.send(["jsonrpc": "2.0", "id": 1, "method": "explain",
+                    "params": ["image": Self.image, "model": "vlm-slow", "maxTokens": 230, "partialResultToken": "p"]])
+        _ = try c.awaitNotification(timeout: 30) { $0["params"]?["value"]?["kind"] == "delta" }
+        try c.send(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 1]])
+        var deltasAfterCancel = 0
+        let r = try c.awaitResponse(id: 1, timeout: 30) { _ in deltasAfterCancel += 1 }
+        XCTAssertEqual(r.error?["code"], .int(-32800), "\(r.response)")
+        XCTAssertEqual(r.error?["data"]?["reason"], "cancelRequest")
+        // Deltas already in the socket when the cancel arrived, plus at most the token in progress.
+        XCTAssertLessThan(deltasAfterCancel, 20, "generation went on after the cancel")
+        // The same request uncancelled runs much longer (so the cancel really cut it short).
+        let full = try c.exchange("explain", id: 2, params: ["image": Self.image, "model": "vlm-slow", "maxTokens": 230], timeout: 60)
+        XCTAssertGreaterThan(full.result?["tokens"]?.intValue ?? 0, deltasAfterCancel + 40, "\(full.response)")
+    }
+
+    func testDisconnectMidStreamFreesTheWorker() throws {
+        h = try harnessWithVLM("disconnect", workers: 1, slowModel: true)
+        let a = try h.client()
+        try a.send(["jsonrpc": "2.0", "id": 1, "method": "explain",
+                    "params": ["image": Self.image, "model": "vlm-slow", "maxTokens": 230, "partialResultToken": "p"]])
+        _ = try a.awaitNotification(timeout: 30) { $0["params"]?["value"]?["kind"] == "delta" }
+        a.closeNow()
+        // The only worker is free again at once: another client's request is answered quickly.
+        let b = try h.client()
+        let t0 = ProcessStats.monotonicSeconds()
+        let r = try b.exchange("graph", id: 2, params: ["image": ["synthetic": ["seed": 1, "severity": 0.1, "sizePX": 64]]], timeout: 30)
+        XCTAssertNotNil(r.result, "\(r.response)")
+        let full = try b.exchange("explain", id: 3, params: ["image": Self.image, "model": "vlm-slow", "maxTokens": 230], timeout: 60)
+        let fullMS = full.result?["timings"]?["generateMS"]?.doubleValue ?? 0
+        XCTAssertLessThan((ProcessStats.monotonicSeconds() - t0) * 1000 - fullMS, fullMS * 0.8 + 500,
+                          "the graph request waited for the abandoned generation")
+        XCTAssertEqual(try b.call("status", id: 4)["result"]?["busyWorkers"], 0)
+    }
+
+    func testEightClientsExplainingAtOnceAllComplete() throws {
+        h = try harnessWithVLM("eight")
+        let reference = try explain(try h.client(), id: 1, token: nil).response.result?["text"]?.stringValue
+        final class Outcomes: @unchecked Sendable {
+            let lock = NSLock()
+            var items: [(deltas: String, text: String?)] = []
+            var errors: [String] = []
+        }
+        let out = Outcomes()
+        let group = DispatchGroup()
+        for i in 0..<8 {
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                do {
+                    let c = try h.client()
+                    let (d, r) = try explain(c, id: 10 + i, token: "p\(i)")
+                    out.lock.lock(); out.items.append((d.joined(), r.result?["text"]?.stringValue)); out.lock.unlock()
+                } catch {
+                    out.lock.lock(); out.errors.append("\(error)"); out.lock.unlock()
+                }
+            }.start()
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(out.errors, [])
+        XCTAssertEqual(out.items.count, 8)
+        for item in out.items {
+            XCTAssertEqual(item.deltas, item.text)
+            XCTAssertEqual(item.text, reference, "greedy generation on one shared model gives every client the same text")
+        }
+    }
+
+    func testTrainingSwapsTheVLMWhileAnotherClientExplains() throws {
+        h = try harnessWithVLM("vswap")
+        let cohort = try XCTUnwrap(Self.cohort)
+        let trainer = try h.client(), user = try h.client()
+        let r = try trainer.exchange("train", id: 1, params: ["kind": "vlm", "cohort": .string(cohort),
+                                                              "config": ["preset": "tiny", "alignmentSteps": 4, "instructionSteps": 16,
+                                                                         "batchSize": 4, "maxVocab": 400, "seed": 2]])
+        let job = try h.daemon.jobs.job(try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)"))
+        var versions: [String] = []
+        var i = 10
+        while job.state == .running || versions.last != "v2" {
+            let (d, e) = try explain(user, id: i, token: "p")
+            let res = try XCTUnwrap(e.result, "explain failed during training: \(e.response)")
+            XCTAssertEqual(d.joined(), res["text"]?.stringValue)
+            versions.append(res["model"]!["version"]!.stringValue!)
+            i += 1
+            if i > 2000 || (job.state != .running && job.state != .succeeded) { XCTFail("job: \(job.json)"); break }
+        }
+        XCTAssertEqual(job.state, .succeeded, "\(job.json)")
+        XCTAssertEqual(versions.first, "v1")
+        XCTAssertEqual(versions.last, "v2")
+        if let k = versions.firstIndex(of: "v2") { XCTAssert(versions[k...].allSatisfy { $0 == "v2" }) }
+    }
+}
