@@ -145,15 +145,29 @@ test('AbortSignal cancels a request in flight; the connection stays usable', asy
   } finally { await c.close(); }
 });
 
-test('explain against the daemon: streams if served, else MethodNotFound', async () => {
+test('explain against the daemon: streamed deltas make the final text (or the daemon\'s refusal)', async () => {
   const c = await Client.connect({ socketPath });
   try {
-    if (c.capabilities.methods.includes('explain')) {
-      const deltas = [];
-      for await (const d of c.explain(SYNTH)) deltas.push(d);
-      assert.ok(deltas.length > 0);
-    } else {
-      await assert.rejects((async () => { for await (const _ of c.explain(SYNTH)) { /* none */ } })(), MethodNotFound);
+    const image = { synthetic: { seed: 5, stage: 'npdr', sizePX: 96 } };
+    if (!c.capabilities.methods.includes('explain')) {
+      await assert.rejects((async () => { for await (const _ of c.explain(image)) { /* none */ } })(), MethodNotFound);
+      return;
     }
+    const hasVLM = (await c.models()).models.some((m) => m.kind === 'vlm');
+    if (!hasVLM) {   // the Python tests (run first by scripts/test-clients.sh) train one
+      await assert.rejects((async () => { for await (const _ of c.explain(image)) { /* none */ } })(), ModelNotFound);
+      return;
+    }
+    const stream = c.explain(image, { maxTokens: 60 });
+    const deltas = [];
+    for await (const d of stream) deltas.push(d);
+    assert.ok(deltas.length > 0);
+    assert.equal(deltas.join(''), stream.result.text);
+    assert.equal(stream.result.model.kind, 'vlm');
+    await assert.rejects((async () => { for await (const _ of c.explain(image, { temperature: -1 })) { /* none */ } })(), InvalidParams);
+    const early = c.explain(image, { maxTokens: 200 });
+    for await (const _ of early) break;   // leaving early cancels (or the generation had already finished)
+    assert.ok(early.done);
+    assert.equal(await c.ping(), null);
   } finally { await c.close(); }
 });

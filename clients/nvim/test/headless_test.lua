@@ -114,18 +114,28 @@ local ok, crash = pcall(function()
     last_message().msg:find('Invalid params (-32602): image', 1, true) ~= nil, last_message().msg)
   check('errors are shown at ERROR level', last_message().level == vim.log.levels.ERROR)
 
-  -- :CapillaryExplain against the daemon: streams if it serves explain, else its error, cleanly.
-  vim.cmd('CapillaryExplain synthetic:3:npdr:128')
+  -- :CapillaryExplain against the daemon: the streamed text if it serves explain and has a VLM (the Python
+  -- tests, run first by scripts/test-clients.sh, train one), else the daemon's error, shown cleanly.
+  local has_vlm = false
+  for _, m in ipairs(mo.result.models) do
+    if m.kind == 'vlm' then has_vlm = true end
+  end
+  vim.g.capillary_explain_params = { maxTokens = 60 }
+  vim.cmd('CapillaryExplain synthetic:5:npdr:96')
   local ex = capillary.last_explain
-  wait(function() return ex.done end)
-  local served = ex.error == nil
-  if served then
-    check(':CapillaryExplain (daemon) streamed text', #buf_text(ex.buf) > 40)
+  wait(function() return ex.done end, 60000)
+  if ex.error == nil then
+    check(':CapillaryExplain (daemon) streamed the final text into the buffer', type(ex.result.text) == 'string' and
+      #ex.result.text > 0 and buf_text(ex.buf):find(ex.result.text, 1, true) ~= nil, buf_text(ex.buf))
+    check(':CapillaryExplain (daemon) used a VLM', has_vlm and ex.result.model.kind == 'vlm')
+  elseif ex.error.code == -32601 then
+    check(':CapillaryExplain (daemon) shows method not found', buf_text(ex.buf):find('Method not found (-32601)', 1, true) ~= nil, buf_text(ex.buf))
   else
-    check(':CapillaryExplain (daemon) shows method not found', ex.error.code == -32601 and
-      buf_text(ex.buf):find('Method not found (-32601)', 1, true) ~= nil, buf_text(ex.buf))
+    check(':CapillaryExplain (daemon) without a VLM shows model not found', not has_vlm and
+      buf_text(ex.buf):find('Model not found (-32020)', 1, true) ~= nil, buf_text(ex.buf))
   end
   vim.cmd('bwipeout! ' .. ex.buf)
+  vim.g.capillary_explain_params = nil
 
   -- No daemon: a clear message, no Lua error.
   vim.g.capillary_socket = scratch .. '/absent.sock'

@@ -56,3 +56,29 @@ def wait_until(predicate, timeout=10.0):
             return value
         time.sleep(0.05)
     return predicate()
+
+
+TINY_VLM = {"preset": "tiny", "alignmentSteps": 10, "instructionSteps": 40, "batchSize": 4, "maxVocab": 400,
+            "seed": 1}
+EXPLAIN_IMAGE = {"synthetic": {"seed": 5, "stage": "npdr", "sizePX": 96}}
+
+
+@pytest.fixture(scope="session")
+def vlm_store():
+    """Whether the daemon serves explain; if it does, makes sure its store holds a VLM, training a tiny one
+    through the `train` method first (after checking that explain without one is ModelNotFound).
+    Returns {"served": bool, "train_phases": set of progress phases seen, or None if no training ran}."""
+    from capillary_client import MethodNotFound, ModelNotFound
+    with Client(os.environ["CAPILLARY_SOCKET"]) as c:
+        if "explain" not in c.capabilities["methods"]:
+            with pytest.raises(MethodNotFound):
+                list(c.explain(EXPLAIN_IMAGE))
+            return {"served": False, "train_phases": None}
+        if any(m["kind"] == "vlm" for m in c.models()["models"]):
+            return {"served": True, "train_phases": None}
+        with pytest.raises(ModelNotFound):
+            list(c.explain(EXPLAIN_IMAGE))
+        phases = set()
+        c.train(kind="vlm", generate={"count": 12, "seed": 2, "sizePX": 96}, config=TINY_VLM,
+                on_progress=lambda v: phases.add(v.get("phase", v["kind"])))
+        return {"served": True, "train_phases": phases}

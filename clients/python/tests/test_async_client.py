@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from conftest import EXPLAIN_IMAGE
+
 from capillary_client import AsyncClient, DaemonNotRunning, JobCancelled, MethodNotFound, InvalidParams
 
 
@@ -87,14 +89,14 @@ def test_async_explain_streams_and_aclose_cancels(peer_path):
     run(main())
 
 
-def test_async_explain_against_the_daemon(socket_path):
+def test_async_explain_against_the_daemon(socket_path, vlm_store):
+    if not vlm_store["served"]:
+        pytest.skip("this capillaryd does not serve explain (the fixture checked MethodNotFound)")
+
     async def main():
         async with await AsyncClient.connect(socket_path) as c:
-            if "explain" in c.capabilities["methods"]:
-                deltas = [d async for d in c.explain({"synthetic": {"seed": 3, "stage": "npdr"}})]
-                assert deltas
-            else:
-                with pytest.raises(MethodNotFound):
-                    async for _ in c.explain({"synthetic": {"seed": 3, "stage": "npdr"}}):
-                        pass
+            stream = c.explain(EXPLAIN_IMAGE, maxTokens=40)
+            deltas = [d async for d in stream]
+            assert deltas and "".join(deltas) == stream.result["text"]
+            assert stream.result["model"]["kind"] == "vlm"
     run(main())
