@@ -16,9 +16,9 @@ from .errors import (ClientError, ConnectionClosed, DaemonNotRunning, JobCancell
 
 
 class AsyncClient:
-    """An asyncio connection to capillaryd; create it with ``await AsyncClient.connect(socket_path=None)``
-    (runs initialize) or ``async with AsyncClient.connect(...)`` is not supported: use
-    ``async with await AsyncClient.connect()``. Raises ``DaemonNotRunning`` when nothing listens."""
+    """An asyncio connection to capillaryd. Create it with ``await AsyncClient.connect(socket_path=None)``
+    (which runs initialize), e.g. ``async with await AsyncClient.connect() as c:``; ``connect`` raises
+    ``DaemonNotRunning`` when nothing listens on the socket."""
 
     def __init__(self, reader, writer, socket_path):
         self.socket_path = socket_path
@@ -213,27 +213,34 @@ class AsyncClient:
             raise
 
     async def ping(self):
+        """Round trip; returns None."""
         return await self.call("ping")
 
     async def status(self):
+        """Daemon state (connections, queue, workers, store, loaded models, jobs)."""
         return await self.call("status")
 
     async def graph(self, image, include_graph=False, fov_mm=None):
+        """As ``Client.graph``: vessel graph summary, biomarkers and timings of ``image``."""
         return await self.call("graph", {"image": _image(image, fov_mm), "includeGraph": bool(include_graph)})
 
     async def stage(self, image, model=None, fov_mm=None):
+        """As ``Client.stage``: DR stage and probabilities from a warm model."""
         params = {"image": _image(image, fov_mm)}
         if model is not None:
             params["model"] = model
         return await self.call("stage", params)
 
     async def models(self):
+        """``models/list``."""
         return await self.call("models/list", {})
 
     async def jobs(self):
+        """``jobs/list``."""
         return await self.call("jobs/list", {})
 
     async def cancel_job(self, job_id):
+        """``jobs/cancel``; returns the job's row."""
         return await self.call("jobs/cancel", {"id": job_id})
 
     async def train(self, kind="gnn", cohort=None, generate=None, config=None, name=None, on_progress=None,
