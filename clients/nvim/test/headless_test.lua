@@ -154,6 +154,12 @@ local ok, crash = pcall(function()
   wait(function() return ready end, 10000)
   check('stream peer started', ready)
   vim.g.capillary_socket = peer
+  -- A method the peer does not serve: the daemon-side error is shown, not raised.
+  vim.cmd('CapillaryModels')
+  local unserved = capillary.last_models
+  wait(function() return unserved.done end, 10000)
+  check('a method the server lacks -> Method not found shown', unserved.error and unserved.error.code == -32601 and
+    last_message().msg:find('Capillary models: Method not found (-32601)', 1, true) ~= nil, last_message().msg)
   vim.g.capillary_explain_params = { deltas = 30, delayMS = 20 }
   vim.cmd('CapillaryExplain /abs/eye.png')
   local s1 = capillary.last_explain
