@@ -9,3 +9,4 @@ echo "no benchmarks yet" >&2
 "$BIN/capillary" bench-tensors
 "$BIN/capillary" bench-retina --out bench-out/retina.json
 "$BIN/capillary" bench-vlm --out bench-out/vlm.json
+"$BIN/capillary" bench-daemon --out bench-out/daemon.json   # Daemon: graph/stage p50/p99, explain TTFT and tokens/s (1 and 8 clients), RSS with default models

@@ -33,6 +33,18 @@ struct BenchDaemonCommand: ParsableCommand {
     @Option(name: .customLong("train-epochs"), help: "Epochs of that training.")
     var trainEpochs: Int = 30
 
+    @Option(name: .customLong("vlm-preset"), help: "VLM preset trained when the store has no vlm (speed depends on it, not on training).")
+    var vlmPreset: String = "small"
+
+    @Option(name: .customLong("vlm-steps"), help: "Instruction steps of that VLM training (alignment: a quarter of it).")
+    var vlmSteps: Int = 60
+
+    @Option(name: .customLong("explain-requests"), help: "explain requests per client.")
+    var explainRequests: Int = 4
+
+    @Option(name: .customLong("max-tokens"), help: "maxTokens of each explain request.")
+    var maxTokens: Int = 160
+
     @Option(help: "Path of capillaryd (default: next to this binary).")
     var daemon: String?
 
@@ -56,15 +68,20 @@ struct BenchDaemonCommand: ParsableCommand {
         // measured daemon's memory is that of serving, not of a finished training run).
         var trainSeconds: Double? = nil
         var trainRSS: Int? = nil
-        if ModelStoreListing.hasModel(storePath, name: "graphnet") == false {
+        if !ModelStoreListing.hasModel(storePath, name: "graphnet") || !ModelStoreListing.hasModel(storePath, name: "vlm") {
             let (trainer, _) = try Self.startDaemon(exe, socketPath, storePath)
             defer { kill(trainer.processIdentifier, SIGTERM); trainer.waitUntilExit() }
             let c = try RPCClient(path: socketPath)
             try c.initialize()
-            print("store \(storePath) has no graphnet model: training one (\(trainCount) synthetic eyes, \(trainEpochs) epochs) ...")
+            print("store \(storePath) lacks graphnet or vlm: training both (pipeline; \(trainCount) synthetic eyes, GNN \(trainEpochs) epochs, VLM \(vlmPreset) \(vlmSteps) steps) ...")
             let t0 = ProcessStats.monotonicSeconds()
-            let r = try c.call("train", id: 2, params: ["kind": "gnn", "generate": ["count": .int(Int64(trainCount)), "seed": 1],
-                                                        "config": ["epochs": .int(Int64(trainEpochs))], "workDoneToken": "train"])
+            try c.send(["jsonrpc": "2.0", "id": 2, "method": "train", "params": ["kind": "pipeline", "generate": ["count": .int(Int64(trainCount)), "seed": 1],
+                                                        "config": ["epochs": .int(Int64(trainEpochs)), "preset": .string(vlmPreset),
+                                                                   "alignmentSteps": .int(Int64(max(1, vlmSteps / 4))),
+                                                                   "instructionSteps": .int(Int64(vlmSteps))],
+                                                        "workDoneToken": "train"]])
+            var r = try c.read(timeout: 30)
+            while r["id"] == nil { r = try c.read(timeout: 30) }  // the job's begin may come first
             guard r["result"]?["jobId"] != nil else { throw ValidationError("train failed: \(r)") }
             while true {
                 let m = try c.read(timeout: 3600)
@@ -95,6 +112,20 @@ struct BenchDaemonCommand: ParsableCommand {
                 rows.append((method, n, lat, Double(lat.count) / wall))
             }
         }
+        var explainRows: [JSONValue] = []
+        var explainTable = "| explain clients | requests | TTFT p50 ms (client, first delta) | TTFT p50 ms (server) | tokens/s per stream p50 | tokens/s all streams | tokens per answer (mean) |\n|---|---|---|---|---|---|---|\n"
+        for n in [1, clients] {
+            _ = try Self.explainRun(socketPath, image: image, clients: 1, requests: 1, maxTokens: maxTokens)  // warm-up
+            let e = try Self.explainRun(socketPath, image: image, clients: n, requests: explainRequests, maxTokens: maxTokens)
+            let ttftClient = BenchRPCCommand.percentile(e.ttftClientMS, 0.5), ttftServer = BenchRPCCommand.percentile(e.ttftServerMS, 0.5)
+            let tps = BenchRPCCommand.percentile(e.tokensPerSecond, 0.5)
+            let total = Double(e.tokens.reduce(0, +)) / e.wallSeconds
+            let mean = Double(e.tokens.reduce(0, +)) / Double(max(1, e.tokens.count))
+            explainTable += "| \(n) | \(e.tokens.count) | \(String(format: "%.1f", ttftClient)) | \(String(format: "%.1f", ttftServer)) | \(String(format: "%.0f", tps)) | \(String(format: "%.0f", total)) | \(String(format: "%.0f", mean)) |\n"
+            explainRows.append(["clients": .int(Int64(n)), "requests": .int(Int64(e.tokens.count)), "ttftClientP50MS": .double(ttftClient),
+                                "ttftServerP50MS": .double(ttftServer), "tokensPerSecondPerStreamP50": .double(tps),
+                                "tokensPerSecondAllStreams": .double(total), "meanTokens": .double(mean)])
+        }
         let status = try control.call("status", id: 3, timeout: 10)["result"] ?? .null
         let rss = status["rssBytes"]?.intValue ?? 0
         let loaded = status["loadedModels"]?.arrayValue?.compactMap { m -> String? in
@@ -113,6 +144,7 @@ struct BenchDaemonCommand: ParsableCommand {
                              "p50MS": .double(p50), "p99MS": .double(p99), "requestsPerSecond": .double(rps)])
         }
         print(table)
+        print(explainTable)
         print(String(format: "daemon RSS with default models loaded (%@): %.1f MiB at start, %.1f MiB after the runs (target <= 300 MiB)",
                      loaded.joined(separator: ", "), Double(rssStart) / 1048576, Double(rss) / 1048576))
         if let t = trainSeconds {
@@ -121,7 +153,7 @@ struct BenchDaemonCommand: ParsableCommand {
         }
         print("image: synthetic 304 px, 3 mm, png_base64; machine: \(cores) cores, \(cpu)")
         var json: JSONObject = ["benchmark": "daemon", "machine": ["cores": .int(Int64(cores)), "cpu": .string(cpu)],
-                                "rows": .array(jsonRows), "rssBytes": .int(Int64(rss)), "rssStartBytes": .int(Int64(rssStart)),
+                                "rows": .array(jsonRows), "explain": .array(explainRows), "maxTokens": .int(Int64(maxTokens)), "rssBytes": .int(Int64(rss)), "rssStartBytes": .int(Int64(rssStart)),
                                 "loadedModels": .array(loaded.map { .string($0) }), "rssTargetBytes": .int(300 << 20),
                                 "meetsRSSTarget": .bool(rss <= 300 << 20)]
         if let t = trainSeconds { json["trainSeconds"] = .double(t) }
@@ -143,6 +175,56 @@ struct BenchDaemonCommand: ParsableCommand {
             usleep(20_000)
         }
         return (p, p.processIdentifier)
+    }
+
+    /// Streaming explain runs: per request the client-side time to the first delta, the server's TTFT, the
+    /// server's decode rate and the token count; plus the wall time of the whole run.
+    static func explainRun(_ socketPath: String, image: JSONValue, clients: Int, requests: Int, maxTokens: Int) throws
+        -> (ttftClientMS: [Double], ttftServerMS: [Double], tokensPerSecond: [Double], tokens: [Int], wallSeconds: Double) {
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var ttftClient: [Double] = [], ttftServer: [Double] = [], tps: [Double] = [], tokens: [Int] = []
+            var failure: String?
+        }
+        let results = Results()
+        let group = DispatchGroup()
+        let t0 = ProcessStats.monotonicSeconds()
+        for _ in 0..<clients {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let c = try RPCClient(path: socketPath)
+                    try c.initialize()
+                    for i in 0..<requests {
+                        let start = ProcessStats.monotonicSeconds()
+                        try c.send(["jsonrpc": "2.0", "id": .int(Int64(i + 1)), "method": "explain",
+                                    "params": ["image": image, "maxTokens": .int(Int64(maxTokens)), "partialResultToken": "b"]])
+                        var first: Double?
+                        while true {
+                            let m = try c.read(timeout: 600)
+                            if m["method"] != nil {
+                                if first == nil { first = (ProcessStats.monotonicSeconds() - start) * 1000 }
+                                continue
+                            }
+                            guard let r = m["result"] else { throw ValidationError("explain failed: \(m)") }
+                            results.lock.lock()
+                            results.ttftClient.append(first ?? (ProcessStats.monotonicSeconds() - start) * 1000)
+                            results.ttftServer.append(r["ttftMS"]?.doubleValue ?? 0)
+                            results.tps.append(r["tokensPerSecond"]?.doubleValue ?? 0)
+                            results.tokens.append(r["tokens"]?.intValue ?? 0)
+                            results.lock.unlock()
+                            break
+                        }
+                    }
+                } catch {
+                    results.lock.lock(); results.failure = "\(error)"; results.lock.unlock()
+                }
+            }.start()
+        }
+        group.wait()
+        if let f = results.failure { throw ValidationError(f) }
+        return (results.ttftClient, results.ttftServer, results.tps, results.tokens, ProcessStats.monotonicSeconds() - t0)
     }
 
     /// `clients` connections each sending `requests` calls of `method` one after another; latencies in ms.

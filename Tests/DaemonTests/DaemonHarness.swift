@@ -59,6 +59,7 @@ final class DaemonHarness {
 
     init(_ tag: String, loaders: [ModelLoader] = [blobLoader()], workers: Int = 4,
          prepareStore: (String) throws -> Void = { _ in }, tweak: (inout DaemonConfiguration) -> Void = { _ in },
+         rpc: (inout RPCServerConfiguration) -> Void = { _ in },
          extra: (RPCServer, Daemon) -> Void = { _, _ in }) throws {
         root = makeTemporaryDirectory(tag)
         store = root + "/store"
@@ -74,6 +75,7 @@ final class DaemonHarness {
         config.workerCount = workers
         config.logger = Logger(level: ProcessInfo.processInfo.environment["DAEMON_TEST_LOG"] != nil ? .debug : .error)
         config.statusExtension = { daemon.statusMembers() }
+        rpc(&config)
         server = RPCServer(configuration: config)
         daemon.register(on: server)
         extra(server, daemon)

@@ -92,4 +92,20 @@ final class JobTests: XCTestCase {
         try h.daemon.jobs.cancel(jobID)
         XCTAssert(try h.daemon.jobs.job(jobID).wait(timeout: 10))
     }
+
+    func testAFullWorkerQueueAnswersBusyWithARetryHint() throws {
+        h.stop()
+        h = try DaemonHarness("busy", workers: 1, rpc: { $0.maxQueuedRequests = 0 })
+        let a = try h.client(), b = try h.client()
+        // One worker, no queue: while a large synthetic graph is computed, the next request is refused.
+        try a.send(["jsonrpc": "2.0", "id": 1, "method": "graph",
+                    "params": ["image": ["synthetic": ["seed": 1, "severity": 0.5, "sizePX": 1024]]]])
+        usleep(100_000)
+        let busy = try b.exchange("graph", id: 2, params: ["image": ["synthetic": ["seed": 2, "severity": 0.1, "sizePX": 64]]])
+        XCTAssertEqual(busy.error?["code"], .int(-32010), "\(busy.response)")
+        XCTAssertNotNil(busy.error?["data"]?["retryAfterMs"]?.intValue)
+        XCTAssertNotNil(try a.awaitResponse(id: 1, timeout: 60).result)
+        // Once the worker is free the same request goes through.
+        XCTAssertNotNil(try b.exchange("graph", id: 3, params: ["image": ["synthetic": ["seed": 2, "severity": 0.1, "sizePX": 64]]]).result)
+    }
 }
