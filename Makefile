@@ -20,6 +20,7 @@ build: deps
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	bash scripts/test-clients.sh
 
 demo: build
 	@bash scripts/demo.sh "$(BIN)" "$(DEMO_OUT)"
