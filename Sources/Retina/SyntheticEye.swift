@@ -189,4 +189,7 @@ public struct SyntheticEye: Sendable {
     public var lesions: [Lesion]
     /// Labels, parameters and true biomarkers.
     public var truth: GroundTruth
+    /// Sum of the visible simulated centreline lengths clipped to the field, mm, with overlaps counted twice
+    /// (the skeleton-length truth before it became the pixel-grid union; kept for checks, not in metadata).
+    var geometricCentrelineLengthMM: Double = 0
 }

@@ -51,4 +51,18 @@ final class CentrelineRasterTests: XCTestCase {
         r.add(ax: 40, ay: 40, bx: 50, by: 45)
         XCTAssertEqual(r.lengthPX, 16, accuracy: 1e-9)
     }
+
+    func testSimulatorTruthIsTheUnionAndBelowTheSummedSegments() {
+        // The metadata length is the pixel-grid union: never more than the summed segment lengths (overlaps
+        // count once), and on real eyes only moderately less (docs/COHORT.md: 0.90-0.93 on 8 eyes).
+        let sim = OCTASimulator(config: SimulatorConfig())
+        for (seed, severity) in [(UInt64(11), 0.1), (UInt64(12), 0.9)] {
+            let eye = sim.generate(seed: seed, severity: severity)
+            let F = eye.truth.config.fovMM
+            let unionMM = eye.truth.skeletonLengthDensityMMPerMM2 * F * F
+            XCTAssertGreaterThan(eye.geometricCentrelineLengthMM, 0)
+            XCTAssertLessThan(unionMM, eye.geometricCentrelineLengthMM, "seed \(seed)")
+            XCTAssertGreaterThan(unionMM, 0.8 * eye.geometricCentrelineLengthMM, "seed \(seed)")
+        }
+    }
 }
