@@ -60,8 +60,14 @@ enum Skeletonizer {
         }
         var toDelete = [Int32](repeating: 0, count: live.count)
         var liveCount = live.count
+        // Bit k set: the pixel must be (re-)tested in sub-iteration k. A pixel that survived sub-iteration k
+        // keeps its verdict until one of its 8 neighbours is deleted, so only those are tested again; the
+        // deletions, and so the skeleton, are exactly those of testing every live pixel every time.
+        var dirty = [UInt8](repeating: 0, count: pw * ph)
+        for i32 in live { dirty[Int(i32)] = 3 }
         // Raw buffers throughout: writes to captured arrays inside the closure would each pay a uniqueness check.
         p.withUnsafeMutableBufferPointer { b in
+          dirty.withUnsafeMutableBufferPointer { dt in
           live.withUnsafeMutableBufferPointer { lv in
             toDelete.withUnsafeMutableBufferPointer { del in
             zhangSuen.withUnsafeBufferPointer { zs in
@@ -75,10 +81,20 @@ enum Skeletonizer {
                     for pass in 0..<2 {
                         let bit = UInt8(1 << pass)
                         var nDel = 0
-                        for j in 0..<liveCount where zs[code(Int(lv[j]))] & bit != 0 { del[nDel] = lv[j]; nDel += 1 }
+                        for j in 0..<liveCount {
+                            let i = Int(lv[j])
+                            if dt[i] & bit == 0 { continue }
+                            dt[i] &= ~bit
+                            if zs[code(i)] & bit != 0 { del[nDel] = lv[j]; nDel += 1 }
+                        }
                         if nDel > 0 {
                             changed = true
-                            for k in 0..<nDel { b[Int(del[k])] = 0 }
+                            for k in 0..<nDel {
+                                let i = Int(del[k])
+                                b[i] = 0
+                                dt[i - pw - 1] = 3; dt[i - pw] = 3; dt[i - pw + 1] = 3; dt[i - 1] = 3
+                                dt[i + 1] = 3; dt[i + pw - 1] = 3; dt[i + pw] = 3; dt[i + pw + 1] = 3
+                            }
                             // Compact the live list in place.
                             var keep = 0
                             for j in 0..<liveCount where b[Int(lv[j])] != 0 { lv[keep] = lv[j]; keep += 1 }
@@ -90,6 +106,7 @@ enum Skeletonizer {
                 for j in 0..<liveCount where redundantCorner[code(Int(lv[j]))] { b[Int(lv[j])] = 0 }
             }
             }
+          }
           }
         }
         var out = [UInt8](repeating: 0, count: w * h)
