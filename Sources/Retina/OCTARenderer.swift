@@ -17,7 +17,10 @@ struct OCTARenderer {
         var vesselMask: BinaryMask
         var fazMask: BinaryMask
         var dropoutMask: BinaryMask
+        /// Length of the union of the visible centrelines on the pixel grid (`CentrelineRaster`), mm.
         var visibleLengthMM: Double
+        /// Sum of the visible simulated centreline lengths clipped to the field (overlaps count twice), mm.
+        var geometricLengthMM: Double
         var quality: Quality
     }
 
@@ -42,6 +45,7 @@ struct OCTARenderer {
             }
         }
         var visibleLength = 0.0
+        var centrelines = CentrelineRaster(width: W)
         let beadPhase = rng.uniform(0, 2 * Double.pi)
         for i in 0..<tree.count {
             let p = Int(tree.parent[i])
@@ -61,7 +65,10 @@ struct OCTARenderer {
             let amp = Float(base) * tree.flow[i] * Float(weight)
             drawCapsule(&layer, &mask, W: W, ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps,
                         halfPX: h / ps, amp: amp, inMask: inMask)
-            if inMask { visibleLength += Self.clippedLength(tree.x[p], tree.y[p], tree.x[i], tree.y[i], F: F) }
+            if inMask {
+                visibleLength += Self.clippedLength(tree.x[p], tree.y[p], tree.x[i], tree.y[i], F: F)
+                centrelines.add(ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps)
+            }
         }
         for m in pathology.microaneurysms {
             // A saccular dilation blurred by the point-spread: a bright dot clearly wider than its capillary.
@@ -183,7 +190,8 @@ struct OCTARenderer {
             vesselMask: BinaryMask(width: W, height: W, bits: mask),
             fazMask: BinaryMask(width: W, height: W, bits: fazBits),
             dropoutMask: BinaryMask(width: W, height: W, bits: dropBits),
-            visibleLengthMM: visibleLength,
+            visibleLengthMM: centrelines.lengthPX * ps,
+            geometricLengthMM: visibleLength,
             quality: Quality(targetMean: targetMean, targetSD: targetSD, gamma: gamma,
                              motionLines: motionLines, floaters: floaters))
     }

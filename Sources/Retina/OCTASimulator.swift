@@ -151,7 +151,8 @@ public struct OCTASimulator: Sendable {
             lesions: lesions)
         out.image.pixelSizeMM = pix
         return SyntheticEye(image: out.image, vesselMask: out.vesselMask, fazMask: out.fazMask,
-                            dropoutMask: out.dropoutMask, lesions: lesions, truth: truth)
+                            dropoutMask: out.dropoutMask, lesions: lesions, truth: truth,
+                            geometricCentrelineLengthMM: out.geometricLengthMM)
     }
 
     struct Root { var x, y, dx, dy: Double; var kind: VesselKind }

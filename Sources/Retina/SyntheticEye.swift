@@ -148,7 +148,8 @@ public struct GroundTruth: Codable, Sendable, Equatable {
     public var fazCircularity: Double
     /// Fraction of image pixels inside the vessel mask, 0-1.
     public var perfusionDensity: Double
-    /// Visible vessel centreline length (simulated geometry, clipped to the field), mm, per field area, mm2.
+    /// Length of the union of the visible vessel centrelines on the pixel grid (8-neighbour step weights,
+    /// see `CentrelineRaster` and docs/COHORT.md), mm, per field area, mm2.
     public var skeletonLengthDensityMMPerMM2: Double
     /// Dropout-mask pixels x pixel area, mm2.
     public var nonPerfusionAreaMM2: Double
@@ -188,4 +189,7 @@ public struct SyntheticEye: Sendable {
     public var lesions: [Lesion]
     /// Labels, parameters and true biomarkers.
     public var truth: GroundTruth
+    /// Sum of the visible simulated centreline lengths clipped to the field, mm, with overlaps counted twice
+    /// (the skeleton-length truth before it became the pixel-grid union; kept for checks, not in metadata).
+    var geometricCentrelineLengthMM: Double = 0
 }

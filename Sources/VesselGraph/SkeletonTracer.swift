@@ -110,9 +110,15 @@ enum SkeletonTracer {
 
         func step(_ a: Int, _ b: Int) -> Double { (a % w != b % w && a / w != b / w) ? 2.0.squareRoot() : 1 }
 
+        // One scratch buffer for every walk: the path is copied out once at its final size, instead of an
+        // array that reallocates as it grows (this was a tenth of the tracer's time).
+        var scratch: [Int32] = []
+        scratch.reserveCapacity(1024)
+
         // Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
         func walk(from start: Int, via first: Int, startNode: Int) {
-            var path: [Int32] = [Int32(start), Int32(first)]
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(Int32(start)); scratch.append(Int32(first))
             var length = step(start, first)
             var prev = start, cur = first
             while nodeOf[cur] < 0 {
@@ -123,11 +129,11 @@ enum SkeletonTracer {
                     let r = cur + offset[k]
                     if r == prev { continue }
                     // Do not step straight back into the start cluster on the first step.
-                    if nodeOf[r] >= 0 && !(path.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break }
+                    if nodeOf[r] >= 0 && !(scratch.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break }
                     if nodeOf[r] < 0 && !visited[r] { next = r }
                 }
                 if next < 0 { break }
-                path.append(Int32(next))
+                scratch.append(Int32(next))
                 length += step(cur, next)
                 prev = cur; cur = next
             }
@@ -140,7 +146,7 @@ enum SkeletonTracer {
             }
             nodes[startNode].degree += 1
             nodes[endNode].degree += 1
-            segments.append(TracedSegment(path: path, startNode: startNode, endNode: endNode, lengthPX: length))
+            segments.append(TracedSegment(path: Array(scratch), startNode: startNode, endNode: endNode, lengthPX: length))
         }
 
         var directPairs = Set<Int64>()

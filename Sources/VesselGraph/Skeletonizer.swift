@@ -59,7 +59,17 @@ enum Skeletonizer {
             }
         }
         var toDelete = [Int32](repeating: 0, count: live.count)
+        var liveCount = live.count
+        // Bit k set: the pixel must be (re-)tested in sub-iteration k. A pixel that survived sub-iteration k
+        // keeps its verdict until one of its 8 neighbours is deleted, so only those are tested again; the
+        // deletions, and so the skeleton, are exactly those of testing every live pixel every time.
+        var dirty = [UInt8](repeating: 0, count: pw * ph)
+        for i32 in live { dirty[Int(i32)] = 3 }
+        // Raw buffers throughout: writes to captured arrays inside the closure would each pay a uniqueness check.
         p.withUnsafeMutableBufferPointer { b in
+          dirty.withUnsafeMutableBufferPointer { dt in
+          live.withUnsafeMutableBufferPointer { lv in
+            toDelete.withUnsafeMutableBufferPointer { del in
             zhangSuen.withUnsafeBufferPointer { zs in
                 @inline(__always) func code(_ i: Int) -> Int {
                     Int(b[i - pw]) | Int(b[i - pw + 1]) << 1 | Int(b[i + 1]) << 2 | Int(b[i + pw + 1]) << 3
@@ -71,20 +81,33 @@ enum Skeletonizer {
                     for pass in 0..<2 {
                         let bit = UInt8(1 << pass)
                         var nDel = 0
-                        for i32 in live where zs[code(Int(i32))] & bit != 0 { toDelete[nDel] = i32; nDel += 1 }
+                        for j in 0..<liveCount {
+                            let i = Int(lv[j])
+                            if dt[i] & bit == 0 { continue }
+                            dt[i] &= ~bit
+                            if zs[code(i)] & bit != 0 { del[nDel] = lv[j]; nDel += 1 }
+                        }
                         if nDel > 0 {
                             changed = true
-                            for k in 0..<nDel { b[Int(toDelete[k])] = 0 }
+                            for k in 0..<nDel {
+                                let i = Int(del[k])
+                                b[i] = 0
+                                dt[i - pw - 1] = 3; dt[i - pw] = 3; dt[i - pw + 1] = 3; dt[i - 1] = 3
+                                dt[i + 1] = 3; dt[i + pw - 1] = 3; dt[i + pw] = 3; dt[i + pw + 1] = 3
+                            }
                             // Compact the live list in place.
                             var keep = 0
-                            for j in 0..<live.count where b[Int(live[j])] != 0 { live[keep] = live[j]; keep += 1 }
-                            live.removeLast(live.count - keep)
+                            for j in 0..<liveCount where b[Int(lv[j])] != 0 { lv[keep] = lv[j]; keep += 1 }
+                            liveCount = keep
                         }
                     }
                 }
                 // Staircase clean-up: sequential, so each removal sees the previous ones.
-                for i32 in live where redundantCorner[code(Int(i32))] { b[Int(i32)] = 0 }
+                for j in 0..<liveCount where redundantCorner[code(Int(lv[j]))] { b[Int(lv[j])] = 0 }
             }
+            }
+          }
+          }
         }
         var out = [UInt8](repeating: 0, count: w * h)
         for y in 0..<h { for x in 0..<w { out[y * w + x] = p[(y + 1) * pw + x + 1] } }

@@ -107,6 +107,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let traced = SkeletonTracer.trace(thin, width: w, height: h, spurLengthPX: config.spurLengthUM / umPerPX)
         // Radius along the centrelines only (capped at 200 um: wider blobs are not vessels).
         var pathPixels: [Int32] = []
+        pathPixels.reserveCapacity(traced.segments.reduce(0) { $0 + $1.path.count })
         for seg in traced.segments { pathPixels.append(contentsOf: seg.path) }
         let pathR2 = DistanceTransform.squaredToBackground(at: pathPixels, mask: mask, width: w, height: h,
                                                            maxPX: max(2, Int((200 / umPerPX).rounded(.up))))
@@ -222,12 +223,12 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
         var totalLengthPX = 0.0
         var pathOffset = 0
+        var rs: [Double] = []   // radii along one segment, px (one buffer reused for all segments)
         for (s, seg) in segs.enumerated() {
             let a = Int(seg.path.first!), b = Int(seg.path.last!)
             let dx = Double(b % w - a % w), dy = Double(b / w - a / w)
             let chord = (dx * dx + dy * dy).squareRoot()
-            var rs: [Double] = []
-            rs.reserveCapacity(seg.path.count)
+            rs.removeAll(keepingCapacity: true)
             for k in 0..<seg.path.count { rs.append(max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)) }
             pathOffset += seg.path.count
             let mean = rs.reduce(0, +) / Double(rs.count)

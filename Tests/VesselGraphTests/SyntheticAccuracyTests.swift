@@ -41,8 +41,9 @@ final class SyntheticAccuracyTests: XCTestCase {
     }
 
     func testSkeletonLengthDensityRanksEyesLikeTheTruth() {
-        // The simulator counts every simulated centreline, also where capillaries overlap within a pixel, so a
-        // pixel skeleton reads about 35-40% lower (docs/GRAPH_FORMAT.md); the ordering across eyes must hold.
+        // The truth is the union of the centrelines at pixel resolution; capillaries closer than the PSF-widened
+        // vessel width still merge into one ridge, so a skeleton reads about 30-40% lower (docs/GRAPH_FORMAT.md);
+        // the ordering across eyes must hold.
         let rows = Self.rows
         var concordant = 0, pairs = 0
         for i in 0..<rows.count {
@@ -52,6 +53,6 @@ final class SyntheticAccuracyTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(Double(concordant) / Double(pairs), 0.75, "\(concordant) of \(pairs) eye pairs in the true order")
-        for r in rows { XCTAssertGreaterThan(r.sld, 0.4 * r.trueSLD); XCTAssertLessThan(r.sld, 1.1 * r.trueSLD) }
+        for r in rows { XCTAssertGreaterThan(r.sld, 0.5 * r.trueSLD); XCTAssertLessThan(r.sld, 1.1 * r.trueSLD) }
     }
 }
