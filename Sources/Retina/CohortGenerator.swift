@@ -54,7 +54,7 @@ public struct PlannedEye: Sendable, Equatable {
     public var stage: DRStage
     /// Severity in [0, 1].
     public var severity: Double
-    /// Seed passed to `OCTASimulator.generate`.
+    /// Seed passed to `OCTASimulator.generate` (< 2^53, exact in any JSON reader).
     public var seed: UInt64
     /// Split (stratified by stage: 70% train, 15% val, 15% test).
     public var split: DatasetSplit
@@ -73,7 +73,7 @@ public struct CohortGenerator: Sendable {
     public init(config: SimulatorConfig) { simulator = OCTASimulator(config: config) }
 
     /// The cohort plan: stage counts from `mix`, shuffled; severity uniform within the stage's interval;
-    /// per-eye seed from stream `index` of `seed`; splits stratified by stage.
+    /// per-eye seed (53 bits) from stream `index` of `seed`; splits stratified by stage.
     public static func plan(count: Int, seed: UInt64, mix: StageMix) -> [PlannedEye] {
         var rng = SeededGenerator(seed: seed, stream: 0xC0407)
         let counts = mix.counts(total: count)
@@ -85,8 +85,9 @@ public struct CohortGenerator: Sendable {
             let r = SeverityScale.range(of: stage)
             let sev = stage == .pdr ? r.lo + (r.hi - r.lo) * rng.uniform() : min(r.hi - 1e-6, rng.uniform(r.lo, r.hi))
             var eyeRNG = SeededGenerator(seed: seed, stream: UInt64(i + 1))
+            // 53-bit seeds survive every JSON reader exactly (JavaScript doubles, jansson's signed 64-bit).
             eyes.append(PlannedEye(id: String(format: "eye_%05d", i + 1), stage: stage, severity: sev,
-                                   seed: eyeRNG.next(), split: .train))
+                                   seed: eyeRNG.next() >> 11, split: .train))
         }
         // Stratified split: within each stage a seeded shuffle, then 70 / 15 / 15.
         for s in DRStage.allCases {

@@ -189,7 +189,7 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
     /// Checks user-supplied values; returns a message naming the bad parameter, or nil when valid.
     public func validationError() -> String? {
         if sizePX < 16 || sizePX > ImageIO.maxDimension { return "size_px must be 16...\(ImageIO.maxDimension), got \(sizePX)" }
-        if !(fovMM > 0.5 && fovMM <= 24) { return "fov_mm must be in (0.5, 24], got \(fovMM)" }
+        if !(fovMM >= 2 && fovMM <= 24) { return "fov_mm must be in [2, 24] (macular scans are 3-12 mm; below 2 mm the FAZ fills the field), got \(fovMM)" }
         for (name, g) in [("large_vessels", largeVessels), ("superficial", superficial), ("deep", deep)] {
             if !(g.stepMM > 0 && g.killDistanceMM > 0 && g.perceptionDistanceMM > g.killDistanceMM) {
                 return "\(name): need step_mm > 0 and perception_distance_mm > kill_distance_mm > 0"

@@ -11,6 +11,7 @@ public enum DRStage: String, Codable, Sendable, CaseIterable, Comparable {
         self = DRStage.allCases[index]
     }
 
+    /// Ordered by severity: healthy < NPDR < PDR.
     public static func < (a: DRStage, b: DRStage) -> Bool { a.index < b.index }
 }
 

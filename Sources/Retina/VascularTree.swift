@@ -2,7 +2,7 @@ import Common
 import Foundation
 
 /// Which vessel class a centreline node belongs to (sets rendering brightness and pathology targets).
-public enum VesselKind: UInt8, Codable, Sendable {
+enum VesselKind: UInt8, Codable, Sendable {
     case artery, vein, deepCapillary, neovascular
 }
 

@@ -146,4 +146,17 @@ enum Morphology {
         for y in 0..<ch { for x in 0..<cw where dOut[y * cw + x] <= r2 { out[(y + y0) * w + x + x0] = 1 } }
         return out
     }
+
+    /// Dilation by a disk of `radiusPX` (every pixel within that distance of the foreground).
+    static func dilate(_ m: [UInt8], width w: Int, height h: Int, radiusPX: Double) -> [UInt8] {
+        guard let box = boundingBox(m, width: w, height: h, pad: Int(radiusPX.rounded(.up)) + 1) else { return m }
+        let cw = box.x1 - box.x0 + 1, ch = box.y1 - box.y0 + 1
+        var crop = [UInt8](repeating: 0, count: cw * ch)
+        for y in 0..<ch { for x in 0..<cw { crop[y * cw + x] = m[(y + box.y0) * w + x + box.x0] } }
+        let d = DistanceTransform.squared(crop, width: cw, height: ch)
+        let r2 = Float(radiusPX * radiusPX)
+        var out = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<ch { for x in 0..<cw where d[y * cw + x] <= r2 { out[(y + box.y0) * w + x + box.x0] = 1 } }
+        return out
+    }
 }

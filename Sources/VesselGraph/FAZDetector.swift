@@ -51,6 +51,15 @@ struct FAZDetector {
         let reach = Int((config.fazGrowToVesselsUM / umPerPX).rounded())
         if let vessels = vesselMask, reach > 0 { Self.grow(&region, through: vessels, steps: reach, width: w, height: h) }
         region = Morphology.fillHoles(region, width: w, height: h)
+        if config.fazCoreRadiusUM > 0 {
+            // Dark non-perfusion often touches the FAZ: keep only what lies near the FAZ's round core (an
+            // opening by a large disk), so a leak through a neck into a dropout region is cut.
+            let core = Morphology.open(region, width: w, height: h, radiusPX: config.fazCoreRadiusUM / umPerPX)
+            if core.contains(1) {
+                let near = Morphology.dilate(core, width: w, height: h, radiusPX: config.fazCoreReachUM / umPerPX)
+                for i in 0..<n where near[i] == 0 { region[i] = 0 }
+            }
+        }
         region = Morphology.open(region, width: w, height: h, radiusPX: config.fazOpeningRadiusUM / umPerPX)
         // The opening may split the region; keep the seed's piece (or the largest one if the seed fell out).
         let cc = ComponentLabeling(region, width: w, height: h, eightConnected: false)

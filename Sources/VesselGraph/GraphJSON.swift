@@ -92,12 +92,31 @@ struct JSONWriter {
         var x = Int64(v)
         if x == 0 { base[used] = 0x30; used += 1; return }
         if x < 0 { base[used] = 0x2D; used += 1; x = -x }
-        var digits = 0, t = x
-        while t > 0 { digits += 1; t /= 10 }
-        var i = used + digits - 1
-        while x > 0 { base[i] = UInt8(0x30 + x % 10); x /= 10; i -= 1 }
+        var digits = 1, t = x
+        while t >= 100 { digits += 2; t /= 100 }
+        if t >= 10 { digits += 1 }
+        // Two digits per division, from the right.
+        var i = used + digits
+        while x >= 10 {
+            let r = Int(x % 100) * 2
+            x /= 100
+            base[i - 1] = Self.digitPairs[r + 1]; base[i - 2] = Self.digitPairs[r]
+            i -= 2
+        }
+        if x > 0 { base[i - 1] = UInt8(0x30 + x) }
         used += digits
     }
+
+    /// "00" "01" ... "99" as ASCII pairs.
+    private static let digitPairs: [UInt8] = {
+        var out: [UInt8] = []
+        for n in 0..<100 {
+            let tens = UInt8(n / 10), ones = UInt8(n % 10)
+            out.append(0x30 + tens)
+            out.append(0x30 + ones)
+        }
+        return out
+    }()
 
     mutating func double(_ v: Double) {
         guard v.isFinite else { byte(0x30); return }
@@ -107,22 +126,27 @@ struct JSONWriter {
 
     /// Floats with at most 4 decimals (0.1 um on positions in mm; features keep 5+ significant digits),
     /// written by integer arithmetic because `description` dominates the encoding time otherwise.
+    /// Magnitudes below 0.00005 are written as 0, and 1e7 or more in exponent form.
     mutating func float(_ v: Float) {
         guard v.isFinite else { byte(0x30); return }
         let a = abs(v)
-        if a >= 1e7 || (a > 0 && a < 1e-3) { raw(v.description); return }
-        let scaled = (Double(a) * 10_000).rounded()
-        var ip = Int64(scaled) / 10_000, fp = Int64(scaled) % 10_000
-        if v < 0 && (ip != 0 || fp != 0) { byte(0x2D) }
-        int(ip)
+        if a >= 1e7 { raw(v.description); return }
+        let scaled = Int64((Double(a) * 10_000).rounded())
+        if scaled == 0 { byte(0x30); return }
+        if v < 0 { byte(0x2D) }
+        int(scaled / 10_000)
+        var fp = Int(scaled % 10_000)
         if fp == 0 { return }
-        byte(0x2E)
-        var digits = 4
-        while fp % 10 == 0 { fp /= 10; digits -= 1 }
-        var div: Int64 = 1
-        for _ in 1..<digits { div *= 10 }
-        while div > 0 { byte(UInt8(0x30 + (fp / div) % 10)); div /= 10 }
-        ip = 0
+        reserve(5)
+        base[used] = 0x2E
+        // Four fixed digits, then drop trailing zeros.
+        base[used + 1] = UInt8(0x30 + fp / 1000); fp %= 1000
+        base[used + 2] = UInt8(0x30 + fp / 100); fp %= 100
+        base[used + 3] = UInt8(0x30 + fp / 10)
+        base[used + 4] = UInt8(0x30 + fp % 10)
+        var end = used + 5
+        while base[end - 1] == 0x30 { end -= 1 }
+        used = end
     }
 
     mutating func doubles(_ a: [Double]) {

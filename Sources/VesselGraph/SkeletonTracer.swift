@@ -59,16 +59,24 @@ enum SkeletonTracer {
 
     static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int) -> Result {
         let n = w * h
-        // Neighbour counts through a zero-padded copy, so no bounds tests in the 3x3 reads.
+        // Neighbour codes through a zero-padded copy, so no bounds tests in the 3x3 reads. Bit k of code[p] is
+        // set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is a skeleton pixel; the
+        // bits are only ever set for neighbours inside the image, so `p + offset[k]` is always valid.
         let pw = w + 2
         var padded = [UInt8](repeating: 0, count: pw * (h + 2))
         var pixels: [Int32] = []
         for y in 0..<h { for x in 0..<w where sk[y * w + x] != 0 { padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)) } }
+        var code = [UInt8](repeating: 0, count: n)
         var nb = [UInt8](repeating: 0, count: n)
+        let paddedOffset = [-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1]
+        let offset = [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1]
         padded.withUnsafeBufferPointer { b in
             for p32 in pixels {
                 let p = Int(p32), i = (p / w + 1) * pw + p % w + 1
-                nb[p] = b[i - pw - 1] + b[i - pw] + b[i - pw + 1] + b[i - 1] + b[i + 1] + b[i + pw - 1] + b[i + pw] + b[i + pw + 1]
+                var c: UInt8 = 0
+                for k in 0..<8 where b[i + paddedOffset[k]] != 0 { c |= 1 << UInt8(k) }
+                code[p] = c
+                nb[p] = UInt8(c.nonzeroBitCount)
             }
         }
         // Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.
@@ -89,12 +97,10 @@ enum SkeletonTracer {
             stack.append(p32)
             while let q32 = stack.popLast() {
                 cluster.append(q32)
-                let q = Int(q32), x = q % w, y = q / w
-                for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                        let r = yy * w + xx
-                        if sk[r] != 0 && nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = id; stack.append(Int32(r)) }
-                    }
+                let q = Int(q32), c = code[q]
+                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                    let r = q + offset[k]
+                    if nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = id; stack.append(Int32(r)) }
                 }
             }
             nodes.append(Node(pixels: cluster, degree: 0))
@@ -111,16 +117,14 @@ enum SkeletonTracer {
             var prev = start, cur = first
             while nodeOf[cur] < 0 {
                 visited[cur] = true
-                let x = cur % w, y = cur / w
                 var next = -1
-                search: for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                        let r = yy * w + xx
-                        if r == cur || r == prev || sk[r] == 0 { continue }
-                        // Do not step straight back into the start cluster on the first step.
-                        if nodeOf[r] >= 0 && !(path.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break search }
-                        if nodeOf[r] < 0 && !visited[r] { next = r }
-                    }
+                let c = code[cur]
+                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                    let r = cur + offset[k]
+                    if r == prev { continue }
+                    // Do not step straight back into the start cluster on the first step.
+                    if nodeOf[r] >= 0 && !(path.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break }
+                    if nodeOf[r] < 0 && !visited[r] { next = r }
                 }
                 if next < 0 { break }
                 path.append(Int32(next))
@@ -142,21 +146,18 @@ enum SkeletonTracer {
         var directPairs = Set<Int64>()
         for id in 0..<nodes.count {
             for p32 in nodes[id].pixels {
-                let p = Int(p32), x = p % w, y = p / w
-                for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
-                        let q = yy * w + xx
-                        if q == p || sk[q] == 0 { continue }
-                        let other = Int(nodeOf[q])
-                        if other < 0 {
-                            if !visited[q] { walk(from: p, via: q, startNode: id) }
-                        } else if other > id && directPairs.insert(Int64(id) << 32 | Int64(other)).inserted {
-                            // Two nodes touching directly: a one-step segment, created once per pixel pair.
-                            nodes[id].degree += 1
-                            nodes[other].degree += 1
-                            segments.append(TracedSegment(path: [p32, Int32(q)], startNode: id, endNode: other,
-                                                          lengthPX: step(p, q)))
-                        }
+                let p = Int(p32), c = code[p]
+                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                    let q = p + offset[k]
+                    let other = Int(nodeOf[q])
+                    if other < 0 {
+                        if !visited[q] { walk(from: p, via: q, startNode: id) }
+                    } else if other > id && directPairs.insert(Int64(id) << 32 | Int64(other)).inserted {
+                        // Two nodes touching directly: a one-step segment, created once per node pair.
+                        nodes[id].degree += 1
+                        nodes[other].degree += 1
+                        segments.append(TracedSegment(path: [p32, Int32(q)], startNode: id, endNode: other,
+                                                      lengthPX: step(p, q)))
                     }
                 }
             }
@@ -167,13 +168,9 @@ enum SkeletonTracer {
             let id = nodes.count
             nodeOf[p] = Int32(id)
             nodes.append(Node(pixels: [p32], degree: 0))
-            let x = p % w, y = p / w
             var first = -1
-            for yy in max(0, y - 1)...min(h - 1, y + 1) {
-                for xx in max(0, x - 1)...min(w - 1, x + 1) where (yy * w + xx) != p && sk[yy * w + xx] != 0 {
-                    first = yy * w + xx
-                }
-            }
+            let c = code[p]
+            for k in 0..<8 where c & (1 << UInt8(k)) != 0 { first = p + offset[k] }
             if first >= 0 && nodeOf[first] < 0 { walk(from: p, via: first, startNode: id) }
         }
         return Result(skeleton: sk, nodes: nodes, segments: segments)

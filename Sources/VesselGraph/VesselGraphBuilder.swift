@@ -187,6 +187,16 @@ public struct VesselGraphBuilder: Codable, Sendable {
             if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
         }
 
+        // The FAZ's neighbours: every vessel and region within `fazNeighbourDistanceUM` of its border (a dark
+        // core is often ringed by a thin capillary-free margin, so strict contact would miss them).
+        var fazICA = Set<Int32>()
+        if hasFAZ && config.fazNeighbourDistanceUM > 0 {
+            let near = Morphology.dilate(fazBits, width: w, height: h, radiusPX: config.fazNeighbourDistanceUM / umPerPX)
+            for i in 0..<n where near[i] != 0 && fazBits[i] == 0 {
+                if owner[i] >= 0 { fazVessel.insert(owner[i]) }
+                if region[i] >= 0 && region[i] < Int32(icaCount) { fazICA.insert(region[i]) }
+            }
+        }
         lap("regions")
 
         // ETDRS grid centred on the FAZ centroid (fovea) when found.
@@ -278,13 +288,14 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var fi = Relation(name: "faz-ica", sourceType: "faz", targetType: "ica", source: [], target: [])
         for a in 0..<(icaCount + 1) {
             for (b, touches) in contacts.pairs(of: a) {
-                if b == icaCount { fi.source.append(0); fi.target.append(Int32(a)); continue }
+                if b == icaCount { fazICA.insert(Int32(a)); continue }
                 // Two regions meeting at a single pixel corner (diagonally across a branch point) are not neighbours.
                 guard touches >= 2 else { continue }
                 ii.source.append(Int32(a)); ii.target.append(Int32(b))
                 ii.source.append(Int32(b)); ii.target.append(Int32(a))
             }
         }
+        for r in fazICA.sorted() { fi.source.append(0); fi.target.append(r) }
         var vi = Relation(name: "vessel-ica", sourceType: "vessel", targetType: "ica", source: [], target: [])
         for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(Int32(r)) } }
         var fv = Relation(name: "faz-vessel", sourceType: "faz", targetType: "vessel", source: [], target: [])
@@ -326,15 +337,21 @@ public struct VesselGraphBuilder: Codable, Sendable {
             sectorNames: ETDRSGrid.sectorNames, quadrantNames: ETDRSGrid.quadrantNames,
             vessel: vessel, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
         return VesselAnalysis(
-            graph: graph, vesselMask: BinaryMask(width: w, height: h, bits: mask),
-            skeleton: BinaryMask(width: w, height: h, bits: traced.skeleton),
-            fazMask: BinaryMask(width: w, height: h, bits: fazBits), bifurcationPixels: bifurcations, stageMS: stage)
+            graph: graph, vesselMask: Self.mask(mask, w, h), skeleton: Self.mask(traced.skeleton, w, h),
+            fazMask: Self.mask(fazBits, w, h), bifurcationPixels: bifurcations, stageMS: stage)
     }
 
     @inline(__always)
     private static func touch(_ vessel: Int, _ r: Int32, _ fazRegion: Int32, _ vesselICA: inout PairCounter,
                               _ fazVessel: inout Set<Int32>) {
         if r == fazRegion { fazVessel.insert(Int32(vessel)) } else { vesselICA.add(vessel, Int(r)) }
+    }
+
+    /// A mask from bits that are already 0/1 (skips BinaryMask's normalising copy).
+    private static func mask(_ bits: [UInt8], _ w: Int, _ h: Int) -> BinaryMask {
+        var m = BinaryMask(width: w, height: h)
+        m.bits = bits
+        return m
     }
 
     /// Pixel indices per label 0..<count (raster order), one exact-size array per label.

@@ -1,7 +1,8 @@
 /// Parameters of the image-to-graph pipeline, all in physical units so that one configuration serves
 /// 3 mm / 304 px and 6 mm / 400 px scans alike (pixel sizes come from the image).
 ///
-/// Encoded as JSON with these property names; every property must be present when decoding.
+/// Encoded as JSON with these property names; when decoding, missing keys keep their default values, so a
+/// configuration file need only name what it changes (e.g. `{"fazGrowToVesselsUM": 60}`).
 public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// Standard deviation of the denoising Gaussian, um.
     public var noiseSigmaUM: Double = 6
@@ -10,7 +11,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public var backgroundSigmaUM: Double = 60
     /// The vessel threshold is this factor times Otsu's level of the local contrast (Otsu splits bright large
     /// vessels from everything else; faint capillaries sit below it).
-    public var thresholdFactor: Double = 0.8
+    public var thresholdFactor: Double = 0.65
     /// Hysteresis: pixels above this fraction of the threshold join the mask when connected to a pixel above it.
     public var hysteresisLowFraction: Double = 0.6
     /// Smallest contrast (intensity, 0-1) that may count as a vessel, so that flat images give no vessels.
@@ -37,6 +38,13 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public var fazGrowToVesselsUM: Double = 0
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
     public var fazOpeningRadiusUM: Double = 60
+    /// Radius of the disk that finds the FAZ's round core, um (0 = off); with `fazCoreReachUM`, parts of the
+    /// dark region farther than the reach from that core (leaks into adjacent non-perfusion) are cut.
+    public var fazCoreRadiusUM: Double = 150
+    /// How far the FAZ may extend beyond its core, um.
+    public var fazCoreReachUM: Double = 40
+    /// Vessels and intercapillary areas within this distance of the FAZ border are its neighbours, um.
+    public var fazNeighbourDistanceUM: Double = 50
     /// Accepted FAZ area range, mm2; outside it no FAZ is reported.
     public var minFAZAreaMM2: Double = 0.02
     /// Largest accepted FAZ area, mm2.
@@ -46,6 +54,38 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
 
     /// The default configuration (validated on OCTA-500 6 mm scans; see docs/GRAPH_FORMAT.md).
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
+    }
+
+    /// Decodes a configuration; absent keys keep the defaults of `init()`.
+    /// - Throws: `DecodingError` when a present key has the wrong type.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let v = try c.decodeIfPresent(type(of: noiseSigmaUM), forKey: .noiseSigmaUM) { noiseSigmaUM = v }
+        if let v = try c.decodeIfPresent(type(of: backgroundSigmaUM), forKey: .backgroundSigmaUM) { backgroundSigmaUM = v }
+        if let v = try c.decodeIfPresent(type(of: thresholdFactor), forKey: .thresholdFactor) { thresholdFactor = v }
+        if let v = try c.decodeIfPresent(type(of: hysteresisLowFraction), forKey: .hysteresisLowFraction) { hysteresisLowFraction = v }
+        if let v = try c.decodeIfPresent(type(of: minimumContrast), forKey: .minimumContrast) { minimumContrast = v }
+        if let v = try c.decodeIfPresent(type(of: minVesselObjectAreaUM2), forKey: .minVesselObjectAreaUM2) { minVesselObjectAreaUM2 = v }
+        if let v = try c.decodeIfPresent(type(of: spurLengthUM), forKey: .spurLengthUM) { spurLengthUM = v }
+        if let v = try c.decodeIfPresent(type(of: minICAAreaUM2), forKey: .minICAAreaUM2) { minICAAreaUM2 = v }
+        if let v = try c.decodeIfPresent(type(of: detectFAZ), forKey: .detectFAZ) { detectFAZ = v }
+        if let v = try c.decodeIfPresent(type(of: fazSearchRadiusMM), forKey: .fazSearchRadiusMM) { fazSearchRadiusMM = v }
+        if let v = try c.decodeIfPresent(type(of: fazSmoothingSigmaUM), forKey: .fazSmoothingSigmaUM) { fazSmoothingSigmaUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazSeedSigmaUM), forKey: .fazSeedSigmaUM) { fazSeedSigmaUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazThresholdFraction), forKey: .fazThresholdFraction) { fazThresholdFraction = v }
+        if let v = try c.decodeIfPresent(type(of: fazGrowToVesselsUM), forKey: .fazGrowToVesselsUM) { fazGrowToVesselsUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazOpeningRadiusUM), forKey: .fazOpeningRadiusUM) { fazOpeningRadiusUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazCoreRadiusUM), forKey: .fazCoreRadiusUM) { fazCoreRadiusUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazCoreReachUM), forKey: .fazCoreReachUM) { fazCoreReachUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazNeighbourDistanceUM), forKey: .fazNeighbourDistanceUM) { fazNeighbourDistanceUM = v }
+        if let v = try c.decodeIfPresent(type(of: minFAZAreaMM2), forKey: .minFAZAreaMM2) { minFAZAreaMM2 = v }
+        if let v = try c.decodeIfPresent(type(of: maxFAZAreaMM2), forKey: .maxFAZAreaMM2) { maxFAZAreaMM2 = v }
+        if let v = try c.decodeIfPresent(type(of: laterality), forKey: .laterality) { laterality = v }
+    }
 
     /// Right (OD) or left (OS) eye.
     public enum Laterality: String, Codable, Sendable {

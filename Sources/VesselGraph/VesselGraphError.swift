@@ -9,6 +9,7 @@ public enum VesselGraphError: Error, Equatable, CustomStringConvertible {
     /// A supplied vessel mask does not match the image size.
     case maskSizeMismatch(imageWidth: Int, imageHeight: Int, maskWidth: Int, maskHeight: Int)
 
+    /// A message naming the problem and what to do about it.
     public var description: String {
         switch self {
         case .imageTooSmall(let w, let h, let m):

@@ -6,8 +6,8 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, GraphCommand.self,
-                      BenchGraphCommand.self, BenchTensorsCommand.self, BenchRetinaCommand.self,
+        subcommands: [ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, BenchRetinaCommand.self,
+                      ImportDatasetCommand.self, GraphCommand.self, BenchGraphCommand.self, BenchTensorsCommand.self,
                       TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self, BenchGNNCommand.self]
     )
 }

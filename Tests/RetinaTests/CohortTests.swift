@@ -50,6 +50,7 @@ final class CohortTests: XCTestCase {
             XCTAssert(p.allSatisfy { SeverityScale.stage($0.severity) == s })
         }
         XCTAssertEqual(Set(plan.map(\.seed)).count, 200)
+        XCTAssert(plan.allSatisfy { $0.seed < 1 << 53 }, "seeds must be exact in JSON readers that use doubles")
         XCTAssertEqual(plan, CohortGenerator.plan(count: 200, seed: 3, mix: try StageMix(parsing: "healthy:0.4,npdr:0.35,pdr:0.25")))
         XCTAssertThrowsError(try StageMix(parsing: "healthy:0.4,early:0.6")) { e in
             XCTAssertTrue("\(e)".contains("--stages"))

@@ -206,6 +206,8 @@ final class SimulatorTests: XCTestCase {
         var c = SimulatorConfig()
         c.sizePX = 0
         XCTAssertNotNil(c.validationError()?.range(of: "size_px"))
+        c = SimulatorConfig(fovMM: 1)
+        XCTAssertNotNil(c.validationError()?.range(of: "fov_mm"))
         c = SimulatorConfig()
         c.deep.killDistanceMM = 1
         XCTAssertNotNil(c.validationError()?.range(of: "deep"))

@@ -101,5 +101,11 @@ final class RobustnessTests: XCTestCase {
         c.laterality = .os
         let back = try JSONDecoder().decode(VesselGraphConfig.self, from: JSONEncoder().encode(c))
         XCTAssertEqual(back, c)
+        // A partial file changes only what it names.
+        let partial = try JSONDecoder().decode(VesselGraphConfig.self, from: Data(#"{"fazGrowToVesselsUM": 60}"#.utf8))
+        var expected = VesselGraphConfig()
+        expected.fazGrowToVesselsUM = 60
+        XCTAssertEqual(partial, expected)
+        XCTAssertThrowsError(try JSONDecoder().decode(VesselGraphConfig.self, from: Data(#"{"spurLengthUM": "long"}"#.utf8)))
     }
 }
