@@ -62,7 +62,7 @@ extension Tensor {
                 let x = X + i * c
                 for j in 0..<c { let d = x[j] - mean[j]; a[j] += d * d }
             }
-            let update = updateRunning && GradMode.current != .disabled
+            let update = updateRunning && GradMode.current == .enabled
             for j in 0..<c {
                 let varB = acc[c + j] / Double(n)
                 rstd[j] = Float(1 / (varB + Double(eps)).squareRoot())

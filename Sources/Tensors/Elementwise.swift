@@ -53,6 +53,12 @@ extension Tensor {
             Parallel.forEach(n / m, minChunk: max(1, elementwiseMinChunk / m)) { r in
                 for o in r { for j in 0..<m { O[o * m + j] = K.f(A[o * m + j], B[j]) } }
             }
+        } else if bFull && pa.inner == 1 {
+            // Row broadcast of a (bias + x written the other way round).
+            let m = pa.n
+            Parallel.forEach(n / m, minChunk: max(1, elementwiseMinChunk / m)) { r in
+                for o in r { for j in 0..<m { O[o * m + j] = K.f(A[j], B[o * m + j]) } }
+            }
         } else {
             for i in 0..<n { O[i] = K.f(A[pa.index(i)], B[pb.index(i)]) }
         }

@@ -15,6 +15,7 @@ public final class Linear: Module {
         self.bias = bias ? .parameter(.uniform([outFeatures], lo: -bound, hi: bound, generator: &generator)) : nil
     }
 
+    /// "weight", then "bias" if present.
     public var localParameters: [(String, Tensor)] {
         bias.map { [("weight", weight), ("bias", $0)] } ?? [("weight", weight)]
     }
@@ -32,6 +33,7 @@ public final class Embedding: Module {
     public init(vocab: Int, dim: Int, std: Float = 0.02, generator: inout SeededGenerator) {
         weight = .parameter(.randn([vocab, dim], std: std, generator: &generator))
     }
+    /// "weight".
     public var localParameters: [(String, Tensor)] { [("weight", weight)] }
     /// ids -> [ids.count, dim] or shape + [dim].
     public func callAsFunction(_ ids: [Int], shape: [Int]? = nil) -> Tensor {
@@ -41,12 +43,15 @@ public final class Embedding: Module {
 
 /// Layer normalisation over the last axis with learnable gain (init 1) and bias (init 0).
 public final class LayerNorm: Module {
+    /// Gain [dim] (init 1) and bias [dim] (init 0).
     public let weight: Tensor, bias: Tensor
+    /// Added to the variance before the square root.
     public let eps: Float
     /// Normalises vectors of `dim` entries.
     public init(_ dim: Int, eps: Float = 1e-5) {
         weight = .parameter(.ones([dim])); bias = .parameter(.zeros([dim])); self.eps = eps
     }
+    /// "weight", "bias".
     public var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
     /// x [..., dim] -> same shape.
     public func callAsFunction(_ x: Tensor) -> Tensor { Tensor.layerNorm(x, gamma: weight, beta: bias, eps: eps) }
@@ -59,8 +64,11 @@ public final class LayerNorm: Module {
 /// the calling thread: under `Tensor.withoutGrad` it uses (and never writes) the running statistics, so
 /// concurrent inference threads may share one module.
 public final class BatchNorm: Module {
+    /// Per-channel gain (init 1) and bias (init 0).
     public let weight: Tensor, bias: Tensor
+    /// Running statistics (buffers, saved with the weights; unbiased variance).
     public let runningMean: Tensor, runningVar: Tensor
+    /// Blend factor of the running statistics, and the variance epsilon.
     public let momentum: Float, eps: Float
     /// True (default) for training behaviour.
     public private(set) var training = true
@@ -71,8 +79,11 @@ public final class BatchNorm: Module {
         runningMean = .zeros([channels]); runningVar = .ones([channels])
         self.momentum = momentum; self.eps = eps
     }
+    /// "weight", "bias".
     public var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    /// "running_mean", "running_var" (PyTorch names).
     public var localBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+    /// Train (batch statistics) or eval (running statistics).
     public func setLocalTraining(_ training: Bool) { self.training = training }
 
     /// x [N, C, ...] -> same shape.
@@ -85,8 +96,11 @@ public final class BatchNorm: Module {
 
 /// 2-D convolution layer: weight [out, in, k, k], bias [out]; PyTorch's default uniform init, seeded.
 public final class Conv2d: Module {
+    /// [out, in, k, k] and [out] (or nil).
     public let weight: Tensor, bias: Tensor?
+    /// Step and zero padding, in pixels.
     public let stride: Int, padding: Int
+    /// A seeded layer with a square `kernel`.
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, generator: inout SeededGenerator) {
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
@@ -94,6 +108,7 @@ public final class Conv2d: Module {
         self.bias = bias ? .parameter(.uniform([outChannels], lo: -bound, hi: bound, generator: &generator)) : nil
         self.stride = stride; self.padding = padding
     }
+    /// "weight", then "bias" if present.
     public var localParameters: [(String, Tensor)] {
         bias.map { [("weight", weight), ("bias", $0)] } ?? [("weight", weight)]
     }
@@ -121,7 +136,9 @@ public enum Activation: String, Codable, Sendable {
 /// Multi-layer perceptron: Linear -> activation -> ... -> Linear (no activation after the last layer).
 /// Parameters are named `layers.0.weight`, `layers.0.bias`, ...
 public final class MLP: Module {
+    /// The linear layers, in order.
     public let layers: ModuleList<Linear>
+    /// Applied between layers.
     public let activation: Activation
     /// Layer widths `sizes` (input first, output last; at least two entries).
     public init(_ sizes: [Int], activation: Activation = .relu, generator: inout SeededGenerator) {
@@ -130,7 +147,9 @@ public final class MLP: Module {
         for i in 0..<(sizes.count - 1) { ls.append(Linear(sizes[i], sizes[i + 1], generator: &generator)) }
         layers = ModuleList(ls); self.activation = activation
     }
+    /// None of its own.
     public var localParameters: [(String, Tensor)] { [] }
+    /// "layers".
     public var children: [(String, Module)] { [("layers", layers)] }
     /// x [..., sizes.first] -> [..., sizes.last].
     public func callAsFunction(_ x: Tensor) -> Tensor {

@@ -16,8 +16,11 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// No buffers by default.
     public var localBuffers: [(String, Tensor)] { [] }
+    /// No children by default.
     public var children: [(String, Module)] { [] }
+    /// No train/eval difference by default.
     public func setLocalTraining(_ training: Bool) {}
 
     /// All parameters with dotted names, depth first (own tensors, then children in order).
@@ -59,7 +62,9 @@ public final class ModuleList<M: Module>: Module {
     public var items: [M]
     /// A list holding `items`.
     public init(_ items: [M]) { self.items = items }
+    /// None of its own.
     public var localParameters: [(String, Tensor)] { [] }
+    /// The items, named by position.
     public var children: [(String, Module)] { items.enumerated().map { (String($0.offset), $0.element as Module) } }
     /// The module at `i`.
     public subscript(i: Int) -> M { items[i] }

@@ -65,8 +65,9 @@ extension Tensor {
     }
 
     /// Batch normalisation over channel axis 1 of x [N, C] or [N, C, *spatial]: statistics per channel over
-    /// all other axes. In training mode it normalises with the batch statistics and, when `updateRunning`,
-    /// blends them into `runningMean` / `runningVar` (unbiased variance, PyTorch's convention:
+    /// all other axes. In training mode it normalises with the batch statistics and, when `updateRunning`
+    /// and the thread's grad mode is `.enabled` (never under `withoutGrad` / `withFrozenParameters`), blends
+    /// them into `runningMean` / `runningVar` (unbiased variance, PyTorch's convention:
     /// running = (1 - momentum) * running + momentum * batch). In eval mode it uses the running statistics.
     public static func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
                                  training: Bool, updateRunning: Bool = true, momentum: Float = 0.1,
@@ -104,7 +105,7 @@ extension Tensor {
                 for i in 0..<inner { let d = Double(p[i]) - mu; s += d * d }
                 sq[ch] += s
             } }
-            let update = updateRunning && GradMode.current != .disabled
+            let update = updateRunning && GradMode.current == .enabled
             for ch in 0..<c {
                 let varB = sq[ch] / Double(m)
                 mean[ch] = Float(sum[ch])

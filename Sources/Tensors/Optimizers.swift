@@ -6,8 +6,11 @@ import Foundation
 ///   p -= lr * (mhat / (sqrt(vhat) + eps) + weightDecay * p)
 /// Parameters without a gradient this step are skipped (their moments are left untouched).
 public final class AdamW {
+    /// The tensors updated by `step()`.
     public let parameters: [Tensor]
+    /// Step size; set it every step from a schedule.
     public var learningRate: Float
+    /// Moment decay rates, denominator epsilon and decoupled weight decay.
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
     /// Number of steps taken (t in the bias correction).
     public private(set) var stepCount = 0
@@ -71,8 +74,11 @@ public final class AdamW {
 /// Stochastic gradient descent with (heavy-ball) momentum and optional L2 weight decay, as PyTorch's SGD:
 ///   g' = g + weightDecay p;  buf = momentum buf + g';  p -= lr * buf
 public final class SGD {
+    /// The tensors updated by `step()`.
     public let parameters: [Tensor]
+    /// Step size.
     public var learningRate: Float
+    /// Momentum factor and L2 weight decay.
     public let momentum: Float, weightDecay: Float
     private let velocity: [BufferOwner]
 
@@ -120,7 +126,9 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
 /// Cosine learning-rate schedule with linear warm-up:
 /// step < warmup: base * (step + 1) / warmup; then min + (base - min) * 0.5 (1 + cos(pi * progress)).
 public struct CosineSchedule: Sendable {
+    /// Peak and final rate, warm-up length and total length in steps.
     public let base: Float, minimum: Float, warmupSteps: Int, totalSteps: Int
+    /// A schedule from `base` (after warm-up) down to `minimum` at `totalSteps`.
     public init(base: Float, minimum: Float = 0, warmupSteps: Int = 0, totalSteps: Int) {
         self.base = base; self.minimum = minimum; self.warmupSteps = warmupSteps; self.totalSteps = totalSteps
     }
@@ -135,7 +143,9 @@ public struct CosineSchedule: Sendable {
 
 /// Exponential decay: base * gamma^epoch (the GNN's per-epoch decay, e.g. gamma 0.95).
 public struct ExponentialSchedule: Sendable {
+    /// Initial rate and per-epoch factor.
     public let base: Float, gamma: Float
+    /// A schedule base * gamma^epoch.
     public init(base: Float, gamma: Float) { self.base = base; self.gamma = gamma }
     /// Learning rate for 0-based `epoch`.
     public func learningRate(epoch: Int) -> Float { base * powf(gamma, Float(epoch)) }

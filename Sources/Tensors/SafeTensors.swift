@@ -20,6 +20,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// The file's tensor has another shape than the model's.
     case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
 
+    /// A message naming the file (and tensor) and what is wrong.
     public var description: String {
         switch self {
         case let .io(p, r): return "\(p): \(r)"

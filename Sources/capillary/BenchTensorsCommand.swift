@@ -85,7 +85,7 @@ struct BenchTensorsCommand: ParsableCommand {
         ]
         var gemm: [GemmRow] = []
         print("OpenBLAS kernels: \(BLAS.coreName) (detected at load: \(BLAS.detectedCoreName))\n")
-        print("### sgemm (C = A B, A [M,K], B [K,N]; median of repeated calls)\n")
+        print("### sgemm (C = A B, A [M,K], B [K,N]; fastest of repeated calls, the least disturbed by other load)\n")
         print("| M x K x N | use | GFLOPS OpenBLAS 1 thread | GFLOPS OpenBLAS 2 threads | GFLOPS 1 thread + split over cores | ms 1 / 2 / split |")
         print("|---|---|---|---|---|---|")
         for (m, k, n, use) in shapes {
@@ -94,10 +94,10 @@ struct BenchTensorsCommand: ParsableCommand {
             var ms = [0.0, 0.0, 0.0]
             for (slot, threads, split) in [(0, 1, false), (1, 2, false), (2, 1, true)] {
                 BLAS.setThreadCount(threads)
-                ms[slot] = timeMS {
+                ms[slot] = timeStats {
                     BLAS.sgemm(split: split, m: m, n: n, k: k, a: a.data.baseAddress!, b: b.data.baseAddress!,
                                c: c.data.baseAddress!)
-                }
+                }.min
             }
             let flop = 2.0 * Double(m) * Double(n) * Double(k)
             let row = GemmRow(shape: "\(m)x\(k)x\(n)", m: m, k: k, n: n, use: use,

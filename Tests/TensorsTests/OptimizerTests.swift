@@ -67,5 +67,11 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(bn.runningVar.data[0], 1.5, accuracy: 1e-6)
         _ = Tensor.withoutGrad { bn(Tensor([10, 30], shape: [2, 1])) }  // no-grad: statistics untouched
         XCTAssertEqual(bn.runningMean.data[0], 1, accuracy: 1e-6)
+        let x = Tensor([10, 30], shape: [2, 1], requiresGrad: true)
+        Tensor.withFrozenParameters { bn(x).square().sum().backward() }  // attribution mode: untouched too
+        XCTAssertEqual(bn.runningMean.data[0], 1, accuracy: 1e-6)
+        XCTAssertEqual(bn.runningVar.data[0], 1.5, accuracy: 1e-6)
+        XCTAssertNil(bn.weight.grad)
+        XCTAssertNotNil(x.grad)
     }
 }
