@@ -9,7 +9,7 @@ final class CohortGraphTests: XCTestCase {
     /// same graphs; a changed image gets a new key; the baselines' image loader reads the same files.
     func testCohortGraphsAreCachedByContent() throws {
         let dir = TestGraphs.tempFolder()
-        let manifest = try CohortGenerator(config: SimulatorConfig(sizePX: 96, fovMM: 1)).write(count: 4, seed: 5, mix: .standard, to: dir)
+        let manifest = try CohortGenerator(config: SimulatorConfig(sizePX: 96, fovMM: 2)).write(count: 4, seed: 5, mix: .standard, to: dir)
         let loader = CohortGraphLoader()
         let first = try loader.load(manifest, scheme: .stage)
         XCTAssertEqual(first.count, 4)
