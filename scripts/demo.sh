@@ -37,7 +37,7 @@ step "5. Train the student vision-language model (small) on ground-truth caption
 if [ -d "$STORE/vlm" ]; then echo "cached: $STORE/vlm"; else
   "$BIN/capillary" vlm-captions --cohort "$COHORT" --out "$OUT/captions.json" --style truth
   "$BIN/capillary" train-vlm --data "$OUT/captions.json" --config small --store "$STORE" \
-      --align-steps "${DEMO_ALIGN_STEPS:-80}" --steps "${DEMO_STEPS:-320}" --seed "$SEED"
+      --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED"
 fi
 
 step "6. Start capillaryd with these models and stream an explanation of a held-out eye"
