@@ -115,11 +115,14 @@ final class ExplainTests: XCTestCase {
         let r = try c.awaitResponse(id: 1, timeout: 30) { _ in deltasAfterCancel += 1 }
         XCTAssertEqual(r.error?["code"], .int(-32800), "\(r.response)")
         XCTAssertEqual(r.error?["data"]?["reason"], "cancelRequest")
-        // Deltas already in the socket when the cancel arrived, plus at most the token in progress.
-        XCTAssertLessThan(deltasAfterCancel, 20, "generation went on after the cancel")
+        // What arrives after the cancel is what was generated while the cancel travelled (socket, loop thread,
+        // token callback): this untrained model makes ~2,000 tokens/s, so on a loaded 2-core machine tens of
+        // tokens can pass in that time. "Stops within one token of seeing the flag" is pinned in VLMTests; here
+        // the point is that the daemon's cancel reaches generation and cuts the answer short.
+        XCTAssertLessThan(deltasAfterCancel, 100, "generation went on long after the cancel")
         // The same request uncancelled runs much longer (so the cancel really cut it short).
         let full = try c.exchange("explain", id: 2, params: ["image": Self.image, "model": "vlm-slow", "maxTokens": 230], timeout: 60)
-        XCTAssertGreaterThan(full.result?["tokens"]?.intValue ?? 0, deltasAfterCancel + 40, "\(full.response)")
+        XCTAssertGreaterThan(full.result?["tokens"]?.intValue ?? 0, deltasAfterCancel + 1 + 40, "\(full.response)")
     }
 
     func testDisconnectMidStreamFreesTheWorker() throws {
