@@ -1,0 +1,65 @@
+import Foundation
+import Retina
+import XCTest
+@testable import VesselGraph
+
+/// Thick vessels must keep a connected centreline over their whole length: the skeleton of a thick bar, ring
+/// or branched vessel is one connected piece reaching (close to) both ends, whatever the angle and width.
+final class ThickVesselSkeletonTests: XCTestCase {
+    /// 8-connected components of the 1-pixels of `bits`.
+    func components(_ bits: [UInt8], _ w: Int, _ h: Int) -> Int {
+        ComponentLabeling(bits, width: w, height: h, eightConnected: true).count
+    }
+
+    func skeleton(_ m: BinaryMask) -> [UInt8] {
+        let thin = Skeletonizer.thin(m.bits, width: m.width, height: m.height)
+        return SkeletonTracer.trace(thin, width: m.width, height: m.height, spurLengthPX: 3).skeleton
+    }
+
+    func testThickBarsAtEveryAngleKeepOneFullLengthCentreline() {
+        let w = 96, h = 96, length = 60.0
+        var failures: [String] = []
+        for widthPX in stride(from: 2.0, through: 9.0, by: 0.5) {
+            for step in 0..<48 {
+                let t = Double(step) * Double.pi / 48
+                let cx = 48.0, cy = 48.0, dx = cos(t) * length / 2, dy = sin(t) * length / 2
+                var m = BinaryMask(width: w, height: h)
+                GeometricPhantom.drawLine(&m, from: (cx - dx, cy - dy), to: (cx + dx, cy + dy), widthPX: widthPX)
+                let sk = skeleton(m)
+                let count = sk.reduce(0) { $0 + Int($1) }
+                let parts = components(sk, w, h)
+                // Extent of the centreline along the bar's axis.
+                var lo = Double.infinity, hi = -Double.infinity
+                for p in 0..<(w * h) where sk[p] != 0 {
+                    let s = (Double(p % w) - cx) * cos(t) + (Double(p / w) - cy) * sin(t)
+                    lo = min(lo, s); hi = max(hi, s)
+                }
+                let extent = count > 0 ? hi - lo : 0
+                if parts != 1 || extent < length - widthPX - 2 {
+                    failures.append("width \(widthPX) angle \(step * 180 / 48)deg: \(parts) pieces, extent \(extent) of \(length)")
+                }
+            }
+        }
+        XCTAssertTrue(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(12))")
+    }
+
+    func testThickRingsKeepOneClosedCentreline() {
+        let w = 96, h = 96
+        var failures: [String] = []
+        for radius in stride(from: 8.0, through: 36.0, by: 2.5) {
+            for widthPX in stride(from: 2.0, through: 9.0, by: 0.5) where widthPX < radius {
+                var m = BinaryMask(width: w, height: h)
+                GeometricPhantom.drawRing(&m, centre: (47.3, 48.6), inner: radius - widthPX / 2, outer: radius + widthPX / 2)
+                let sk = skeleton(m)
+                let thin = Skeletonizer.thin(m.bits, width: w, height: h)
+                let traced = SkeletonTracer.traceOnce(sk, width: w, height: h)
+                let ends = traced.nodes.filter { $0.degree == 1 }.count
+                let length = traced.segments.reduce(0) { $0 + $1.lengthPX }
+                if components(sk, w, h) != 1 || ends != 0 || length < 2 * Double.pi * radius * 0.9 || thin.reduce(0, { $0 + Int($1) }) == 0 {
+                    failures.append("r \(radius) w \(widthPX): \(components(sk, w, h)) pieces, \(ends) ends, length \(length)")
+                }
+            }
+        }
+        XCTAssertTrue(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(12))")
+    }
+}
