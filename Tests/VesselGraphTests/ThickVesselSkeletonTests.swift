@@ -35,8 +35,10 @@ final class ThickVesselSkeletonTests: XCTestCase {
                     lo = min(lo, s); hi = max(hi, s)
                 }
                 let extent = count > 0 ? hi - lo : 0
-                if parts != 1 || extent < length - widthPX - 2 {
-                    failures.append("width \(widthPX) angle \(step * 180 / 48)deg: \(parts) pieces, extent \(extent) of \(length)")
+                // No spurs: exactly the two free ends of the bar.
+                let ends = SkeletonTracer.traceOnce(sk, width: w, height: h).nodes.filter { $0.degree == 1 }.count
+                if parts != 1 || extent < length - widthPX - 2 || ends != 2 {
+                    failures.append("width \(widthPX) angle \(step * 180 / 48)deg: \(parts) pieces, extent \(extent) of \(length), \(ends) ends")
                 }
             }
         }
