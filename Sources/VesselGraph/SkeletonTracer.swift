@@ -27,7 +27,8 @@ enum SkeletonTracer {
     }
 
     /// Traces `skeleton` (0/1, width x height), pruning spurs shorter than `spurLengthPX` (free-end branches
-    /// attached to a branch point, and isolated fragments) over up to three rounds.
+    /// attached to a branch point, isolated fragments, and isolated pixels or clusters with no segment) in one
+    /// round. Every pixel of the returned skeleton lies on a segment path or in a node with a segment.
     static func trace(_ skeleton: [UInt8], width w: Int, height h: Int, spurLengthPX: Double) -> Result {
         var sk = skeleton
         // One pruning round: removing a spur can merge two segments but rarely exposes a new short spur.
@@ -50,11 +51,24 @@ enum SkeletonTracer {
                     pruned = true
                 }
             }
-            if !pruned { return r }
+            if !pruned { return withoutUnlinkedNodes(r) }
             // Pruning can leave redundant corner pixels where the spur left its branch point.
             Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
         }
-        return traceOnce(sk, width: w, height: h)
+        return withoutUnlinkedNodes(traceOnce(sk, width: w, height: h))
+    }
+
+    /// `r` without the skeleton pixels of nodes that no segment reaches: isolated pixels and branch clusters of
+    /// specks a pixel or two across, or junction pixels left alone once all their spurs were pruned. They would
+    /// stay in the skeleton with no vessel node covering them. Their nodes are kept (indices stay valid) but
+    /// emptied.
+    static func withoutUnlinkedNodes(_ r: Result) -> Result {
+        var r = r
+        for k in 0..<r.nodes.count where r.nodes[k].degree == 0 {
+            for p in r.nodes[k].pixels { r.skeleton[Int(p)] = 0 }
+            r.nodes[k].pixels = []
+        }
+        return r
     }
 
     static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int) -> Result {

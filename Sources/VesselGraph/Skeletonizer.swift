@@ -24,10 +24,15 @@ enum Skeletonizer {
         return UInt8(roots.count)
     }
 
-    /// Zhang-Suen deletability per neighbourhood code, for sub-iteration 0 (bit 0) and 1 (bit 1).
+    /// Zhang-Suen deletability per neighbourhood code, for sub-iteration 0 (bit 0) and 1 (bit 1), with Lü and
+    /// Wang's (1986) correction: at least 3 (not 2) foreground neighbours. Plain Zhang-Suen deletes a pixel with
+    /// two adjacent neighbours, which is the free end of a 2-pixel-thick diagonal staircase; thick vessels near
+    /// 45 degrees pass through that state while thinning, and the whole run was then eaten from its free end
+    /// inwards, one pixel per pass, leaving a long stretch of vessel with no centreline. The staircase corners
+    /// this keeps are removed afterwards (`redundantCorner`).
     static let zhangSuen: [UInt8] = (0..<256).map { c in
         let n = c.nonzeroBitCount
-        guard n >= 2 && n <= 6 else { return 0 }
+        guard n >= 3 && n <= 6 else { return 0 }
         var a = 0
         for k in 0..<8 where c & (1 << k) == 0 && c & (1 << ((k + 1) & 7)) != 0 { a += 1 }
         guard a == 1 else { return 0 }
