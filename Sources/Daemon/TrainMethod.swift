@@ -43,21 +43,6 @@ struct TrainMethod {
         var name: String?
     }
 
-    /// metrics.json of a GNN trained by the daemon (same keys as `capillary train-gnn`).
-    struct StoredMetrics: Codable {
-        var validation: Metrics
-        var test: Metrics?
-        var bestEpoch: Int
-        var epochsRun: Int
-        var trainSeconds: Double
-        var cohort: String
-        var parameterCount: Int
-        enum CodingKeys: String, CodingKey {
-            case validation, test, cohort, bestEpoch = "best_epoch", epochsRun = "epochs_run", trainSeconds = "train_seconds"
-            case parameterCount = "parameter_count"
-        }
-    }
-
     func handle(_ ctx: RequestContext) throws -> JSONValue {
         let p = try ctx.decodeParams(Params.self)
         guard ["gnn", "vlm", "pipeline"].contains(p.kind) else {
@@ -194,7 +179,7 @@ struct TrainMethod {
         try jc.checkCancelled()
         let testMetrics = test.isEmpty ? nil : try GraphNetTraining.evaluate(model, on: test)
         try jc.checkCancelled()
-        let record = StoredMetrics(validation: summary.validation, test: testMetrics, bestEpoch: summary.bestEpoch,
+        let record = StoredGNNMetrics(validation: summary.validation, test: testMetrics, bestEpoch: summary.bestEpoch,
                                    epochsRun: summary.epochsRun, trainSeconds: summary.seconds, cohort: cohort,
                                    parameterCount: model.network.parameterCount)
         let info = try ModelStore(root: store).save(model, name: name, metrics: record)

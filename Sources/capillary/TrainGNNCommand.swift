@@ -147,21 +147,6 @@ struct GNNTrainingOptions: ParsableArguments {
     }
 }
 
-/// metrics.json of a stored GNN.
-struct StoredGNNMetrics: Codable {
-    var validation: Metrics
-    var test: Metrics?
-    var bestEpoch: Int
-    var epochsRun: Int
-    var trainSeconds: Double
-    var cohort: String
-    var parameterCount: Int
-    enum CodingKeys: String, CodingKey {
-        case validation, test, cohort, bestEpoch = "best_epoch", epochsRun = "epochs_run", trainSeconds = "train_seconds"
-        case parameterCount = "parameter_count"
-    }
-}
-
 /// Cohort loading with a progress bar.
 enum GNNCohort {
     static func load(_ dir: String, scheme: LabelScheme, builder: VesselGraphConfig = VesselGraphConfig(), console: GNNConsole) throws -> [LabeledGraph] {
