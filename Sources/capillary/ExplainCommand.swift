@@ -32,7 +32,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         guard offline else {
-            throw ValidationError("only --offline is available in this build (the daemon client comes with the Daemon module)")
+            throw ValidationError("only --offline is available: the CLI does not talk to capillaryd yet (use clients/python, clients/node or clients/nvim)")
         }
         let loaded = try VLMStore.load(store: store, name: name)
         let img = try ImageIO.read(path: image)

@@ -20,7 +20,7 @@ struct StageCommand: ParsableCommand {
     @Flag(help: "One JSON object on stdout.") var json = false
 
     func run() throws {
-        guard offline else { throw ValidationError("only --offline staging is available (the daemon client is not part of this build)") }
+        guard offline else { throw ValidationError("only --offline staging is available: the CLI does not talk to capillaryd yet (use clients/python, clients/node or clients/nvim)") }
         let t0 = Date()
         let (model, info) = try ModelStore(root: store).load(StagingModel.self, name: name, version: version)
         var img = try ImageIO.read(path: image)

@@ -131,6 +131,16 @@ extension RPCClient {
         }
     }
 
+    /// All `$/progress` values of a job under `token`: those that came with the reply (`exchange`), then
+    /// notifications read until the job's `end` value.
+    func jobProgress(after exchange: Exchange, token: JSONValue, timeout: Double = 30) throws -> [JSONValue] {
+        var values = exchange.progress(token)
+        while values.last?["kind"] != "end" {
+            values.append(try awaitNotification(timeout: timeout) { $0["params"]?["token"] == token }["params"]!["value"]!)
+        }
+        return values
+    }
+
     /// Reads notifications until `predicate` holds for one (returned), failing after `timeout` s.
     func awaitNotification(timeout: Double = 30, _ predicate: (JSONValue) -> Bool) throws -> JSONValue {
         let deadline = ProcessStats.monotonicSeconds() + timeout

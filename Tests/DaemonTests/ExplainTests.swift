@@ -31,10 +31,7 @@ final class ExplainTests: XCTestCase {
             let r = try c.exchange("train", id: 1, params: ["kind": "vlm", "generate": ["count": 12, "seed": 2, "sizePX": 96],
                                                             "config": Self.tinyVLM, "workDoneToken": "t"])
             XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
-            var values = r.progress("t")
-            while values.last?["kind"] != "end" {
-                values.append(try c.awaitNotification(timeout: 180) { $0["params"]?["token"] == "t" }["params"]!["value"]!)
-            }
+            let values = try c.jobProgress(after: r, token: "t", timeout: 180)
             XCTAssertEqual(values.last?["state"], "succeeded", "\(values.last ?? .null)")
             XCTAssert(values.contains { $0["phase"] == "train-vlm" && $0["loss"]?.doubleValue != nil })
             XCTAssertEqual(values.last?["result"]?["version"], "v1")

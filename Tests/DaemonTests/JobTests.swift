@@ -17,11 +17,7 @@ final class JobTests: XCTestCase {
                                                                    "workDoneToken": "w1"])
         let jobID = try XCTUnwrap(r.result?["jobId"]?.stringValue, "\(r.response)")
         // Progress continues after the reply: read until the end.
-        var values = r.progress("w1")
-        while values.last?["kind"] != "end" {
-            let n = try c.awaitNotification { $0["params"]?["token"] == "w1" }
-            values.append(n["params"]!["value"]!)
-        }
+        let values = try c.jobProgress(after: r, token: "w1")
         XCTAssertEqual(values.first?["kind"], "begin")
         XCTAssertEqual(values.first?["jobId"], .string(jobID))
         let reports = values.filter { $0["kind"] == "report" }

@@ -27,10 +27,7 @@ final class StageTrainTests: XCTestCase {
             let r = try c.exchange("train", id: 1, params: ["kind": "gnn", "generate": ["count": 14, "seed": 3, "sizePX": 128],
                                                             "config": Self.tinyConfig, "workDoneToken": "t"])
             XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
-            var values = r.progress("t")
-            while values.last?["kind"] != "end" {
-                values.append(try c.awaitNotification(timeout: 120) { $0["params"]?["token"] == "t" }["params"]!["value"]!)
-            }
+            let values = try c.jobProgress(after: r, token: "t", timeout: 120)
             Self.firstTraining = values
             let keep = makeTemporaryDirectory("trained")
             try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
