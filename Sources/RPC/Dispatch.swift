@@ -29,6 +29,7 @@ extension ServerLoop {
     // MARK: Incoming
 
     func handleFrame(_ frame: ArraySlice<UInt8>, _ conn: ClientConnection) {
+        config.messageObserver?(conn.id, .received, Array(frame))
         let value: JSONValue
         do {
             value = try frame.withUnsafeBytes { try JSONCodec.decode($0, maxDepth: config.maxJSONDepth) }

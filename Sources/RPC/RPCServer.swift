@@ -45,6 +45,11 @@ public struct RPCServerConfiguration: Sendable {
     /// Extra members appended to every `status` result (e.g. the Daemon's model store and jobs). Called on
     /// the loop thread, so it must return at once (read cached state; never touch the disk or wait).
     public var statusExtension: (@Sendable () -> JSONObject)? = nil
+    /// Sees every message: each frame received (raw bytes, before parsing, so also invalid ones) and each
+    /// message body sent (a response, a batch reply or a notification; framing removed). Called on the loop
+    /// thread, so it must be quick (capillaryd's `--trace FILE` appends them to a file for the protocol's
+    /// conformance test). nil (the default) costs nothing.
+    public var messageObserver: (@Sendable (_ connection: UInt64, _ direction: MessageDirection, _ body: [UInt8]) -> Void)? = nil
 
     /// The defaults (see each property).
     public init() {}
@@ -62,6 +67,14 @@ public struct RPCServerConfiguration: Sendable {
                 "write limits must satisfy low (\(writeLowWatermarkBytes)) <= high (\(writeHighWatermarkBytes)) < cap (\(maxPendingWriteBytes))")
         }
     }
+}
+
+/// Which way a message observed by `RPCServerConfiguration.messageObserver` went.
+public enum MessageDirection: String, Sendable {
+    /// From a client to the server (a frame as received).
+    case received
+    /// From the server to a client.
+    case sent
 }
 
 /// A JSON-RPC 2.0 server on a Unix socket: a libuv loop thread for the socket, a worker pool for handlers.

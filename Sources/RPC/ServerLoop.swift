@@ -282,6 +282,7 @@ final class ServerLoop {
             conn.flow.written(counted)
             return
         }
+        config.messageObserver?(conn.id, .sent, body)
         conn.framing.frame(body, into: &conn.out)
         conn.outCounted += counted
         markForFlush(conn)

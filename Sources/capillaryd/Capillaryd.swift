@@ -39,6 +39,12 @@ struct Capillaryd: ParsableCommand {
     @Option(name: .customLong("max-image-side"), help: "Largest accepted image side, px (default 4096).")
     var maxImageSide: Int = 4096
 
+    @Option(help: "Append every message received and sent to FILE, one JSON line each ({connection, direction, text}); for protocol conformance tests.")
+    var trace: String?
+
+    @Flag(name: .customLong("list-methods"), help: "Print the method names this build registers (built-in and Daemon), one per line, and exit.")
+    var listMethods = false
+
     func validate() throws {
         if maxJobs < 1 { throw ValidationError("--max-jobs must be >= 1") }
         if maxLoadedModels < 1 { throw ValidationError("--max-loaded-models must be >= 1") }
@@ -66,9 +72,21 @@ struct Capillaryd: ParsableCommand {
         if let socket { config.socketPath = socket }
         if let workers { config.workerCount = workers }
         if let maxMessageBytes { config.maxMessageBytes = maxMessageBytes }
+        if let trace {
+            guard FileManager.default.createFile(atPath: trace, contents: nil), let handle = FileHandle(forWritingAtPath: trace) else {
+                throw ValidationError("--trace: cannot create \(trace)")
+            }
+            let writer = TraceWriter(handle: handle)
+            config.messageObserver = { connection, direction, body in writer.write(connection, direction, body) }
+        }
         config.statusExtension = { daemon.statusMembers() }
         let server = RPCServer(configuration: config)
         daemon.register(on: server)
+        if listMethods {
+            // The registry as served: what initialize's capabilities.methods lists.
+            for name in server.methodNames { print(name) }
+            return
+        }
         do {
             try server.start()
         } catch let e as RPCServerError {
@@ -78,5 +96,20 @@ struct Capillaryd: ParsableCommand {
         daemon.start()
         server.waitUntilStopped()
         daemon.shutdown()
+    }
+}
+
+/// Writes the trace lines of `--trace` (called on the server's loop thread only, so it needs no lock).
+final class TraceWriter: @unchecked Sendable {
+    let handle: FileHandle
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    func write(_ connection: UInt64, _ direction: MessageDirection, _ body: [UInt8]) {
+        let line: JSONValue = ["connection": .int(Int64(connection)), "direction": .string(direction.rawValue),
+                               "text": .string(String(decoding: body, as: UTF8.self))]
+        guard var bytes = try? JSONCodec.encode(line) else { return }
+        bytes.append(0x0A)
+        handle.write(Data(bytes))
     }
 }
