@@ -99,6 +99,14 @@ extension ServerLoop {
             }
         }
 
+        // Every request, whatever its method, must not reuse an id still in flight: a second reply with that id
+        // (from an inline method such as ping, an unknown method or a lifecycle error) could not be told apart
+        // from the first request's reply.
+        if let id, conn.inflightByID[id] != nil {
+            return reply(.failure(RPCError(code: RPCError.Code.duplicateRequestID, message: "Duplicate request id",
+                                           data: .string("request \(id) is still in flight on this connection; ids must be unique"))))
+        }
+
         // Lifecycle methods, which change the connection itself.
         switch method {
         case "exit":
@@ -151,10 +159,6 @@ extension ServerLoop {
             } catch {
                 return reply(.failure(.internalError("\(error)")))
             }
-        }
-        if let id, conn.inflightByID[id] != nil {
-            return reply(.failure(RPCError(code: RPCError.Code.duplicateRequestID, message: "Duplicate request id",
-                                           data: .string("request \(id) is still in flight on this connection; ids must be unique"))))
         }
         let serial = nextSerial
         nextSerial += 1

@@ -100,6 +100,27 @@ final class ProtocolTests: SocketTestCase {
         XCTAssertEqual(try c.read()["result"]?["slept"], 300)
     }
 
+    /// -32011 applies to every request, also to methods answered on the loop thread (ping, status), unknown
+    /// methods and lifecycle requests: otherwise the client would get two replies with one id.
+    func testDuplicateIDIsRefusedWhateverTheMethod() throws {
+        let c = try TestClient(path: server.socketPath)
+        try c.initialize()
+        try c.send(#"{"jsonrpc":"2.0","id":"s","method":"sleep","params":{"ms":400}}"#)
+        probe.started.wait()
+        for method in ["ping", "status", "nosuch", "initialize", "echo"] {
+            try c.send(#"{"jsonrpc":"2.0","id":"s","method":"\#(method)"}"#)
+            let r = try c.read()
+            XCTAssertEqual(r["id"], "s", method)
+            XCTAssertEqual(code(r), RPCError.Code.duplicateRequestID, "\(method): \(r)")
+        }
+        let last = try c.read()
+        XCTAssertEqual(last["id"], "s")
+        XCTAssertEqual(last["result"]?["slept"], 400)
+        // Once answered, the id may be used again.
+        try c.send(#"{"jsonrpc":"2.0","id":"s","method":"ping"}"#)
+        XCTAssertEqual(try c.read()["result"], .null)
+    }
+
     func testServerBusyWhenWorkersAndQueueAreFull() throws {
         let p = Probe()
         let busy = try makeTestServer("busy", probe: p) { $0.workerCount = 1; $0.maxQueuedRequests = 1 }
