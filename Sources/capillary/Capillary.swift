@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// `capillary`: the command-line face of Capillary (pipeline commands, and later the daemon client).
+/// `capillary`: the command-line face of Capillary: pipeline commands that run in this process, and the
+/// daemon client (explain, stage, graph --daemon, models, status, train, jobs, daemon start/stop).
 @main
 struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +12,9 @@ struct Capillary: ParsableCommand {
                       BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
                       EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
-                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self]
+                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
+                      // Daemon client (Sources/capillary/DaemonClient.swift holds the shared plumbing). The
+                      // `attribute --heatmap` command goes here once the daemon serves `attribute`.
+                      ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self, DaemonCommand.self]
     )
 }

@@ -14,8 +14,15 @@ struct GraphCommand: ParsableCommand {
             capillary graph IMAGE --out graph.json [--overlay o.png] [--mask m.png] [--fov-mm F]
             capillary graph --cohort DIR [--out-dir D]        every PNG/BMP image of DIR, on all cores
             capillary graph --evaluate-real DIR [--overlay-dir D]   OCTA-500 eyes with GT_Capillary/GT_FAZ masks
+            capillary graph IMAGE --daemon [--out graph.json] [--json] [--socket PATH]   through capillaryd (the graph method)
             The JSON format is described in docs/GRAPH_FORMAT.md.
             """)
+
+    @Flag(help: "Ask capillaryd (the graph method) instead of computing here; IMAGE may be synthetic:SEED:STAGE[:SIZE].")
+    var daemon = false
+    @Flag(help: "With --daemon: the daemon's result as one JSON line.")
+    var json = false
+    @OptionGroup var daemonOptions: DaemonOptions
 
     @Argument(help: "OCTA en-face image (PNG or BMP).")
     var image: String?
@@ -63,6 +70,12 @@ struct GraphCommand: ParsableCommand {
     var config: String?
 
     func validate() throws {
+        if daemon {
+            guard image != nil, cohort == nil, evaluateReal == nil, evaluateSynthetic == nil, overlay == nil, mask == nil else {
+                throw ValidationError("--daemon takes IMAGE and optionally --out graph.json, --fov-mm, --json")
+            }
+            return
+        }
         let modes = [image != nil, cohort != nil, evaluateReal != nil, evaluateSynthetic != nil].filter { $0 }.count
         guard modes == 1 else {
             throw ValidationError("give exactly one of IMAGE, --cohort DIR, --evaluate-real DIR or --evaluate-synthetic N")
@@ -75,6 +88,7 @@ struct GraphCommand: ParsableCommand {
     }
 
     func run() throws {
+        if daemon, let image { return try runClient { try graphThroughDaemon(image) } }
         let builder = VesselGraphBuilder(config: try loadConfig())
         if let path = image {
             let img = try load(path)
