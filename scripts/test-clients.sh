@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Tests the clients (clients/python, clients/node, clients/nvim and the socat one-liner of clients/README.md)
-# against a live capillaryd started here on a private socket with an empty temporary model store, and stops
-# it on exit, also on failure or Ctrl-C. Run by `make test` after `swift test`; needs a release build.
+# Tests the clients (clients/python, clients/node, clients/nvim, the Swift CLI and the socat one-liner of
+# clients/README.md) against a live capillaryd started here on a private socket with an empty temporary model
+# store, then the protocol conformance test (protocol/conformance/run.sh: the examples replayed against a
+# second daemon, and every message both daemons sent validated against protocol/schema). Stops the daemons
+# on exit, also on failure or Ctrl-C. Run by `make test` after `swift test`; needs a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-daemon_args=(--socket "$SOCK" --log-level info)
+TRACE="$WORK/trace-clients.jsonl"
+daemon_args=(--socket "$SOCK" --log-level info --trace "$TRACE")
 if "$DAEMON" --help 2>&1 | grep -q -- '--store'; then
   daemon_args+=(--store "$STORE")
 fi
@@ -109,5 +112,24 @@ fi
 
 # 4. Neovim: headless, plugin loaded from clients/nvim; exits non-zero on any failed check.
 timeout 300 nvim --headless -u NONE -c "luafile clients/nvim/test/headless_test.lua"
+
+# 5. The Swift CLI (`capillary explain/stage/graph --daemon/models/status/train/jobs/daemon`), driven as a
+#    process by pytest (exit codes, streaming, --json, Ctrl-C); it uses the VLM the Python tests trained.
+set +e
+(cd "$WORK" && CAPILLARY_BIN="$BIN" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/clients/cli/test_cli.py")
+cli_rc=$?
+set -e
+if [ "$cli_rc" -ne 0 ]; then
+  echo "test-clients: Swift CLI client tests failed (pytest exit $cli_rc)" >&2
+  exit 1
+fi
+
+# 6. Stop the client tests' daemon (its shutdown replies are traced too), then the protocol conformance test:
+#    examples replayed against its own daemon, and every message both daemons sent checked against the schemas.
+kill -TERM "$daemon_pid"
+for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=""
+bash protocol/conformance/run.sh "$BIN" "$WORK" "$TRACE"
 
 echo "test-clients: all client tests passed"

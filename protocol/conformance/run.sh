@@ -2,10 +2,11 @@
 # The protocol conformance test (run by scripts/test-clients.sh, i.e. by `make test`):
 #   1. a Python venv with jsonschema in .build/protocol-venv (ignored by git; created once, reused; pip
 #      installs jsonschema from PyPI only if the system Python lacks it);
-#   2. a private capillaryd (--trace, --max-message-bytes 65536) on an empty store plus a damaged model;
-#   3. replay.py: every protocol/examples/*.jsonl against it (train.jsonl first trains the tiny models);
-#   4. check.py names: initialize, the registry, protocol/README.md and the schemas list the same methods;
-#   5. check.py trace: every message this daemon sent, and those in the extra trace files given (the client
+#   2. selftest.py: the trace checker rejects messages that break the schemas, the matcher its placeholders;
+#   3. a private capillaryd (--trace, --max-message-bytes 65536) on an empty store plus a damaged model;
+#   4. replay.py: every protocol/examples/*.jsonl against it (train.jsonl first trains the tiny models);
+#   5. check.py names: initialize, the registry, protocol/README.md and the schemas list the same methods;
+#   6. check.py trace: every message this daemon sent, and those in the extra trace files given (the client
 #      tests' daemon), is valid against protocol/schema.
 # Usage: protocol/conformance/run.sh BIN_DIR WORK_DIR [EXTRA_TRACE...]
 set -euo pipefail
@@ -24,6 +25,7 @@ if ! "$VENV/bin/python" -c 'import jsonschema, referencing' 2>/dev/null; then
     || { cat "$WORK/pip-protocol.log" >&2; echo "protocol: cannot install jsonschema into $VENV" >&2; exit 1; }
 fi
 PY="$VENV/bin/python"
+"$PY" protocol/conformance/selftest.py
 
 SOCK="$WORK/conf.sock"
 STORE="$WORK/conf-store"
