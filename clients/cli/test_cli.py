@@ -164,11 +164,14 @@ def test_daemon_start_and_stop(tmp_path_factory):
     sock = str(d / "d.sock")
     store = str(d / "store")
     p = cli("daemon", "start", "--socket", sock, "--store", store, "--workers", "1")
-    assert "is running on" in p.stdout and os.path.exists(sock)
-    assert "already running" in cli("daemon", "start", "--socket", sock).stdout
-    (s,) = json_lines(cli("status", "--json", "--socket", sock).stdout)
-    assert s["store"]["path"] == store and s["store"]["state"] == "empty"
-    assert "stopped" in cli("daemon", "stop", "--socket", sock).stdout
+    try:
+        assert "is running on" in p.stdout and os.path.exists(sock)
+        assert "already running" in cli("daemon", "start", "--socket", sock).stdout
+        (s,) = json_lines(cli("status", "--json", "--socket", sock).stdout)
+        assert s["store"]["path"] == store and s["store"]["state"] == "empty"
+    finally:
+        stopped = cli("daemon", "stop", "--socket", sock, check=False)
+    assert "stopped" in stopped.stdout, stopped.stderr
     assert not os.path.exists(sock)
     assert cli("status", "--socket", sock, check=False).returncode == 69
     assert cli("daemon", "stop", "--socket", sock, check=False).returncode == 69
