@@ -110,6 +110,10 @@ def test_train_shows_progress_then_stage_and_models_use_the_new_model():
     (m,) = json_lines(cli("models", "--json").stdout)
     assert any(row["name"] == "cli-gnn" and row["version"] == "1" for row in m["models"])
     assert "cli-gnn" in cli("models").stdout
+    (loaded,) = json_lines(cli("models", "--load", "cli-gnn", "--keep-alive", "60", "--json").stdout)
+    assert loaded["name"] == "cli-gnn" and loaded["loaded"] is True and loaded["keepAliveSeconds"] == 60
+    assert cli("models", "--unload", "cli-gnn").stdout.strip() == "cli-gnn@1 unloaded"
+    assert cli("models", "--unload", "cli-gnn").stdout.strip() == "cli-gnn was not loaded"
 
 
 def test_train_json_lines_are_the_progress_values():
