@@ -130,6 +130,7 @@ kill -TERM "$daemon_pid"
 for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
 wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
-bash protocol/conformance/run.sh "$BIN" "$WORK" "$TRACE"
+# (trace-cli-daemon.jsonl: the daemon that the CLI test started and stopped with `capillary daemon start`.)
+bash protocol/conformance/run.sh "$BIN" "$WORK" "$TRACE" "$WORK/trace-cli-daemon.jsonl"
 
 echo "test-clients: all client tests passed"

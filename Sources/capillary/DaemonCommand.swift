@@ -30,6 +30,7 @@ struct DaemonStartCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "capillaryd's --log-level.") var logLevel = "info"
     @Option(help: "capillaryd's --workers.") var workers: Int?
     @Option(help: "The capillaryd binary (default: next to this capillary, else on PATH).") var executable: String?
+    @Option(help: "capillaryd's --trace FILE (every message received and sent, for protocol tests).") var trace: String?
     @Option(help: "Seconds to wait for the socket.") var timeout: Double = 20
 
     func run() throws {
@@ -42,6 +43,7 @@ struct DaemonStartCommand: ParsableCommand {
             var args = [binary, "--socket", socket, "--log-level", logLevel]
             if let store { args += ["--store", URL(fileURLWithPath: store).standardizedFileURL.path] }
             if let workers { args += ["--workers", String(workers)] }
+            if let trace { args += ["--trace", URL(fileURLWithPath: trace).standardizedFileURL.path] }
             // The socket's folder is created by capillaryd; the log and pid go there too, so make it first.
             let dir = (socket as NSString).deletingLastPathComponent
             if !dir.isEmpty { mkdir(dir, 0o700) }

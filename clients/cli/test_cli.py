@@ -167,7 +167,9 @@ def test_daemon_start_and_stop(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli-daemon", numbered=True)
     sock = str(d / "d.sock")
     store = str(d / "store")
-    p = cli("daemon", "start", "--socket", sock, "--store", store, "--workers", "1")
+    # Traced like the main test daemon: scripts/test-clients.sh validates this file against protocol/schema.
+    p = cli("daemon", "start", "--socket", sock, "--store", store, "--workers", "1",
+            "--trace", os.path.join(SCRATCH, "..", "trace-cli-daemon.jsonl"))
     try:
         assert "is running on" in p.stdout and os.path.exists(sock)
         assert "already running" in cli("daemon", "start", "--socket", sock).stdout
