@@ -174,7 +174,7 @@ final class DaemonConnection {
     /// - `partial`: asks for partial results (`partialResultToken`) and gets each streamed value.
     /// - `progress`: asks for work-done progress (`workDoneToken`) and gets each value (begin/report/end).
     /// - `interrupts`: with Ctrl-C counted here, the first press sends `$/cancelRequest` for this request
-    ///   (its response is then -32800, thrown as `.interrupted`).
+    ///   (its response is then -32800, thrown as `.interrupted`); a second press stops waiting at once.
     /// - Returns: the result.
     /// - Throws: `DaemonClientError.rpc` for an error response, `.interrupted` when cancelled by Ctrl-C,
     ///   `.connection` when the connection breaks.
@@ -193,6 +193,10 @@ final class DaemonConnection {
             if let interrupts, interrupts.presses > 0, !cancelSent {
                 cancelSent = true
                 try send(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": .int(Int64(id))]])
+            }
+            if let interrupts, interrupts.presses > 1 {
+                // A second Ctrl-C does not wait for the daemon's -32800 any more (leaving cancels the request too).
+                throw DaemonClientError.interrupted("interrupted (\(method) request \(id) cancelled)")
             }
             guard let m = try next(timeout: interrupts == nil ? 3600 : 0.1) else { continue }
             if m["method"] == "$/progress", let token = m["params"]?["token"], let value = m["params"]?["value"] {
