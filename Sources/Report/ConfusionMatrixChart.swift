@@ -8,12 +8,15 @@ public struct ConfusionMatrixChart: Sendable {
     public var columnLabels: [String]
     /// counts[row][column].
     public var counts: [[Int]]
-    /// Cell side, px.
+    /// Cell side, px (at least the widest column name plus a margin).
     public var cell: Int
 
     /// A chart of `counts` (rows = truth). Rows shorter than `columnLabels` are padded with zeros.
     public init(title: String, rowLabels: [String], columnLabels: [String], counts: [[Int]], cell: Int = 72) {
-        self.title = title; self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.counts = counts; self.cell = cell
+        self.title = title; self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.counts = counts
+        // Wide enough for every column name, so none is cut.
+        let label = columnLabels.map { BitmapFont.width(of: $0, scale: Self.scale) }.max() ?? 0
+        self.cell = max(cell, label + 12)
     }
 
     static let scale = 2
@@ -52,8 +55,7 @@ public struct ConfusionMatrixChart: Sendable {
         c.text("truth", x: 10, y: g.top + cell * rowLabels.count / 2 + BitmapFont.width(of: "truth", scale: s) / 2, scale: s, .axis, vertical: true)
         let maxCount = counts.flatMap { $0 }.max() ?? 0
         for (j, name) in columnLabels.enumerated() {
-            let label = BitmapFont.width(of: name, scale: s) > cell - 4 ? String(name.prefix(max(1, (cell - 4) / (BitmapFont.advance * s)))) : name
-            c.text(label, centerX: g.left + j * cell + cell / 2, y: g.top - h - 8, scale: s)
+            c.text(name, centerX: g.left + j * cell + cell / 2, y: g.top - h - 8, scale: s)
         }
         for (i, name) in rowLabels.enumerated() {
             c.text(name, rightX: g.left - 10, y: g.top + i * cell + (cell - h) / 2, scale: s)

@@ -67,7 +67,7 @@ public enum DemoReport {
         }
         for v in ReportInputs.studentVariants {
             if let s = r.vlmSteps[v.name], let last = s.last {
-                rows.append(("student \(v.name) training", "\(last.step) steps, final loss \(fmt(last.loss, 4)), \(fmt(last.textTokensPerSecond, 0)) text tokens/s"))
+                rows.append(("student \(v.name) training", "\(last.step) steps, final loss \(String(format: "%.3g", last.loss)), \(fmt(last.textTokensPerSecond, 0)) text tokens/s"))
             }
         }
         let body = rows.map { "<dt>\(HTMLDocument.escape($0.0))</dt><dd>\(HTMLDocument.escape($0.1))</dd>" }.joined()
@@ -78,7 +78,7 @@ public enum DemoReport {
         var rows: [[String]] = []
         for m in r.gnnEvaluation?.results ?? [] {
             rows.append([m.model, m.count.map(String.init) ?? "n/a", fmt(m.accuracy), fmt(m.balancedAccuracy), fmt(m.macroF1),
-                         fmt(m.qwk), fmt(m.macroAUC), "n/a (not a text model)"])
+                         fmt(m.qwk), fmt(m.macroAUC), "n/a"])
         }
         for v in ReportInputs.studentVariants {
             if let s = r.student[v.name] {
@@ -183,7 +183,7 @@ public enum DemoReport {
             let chart = LineChart(title: "Student VLM training loss", xLabel: "step (alignment, then instruction tuning)", yLabel: "loss (nats)", series: series)
             figs.append(try figure(chart.render(), caption: students.map { "vlm-\($0.0.lowercased())-train.jsonl" }.joined(separator: ", ") + ": loss per step"))
         }
-        var html = figs.isEmpty ? "" : HTMLDocument.element("div", figs.joined(), cssClass: "row")
+        var html = figs.isEmpty ? "" : HTMLDocument.element("div", figs.joined(), cssClass: "cols")
         var gaps: [String] = []
         if r.gnnEpochs.isEmpty { gaps.append("GNN (gnn-train.jsonl)") }
         for v in ReportInputs.studentVariants where r.vlmSteps[v.name] == nil { gaps.append("student \(v.name) (\(v.train))") }

@@ -106,9 +106,9 @@ public struct HTMLDocument: Sendable {
     .card{background:#fff;border:1px solid #dee2e6;border-radius:8px;padding:16px 18px;margin:16px 0}
     .row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
     figure{margin:0;text-align:center}figcaption{font-size:13px;color:#6c757d;margin-top:4px}
-    .shot{width:260px;height:auto;border:1px solid #ced4da;background:#000}
-    .placeholder{width:260px;height:260px;display:flex;align-items:center;justify-content:center;border:1px dashed #adb5bd;color:#a61e4d;font-style:italic;background:#f8f9fa}
-    .chart{max-width:100%;height:auto;border:1px solid #dee2e6;background:#fff}
+    .shot{box-sizing:border-box;width:262px;height:auto;border:1px solid #ced4da;background:#000;display:block}
+    .placeholder{box-sizing:border-box;width:262px;height:262px;display:flex;align-items:center;justify-content:center;border:1px dashed #adb5bd;color:#a61e4d;font-style:italic;background:#f8f9fa}
+    .chart{box-sizing:border-box;max-width:100%;height:auto;display:block;margin:0 auto;border:1px solid #dee2e6;background:#fff}
     .bars{max-width:100%;height:auto}
     blockquote{margin:8px 0;padding:8px 14px;background:#f1f3f5;border-left:4px solid #1f77b4;white-space:pre-wrap}
     table{border-collapse:collapse;margin:8px 0;background:#fff}th,td{border:1px solid #dee2e6;padding:4px 10px;text-align:left}

@@ -16,7 +16,7 @@ public struct LineSeries: Sendable {
 }
 
 /// A line chart (e.g. training curves: loss or validation metric against epoch or step): several series,
-/// light grid, ticks with labels on both axes, axis titles and a legend in the top-right corner.
+/// light grid, ticks with labels on both axes, axis titles and a legend above the plot.
 public struct LineChart: Sendable {
     public var title: String
     public var xLabel: String
@@ -29,7 +29,7 @@ public struct LineChart: Sendable {
     public var yScaleOverride: AxisScale?
 
     /// A chart; sizes in px.
-    public init(title: String, xLabel: String, yLabel: String, series: [LineSeries], width: Int = 640, height: Int = 360,
+    public init(title: String, xLabel: String, yLabel: String, series: [LineSeries], width: Int = 560, height: Int = 360,
                 yScale: AxisScale? = nil) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series
         self.width = width; self.height = height; self.yScaleOverride = yScale
@@ -43,8 +43,26 @@ public struct LineChart: Sendable {
     public var plotArea: (left: Int, top: Int, right: Int, bottom: Int) {
         let tickLabelWidth = (yScale.ticks.map { BitmapFont.width(of: yScale.label($0), scale: Self.scale) }.max() ?? 0)
         let left = 12 + BitmapFont.height(scale: Self.scale) + 8 + tickLabelWidth + 8
-        return (left, 14 + BitmapFont.height(scale: Self.scale) + 12, width - 20,
-                height - (8 + 2 * BitmapFont.height(scale: Self.scale) + 16))
+        let top = 10 + BitmapFont.height(scale: Self.scale) + 10 + legendHeight + 10
+        return (left, top, width - 24, height - (8 + 2 * BitmapFont.height(scale: Self.scale) + 16))
+    }
+
+    /// Legend rows: series laid out left to right, wrapping at the chart width; each entry is a 18 px
+    /// swatch, a gap and the name. Returns the top-left corner of each entry relative to the legend origin.
+    var legendLayout: [(x: Int, y: Int)] {
+        let s = Self.scale, rowH = BitmapFont.height(scale: s) + 6
+        var out: [(Int, Int)] = [], x = 0, y = 0
+        for sr in series {
+            let w = 18 + 6 + BitmapFont.width(of: sr.name, scale: s) + 24
+            if x > 0 && x + w > width - 80 { x = 0; y += rowH }
+            out.append((x, y)); x += w
+        }
+        return out
+    }
+
+    var legendHeight: Int {
+        guard let last = legendLayout.last else { return 0 }
+        return last.y + BitmapFont.height(scale: Self.scale)
     }
 
     /// The x axis (covering every point's x).
@@ -97,19 +115,14 @@ public struct LineChart: Sendable {
         return c
     }
 
-    /// Legend box in the plot's top-right corner: a colour swatch and the name of each series.
+    /// Legend between the title and the plot (outside the data, so it never hides a curve): a colour
+    /// swatch and the name of each series.
     func drawLegend(_ c: inout Canvas, area a: (left: Int, top: Int, right: Int, bottom: Int)) {
-        guard !series.isEmpty else { return }
-        let s = Self.small + 1, rowH = BitmapFont.height(scale: s) + 6
-        let textW = series.map { BitmapFont.width(of: $0.name, scale: s) }.max() ?? 0
-        let w = 10 + 18 + 6 + textW + 10, h = 8 + rowH * series.count + 2
-        let x = a.right - w - 6, y = a.top + 6
-        c.fill(x: x, y: y, width: w, height: h, .white)
-        c.stroke(x: x, y: y, width: w, height: h, .axis)
-        for (i, sr) in series.enumerated() {
-            let ry = y + 8 + i * rowH
-            c.fill(x: x + 10, y: ry + BitmapFont.height(scale: s) / 2 - 2, width: 18, height: 4, sr.color)
-            c.text(sr.name, x: x + 34, y: ry, scale: s, .ink)
+        let s = Self.scale, y0 = 10 + BitmapFont.height(scale: s) + 10
+        for (sr, p) in zip(series, legendLayout) {
+            let x = a.left + p.x, y = y0 + p.y
+            c.fill(x: x, y: y + BitmapFont.height(scale: s) / 2 - 3, width: 18, height: 4, sr.color)
+            c.text(sr.name, x: x + 24, y: y, scale: s, .ink)
         }
     }
 }
