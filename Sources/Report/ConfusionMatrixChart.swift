@@ -64,7 +64,7 @@ public struct ConfusionMatrixChart: Sendable {
                 let o = cellOrigin(row: i, column: j)
                 let bg = Self.shade(n, maxCount: maxCount)
                 c.fill(x: o.x, y: o.y, width: cell, height: cell, bg)
-                c.stroke(x: o.x, y: o.y, width: cell, height: cell, .white)
+                c.stroke(x: o.x, y: o.y, width: cell, height: cell, .grid)
                 let dark = maxCount > 0 && Double(n) / Double(maxCount) > 0.5
                 c.text(String(n), centerX: o.x + cell / 2, y: o.y + (cell - h) / 2, scale: s, dark ? .white : .ink)
             }

@@ -112,6 +112,12 @@ public enum DemoReport {
         return HTMLDocument.element("figure", inner + HTMLDocument.text("figcaption", caption))
     }
 
+    /// ", agrees with the truth" / ", truth is X" when both stages are known, else "".
+    static func agreement(_ stage: String?, _ truth: CaseTruth?) -> String {
+        guard let stage, let t = truth?.stage else { return "" }
+        return stage.lowercased() == t.lowercased() ? ", agrees with the truth" : ", truth is \(t)"
+    }
+
     static func caseCard(_ c: CaseRecord) throws -> String {
         var h = HTMLDocument.text("h3", c.name + (c.imagePath.map { " (" + ($0 as NSString).lastPathComponent + ")" } ?? ""))
         h += HTMLDocument.element("div", picture(c.imagePath, caption: "OCTA image") + picture(c.overlayPath, caption: "vessel graph overlay")
@@ -122,14 +128,15 @@ public enum DemoReport {
                 "\(t.stage ?? "n/a") (severity \(fmt(t.severity, 2)), FAZ \(fmt(t.fazAreaMM2, 3)) mm2)"))
         } else { left += HTMLDocument.text("p", "Truth: not provided", cssClass: "missing") }
         if c.gnnStage != nil || c.gnnProbabilities != nil {
-            left += HTMLDocument.element("p", "<strong>GNN stage:</strong> " + HTMLDocument.escape(c.gnnStage ?? "n/a"))
+            left += HTMLDocument.element("p", "<strong>GNN stage:</strong> " + HTMLDocument.escape((c.gnnStage ?? "n/a") + agreement(c.gnnStage, c.truth)))
             if let p = c.gnnProbabilities, !p.isEmpty {
                 let png = try ImageIO.pngData(ProbabilityBarChart(bars: p).render().image)
                 left += HTMLDocument.image(png, alt: "GNN class probabilities", cssClass: "bars")
             }
         } else { left += HTMLDocument.text("p", "GNN stage: not provided", cssClass: "missing") }
         var right = HTMLDocument.element("p", "<strong>Student explanation</strong>"
-            + (c.explanationStage.map { " (states stage " + HTMLDocument.escape($0) + ")" } ?? (c.explanation != nil ? " (no readable Stage: line)" : "")))
+            + (c.explanationStage.map { " (states stage " + HTMLDocument.escape($0 + agreement($0, c.truth)) + ")" }
+               ?? (c.explanation != nil ? " (no readable Stage: line)" : "")))
         right += c.explanation.map { HTMLDocument.text("blockquote", $0) } ?? HTMLDocument.text("p", "not provided", cssClass: "missing")
         right += HTMLDocument.element("p", "<strong>Top attributed structures</strong>"
             + (c.convergenceDelta.map { " (IG convergence delta " + HTMLDocument.escape(String(format: "%.2e", $0)) + ")" } ?? ""))

@@ -44,7 +44,7 @@ public struct LineChart: Sendable {
         let tickLabelWidth = (yScale.ticks.map { BitmapFont.width(of: yScale.label($0), scale: Self.scale) }.max() ?? 0)
         let left = 12 + BitmapFont.height(scale: Self.scale) + 8 + tickLabelWidth + 8
         let top = 10 + BitmapFont.height(scale: Self.scale) + 10 + legendHeight + 10
-        return (left, top, width - 24, height - (8 + 2 * BitmapFont.height(scale: Self.scale) + 16))
+        return (left, top, width - 32, height - (8 + 2 * BitmapFont.height(scale: Self.scale) + 16))
     }
 
     /// Legend rows: series laid out left to right, wrapping at the chart width; each entry is a 18 px

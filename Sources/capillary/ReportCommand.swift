@@ -22,8 +22,10 @@ struct ReportCommand: ParsableCommand {
     var title: String = "Capillary demo report"
 
     func run() throws {
-        let target = out ?? (dir as NSString).appendingPathComponent("report.html")
-        let missing = try DemoReport.write(dir: dir, to: target, title: title)
+        // Absolute, so the page says where its inputs came from.
+        let folder = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let target = out ?? (folder as NSString).appendingPathComponent("report.html")
+        let missing = try DemoReport.write(dir: folder, to: target, title: title)
         print("wrote \(target)")
         if !missing.isEmpty { print("missing inputs (shown as missing in the page):\n  " + missing.joined(separator: "\n  ")) }
     }

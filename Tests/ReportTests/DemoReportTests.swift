@@ -73,7 +73,7 @@ final class DemoReportTests: XCTestCase {
 
         let page = try DemoReport.html(inputs)
         for s in ["eye_a", "eye_b", "GNN (graphnet v1)", "logistic regression (global biomarkers)", "student VLM FT",
-                  "0.720", "0.610", "vlm-gft-train.jsonl", "not provided", "cannot read eye_b_absent.png", "1.20e-03", "center"] {
+                  "0.720", "0.610", "npdr, agrees with the truth", "vlm-gft-train.jsonl", "not provided", "cannot read eye_b_absent.png", "1.20e-03", "center"] {
             XCTAssertTrue(page.contains(s), "page lacks \(s)")
         }
         XCTAssertFalse(page.contains("student VLM GFT"))   // absent, never invented
