@@ -10,7 +10,7 @@ the case records that as a note (the report then shows the attribution as not pr
 filled in: a part that could not be produced is left out of the case file and named in its "notes".
 
     scripts/demo-cases.py --cohort demo-out/cohort --socket demo-out/capillary.sock --out demo-out \\
-        [--count 4] [--bin .build/release] [--store demo-out/store]
+        [--count 4] [--bin .build/release] [--store demo-out/store] [--explain-model vlm-gft]
 """
 import argparse
 import json
@@ -94,6 +94,8 @@ def main():
     ap.add_argument("--bin", help="folder with the capillary CLI, for overlays and heatmaps")
     ap.add_argument("--store", help="model store, for `capillary attribute` heatmaps")
     ap.add_argument("--max-tokens", type=int, default=160, help="explanation length limit")
+    ap.add_argument("--explain-model", help="VLM name in the store for explain (daemon default: vlm)")
+    ap.add_argument("--stage-model", help="GNN name in the store for stage (daemon default: graphnet)")
     args = ap.parse_args()
 
     cohort = os.path.abspath(args.cohort)
@@ -121,10 +123,11 @@ def main():
             else:
                 notes.append("no meta JSON beside the image: truth unknown")
 
-            st = c.stage(image)
+            st = c.stage(image, model=args.stage_model)
             case["gnn"] = {"stage": st.get("stage"), "probabilities": st.get("probabilities")}
 
-            stream = c.explain(image, maxTokens=args.max_tokens)
+            extra = {"model": args.explain_model} if args.explain_model else {}
+            stream = c.explain(image, maxTokens=args.max_tokens, **extra)
             text = "".join(d for d in stream if d)
             result = stream.result or {}
             case["explanation"] = text
