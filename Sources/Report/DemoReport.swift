@@ -187,7 +187,10 @@ public enum DemoReport {
             let series = students.enumerated().map { i, s in
                 LineSeries(name: "student \(s.0)", points: s.1.map { (Double($0.step), $0.loss) }, color: ChartColor.series[(i + 3) % ChartColor.series.count])
             }
-            let chart = LineChart(title: "Student VLM training loss", xLabel: "step (alignment, then instruction tuning)", yLabel: "loss (nats)", series: series)
+            var chart = LineChart(title: "Student VLM training loss", xLabel: "step", yLabel: "loss (nats)", series: series)
+            if let first = students.first?.1, let s2 = first.first(where: { $0.stage == 2 }), first.contains(where: { $0.stage == 1 }) {
+                chart.markers = [(Double(s2.step), "stage 2: instructions")]
+            }
             figs.append(try figure(chart.render(), caption: students.map { "vlm-\($0.0.lowercased())-train.jsonl" }.joined(separator: ", ") + ": loss per step"))
         }
         var html = figs.isEmpty ? "" : HTMLDocument.element("div", figs.joined(), cssClass: "cols")

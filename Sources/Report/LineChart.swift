@@ -27,6 +27,9 @@ public struct LineChart: Sendable {
     public var height: Int
     /// Optional fixed y range (e.g. 0...1 for accuracies); nil = from the data.
     public var yScaleOverride: AxisScale?
+    /// Dashed vertical lines at these x values with a label beside their top (e.g. where a training stage
+    /// starts).
+    public var markers: [(x: Double, label: String)] = []
 
     /// A chart; sizes in px.
     public init(title: String, xLabel: String, yLabel: String, series: [LineSeries], width: Int = 560, height: Int = 360,
@@ -100,6 +103,11 @@ public struct LineChart: Sendable {
         c.text(xLabel, centerX: (a.left + a.right) / 2, y: height - BitmapFont.height(scale: s) - 6, scale: s, .ink)
         let yLabelWidth = BitmapFont.width(of: yLabel, scale: s)
         c.text(yLabel, x: 10, y: (a.top + a.bottom) / 2 + yLabelWidth / 2, scale: s, .ink, vertical: true)
+        for m in markers where m.x >= xs.lower && m.x <= xs.upper {
+            let px = pixel(x: m.x, y: ys.lower).x
+            for y in stride(from: a.top, through: a.bottom, by: 6) { c.fill(x: px, y: y, width: 1, height: 3, .axis) }
+            c.text(m.label, x: px + 4, y: a.top + 4, scale: Self.scale, .axis)
+        }
         for sr in series {
             var previous: (x: Int, y: Int)?
             for p in sr.points {

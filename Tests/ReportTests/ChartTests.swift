@@ -53,6 +53,16 @@ final class ChartTests: XCTestCase {
         XCTAssertNotEqual(c.pixel(mid.x, mid.y), red)
     }
 
+    func testMarkerIsADashedVerticalLineAtItsX() {
+        var chart = LineChart(title: "", xLabel: "", yLabel: "", series: [LineSeries(name: "", points: [(0, 0), (10, 1)], color: ChartColor.series[0])])
+        chart.markers = [(4, "")]
+        let c = chart.render(), a = chart.plotArea, px = chart.pixel(x: 4, y: 0).x
+        let dashes = (a.top...a.bottom).filter { c.pixel(px, $0) == .axis }.count
+        let span = a.bottom - a.top + 1
+        XCTAssertGreaterThan(dashes, span / 2 - 4)   // 3 px on, 3 px off
+        XCTAssertLessThan(dashes, span / 2 + 8)
+    }
+
     func testConfusionCellsAreShadedByCountAndLabelled() {
         let chart = ConfusionMatrixChart(title: "cm", rowLabels: ["a", "b"], columnLabels: ["a", "b"], counts: [[6, 0], [3, 2]])
         let c = chart.render()
