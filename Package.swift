@@ -33,6 +33,9 @@ let package = Package(
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
 
+        // The demo's HTML report: bitmap font, PNG charts, self-contained page (reads files, not modules).
+        .target(name: "Report", dependencies: ["Retina"]),
+
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
@@ -46,7 +49,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Retina"]),
     ],
     swiftLanguageModes: [.v5]
 )

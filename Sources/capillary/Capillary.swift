@@ -13,8 +13,7 @@ struct Capillary: ParsableCommand {
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
                       EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
                       StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
-                      // Daemon client (Sources/capillary/DaemonClient.swift holds the shared plumbing). The
-                      // `attribute --heatmap` command goes here once the daemon serves `attribute`.
-                      ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self, DaemonCommand.self]
+        subcommands: [ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self,
+                      DaemonCommand.self, ReportCommand.self]
     )
 }
