@@ -7,13 +7,17 @@ struct Capillary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capillary",
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
-        subcommands: [ImageInfoCommand.self, BenchRPCCommand.self, GenerateCommand.self,
-                      CohortReportCommand.self, BenchRetinaCommand.self, ImportDatasetCommand.self,
-                      BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self,
-                      VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
-                      EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
-                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
-        subcommands: [ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self,
-                      DaemonCommand.self, ReportCommand.self]
+        subcommands: [
+                      // Pipeline commands that run in this process.
+                      ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, ImportDatasetCommand.self,
+                      GraphCommand.self, TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self,
+                      VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
+                      ReportCommand.self,
+                      // Benchmarks (make bench).
+                      BenchRPCCommand.self, BenchRetinaCommand.self, BenchTensorsCommand.self, BenchGraphCommand.self,
+                      BenchGNNCommand.self, BenchVLMCommand.self, BenchDaemonCommand.self,
+                      // Daemon client (Sources/capillary/DaemonClient.swift holds the shared plumbing).
+                      ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self, DaemonCommand.self,
+                     ]
     )
 }
