@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
+        // Findings, grounded text, instruction dataset and fact parser (reads VLM's dataset/scorer types;
+        // VLM never imports it).
+        .target(name: "Knowledge", dependencies: ["Common", "Retina", "VesselGraph", "GraphNet", "VLM"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
@@ -46,7 +49,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Knowledge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
+        .testTarget(name: "KnowledgeTests", dependencies: ["Knowledge", "VLM", "GraphNet", "VesselGraph", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )

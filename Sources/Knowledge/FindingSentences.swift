@@ -1,0 +1,162 @@
+import Foundation
+
+/// Sentence templates: several phrasings per finding, all in a clinical register, every value with its unit
+/// and its healthy range. Every phrasing is read back by `FactParser` (the round trip is tested for each).
+/// Distances and ranges sit in parentheses, which the parser ignores, so numbers never change a fact.
+enum FindingSentences {
+    /// "NPDR", "PDR", "healthy".
+    static func stageText(_ stage: String) -> String { stage == "healthy" ? "healthy" : stage.uppercased() }
+
+    /// "inner temporal sector", "central subfield".
+    static func sectorText(_ code: String) -> String {
+        if code == "C" { return "central subfield" }
+        let ring = code.first == "I" ? "inner" : (code.first == "O" ? "outer" : "peripheral")
+        let side: String
+        switch code.last {
+        case "S": side = "superior"
+        case "N": side = "nasal"
+        case "I": side = "inferior"
+        default: side = "temporal"
+        }
+        return "\(ring) \(side) sector"
+    }
+
+    /// "value; healthy range" for parentheses.
+    static func valueAndRange(_ f: Finding) -> String {
+        guard let m = f.measurement else { return "" }
+        guard let r = f.reference else { return m.text }
+        return "\(m.text); healthy \(m.rangeText(r))"
+    }
+
+    /// "; this weighed most towards NPDR" (or nothing without a significant share).
+    static func attributionClause(share: Double?, most: Bool, stage: String, threshold: Double, _ c: inout PhraseChooser) -> String {
+        guard let s = share, abs(s) >= threshold else { return "" }
+        let st = stageText(stage)
+        if s > 0 && most { return "; " + c.pick(["this weighed most towards \(st)", "this was the strongest evidence for \(st)"]) }
+        if s > 0 { return "; " + c.pick(["this weighed towards \(st)", "this supported the \(st) call"]) }
+        return "; " + c.pick(["this weighed against \(st)", "this argued against \(st)"])
+    }
+
+    /// The FAZ sentence from its area and border findings (either may be missing).
+    static func faz(area: Finding?, border: Finding?, stage: String, threshold: Double, _ c: inout PhraseChooser) -> String {
+        var s = ""
+        if let a = area {
+            let vr = valueAndRange(a)
+            switch a.direction {
+            case .enlarged:
+                s = c.pick(["The FAZ is enlarged (\(vr))", "The foveal avascular zone is enlarged (\(vr))",
+                            "The FAZ is larger than in healthy eyes (\(vr))"])
+            case .small:
+                s = c.pick(["The FAZ is smaller than the healthy range (\(vr))", "The foveal avascular zone is small (\(vr))"])
+            default:
+                s = c.pick(["The FAZ area is within the healthy range (\(vr))",
+                            "The foveal avascular zone is of normal size (\(vr))",
+                            "The FAZ measures \(a.measurement!.text), within the healthy range (healthy \(a.measurement!.rangeText(a.reference!)))"])
+            }
+        }
+        if let b = border {
+            let vr = valueAndRange(b)
+            let irregular = b.direction == .irregular
+            if s.isEmpty {
+                s = irregular ? c.pick(["The FAZ border is irregular (\(vr))", "The FAZ outline is irregular (\(vr))"])
+                    : c.pick(["The FAZ border is regular (\(vr))", "The FAZ outline is regular (\(vr))"])
+            } else {
+                s += irregular ? c.pick([" with an irregular border (\(vr))", ", and its border is irregular (\(vr))",
+                                         " and has an irregular outline (\(vr))"])
+                    : c.pick([" with a regular border (\(vr))", ", and its border is regular (\(vr))",
+                              " and has a regular outline (\(vr))"])
+            }
+        }
+        let shares = [area, border].compactMap { $0?.attributionShare }
+        let share: Double? = shares.isEmpty ? nil : shares.reduce(0, +)
+        let most = (area?.weighedMost ?? false) || (border?.weighedMost ?? false)
+        return s + attributionClause(share: share, most: most, stage: stage, threshold: threshold, &c) + "."
+    }
+
+    /// One sentence for any finding other than the FAZ area/border and the stage.
+    static func sentence(_ f: Finding, stage: String, threshold: Double, _ c: inout PhraseChooser) -> String {
+        let vr = valueAndRange(f)
+        let sector = f.location.map { sectorText($0.sector) } ?? "field"
+        let distance = f.location?.distanceFromFAZMM.map { String(format: "%.1f mm from the FAZ centre", $0) }
+        var s: String
+        switch (f.subject, f.direction) {
+        case (.fazDetection, _):
+            s = c.pick(["No FAZ could be delineated on this image, so its size and shape are not assessed",
+                        "The FAZ was not detected on this image, so it is not measured"])
+        case (.perfusionDensity, .reduced):
+            s = c.pick(["Perfusion density is reduced (\(vr))", "Capillary perfusion is reduced (perfusion density \(vr))",
+                        "The perfusion density is lower than the healthy range (\(vr))"])
+        case (.perfusionDensity, .increased):
+            s = c.pick(["Perfusion density is above the healthy range (\(vr))",
+                        "The perfusion density is higher than the healthy range (\(vr))"])
+        case (.perfusionDensity, _):
+            s = c.pick(["Perfusion density is within the healthy range (\(vr))",
+                        "Capillary perfusion is normal (perfusion density \(vr))",
+                        "The perfusion density lies within the healthy range (\(vr))"])
+        case (.sectorPerfusion, _):
+            s = c.pick(["Perfusion is reduced in the \(sector) (\(vr))",
+                        "The \(sector) is less perfused (\(vr))",
+                        "In the \(sector) perfusion density falls to \(f.measurement!.text) (healthy \(f.measurement!.rangeText(f.reference!)))"])
+        case (.avascularArea, _):
+            let d = distance.map { ", \($0)" } ?? ""
+            let area = f.measurement.map { "\($0.text) in \(f.structure?.nodeIDs.count ?? 0) intercapillary regions\(d)" } ?? ""
+            s = c.pick(["A large avascular area lies in the \(sector) (\(area))",
+                        "The \(sector) holds a large avascular area (\(area))"])
+        case (.vesselDensity, .reduced):
+            s = c.pick(["Vessel density is reduced (\(vr))", "The vessel length density is lower than the healthy range (\(vr))",
+                        "The capillary network is sparse (vessel density \(vr))"])
+        case (.vesselDensity, .increased):
+            s = c.pick(["Vessel density is above the healthy range (\(vr))", "The vessel length density is higher than the healthy range (\(vr))"])
+        case (.vesselDensity, _):
+            s = c.pick(["Vessel density is within the healthy range (\(vr))",
+                        "The vessel length density lies within the healthy range (\(vr))"])
+        case (.tortuosity, .tortuous):
+            let d = distance.map { " (\($0))" } ?? ""
+            let loc = f.location == nil ? "" : c.pick([", most marked in the \(sector)\(d)", ", mostly in the \(sector)\(d)"])
+            s = c.pick(["Vessels are tortuous (\(vr))", "Vessel tortuosity is increased (\(vr))",
+                        "The vessels run a tortuous course (\(vr))"]) + loc
+        case (.tortuosity, _):
+            s = c.pick(["Vessel tortuosity is within the healthy range (\(vr))", "Vessel curveness is within the healthy range (\(vr))"])
+        case (.caliber, .dilated):
+            s = c.pick(["Vessels are dilated (mean radius \(vr))", "The mean vessel calibre is increased (mean radius \(vr))"])
+        case (.caliber, .narrowed):
+            s = c.pick(["Vessels are narrowed (mean radius \(vr))", "The mean vessel calibre is reduced (mean radius \(vr))"])
+        case (.caliber, _):
+            s = c.pick(["Vessel calibre is within the healthy range (mean radius \(vr))"])
+        case (.complexity, .reduced):
+            s = c.pick(["Branching complexity is reduced (\(vr))", "The branching pattern is simplified (\(vr))"])
+        case (.complexity, _):
+            s = c.pick(["Branching complexity is within the healthy range (\(vr))"])
+        case (.attributionFocus, _):
+            let p = String(format: "%.0f%% of the positive node attribution", 100 * (f.attributionShare ?? 0))
+            return c.pick(["The decision rested mostly on the \(sector) (\(p)).",
+                           "The node attribution concentrates in the \(sector) (\(p))."])
+        default:
+            s = ""
+        }
+        return s + attributionClause(share: f.attributionShare, most: f.weighedMost, stage: stage, threshold: threshold, &c) + "."
+    }
+
+    /// A short noun phrase for the diagnosis summary ("an enlarged FAZ", "reduced perfusion in the inner
+    /// temporal sector"); nil for statements that are not abnormal.
+    static func short(_ f: Finding, _ c: inout PhraseChooser) -> String? {
+        let sector = f.location.map { sectorText($0.sector) }
+        let inSector = sector.map { " in the \($0)" } ?? ""
+        switch (f.subject, f.direction) {
+        case (.fazArea, .enlarged): return c.pick(["an enlarged FAZ", "FAZ enlargement"])
+        case (.fazArea, .small): return c.pick(["a small FAZ", "a FAZ smaller than the healthy range"])
+        case (.fazBorder, .irregular): return c.pick(["an irregular FAZ border", "an irregular FAZ outline"])
+        case (.perfusionDensity, .reduced): return c.pick(["reduced perfusion density", "reduced capillary perfusion"])
+        case (.perfusionDensity, .increased): return "perfusion density above the healthy range"
+        case (.sectorPerfusion, .reduced): return c.pick(["reduced perfusion\(inSector)", "a less perfused \(sector ?? "sector")"])
+        case (.avascularArea, .present): return "a large avascular area\(inSector)"
+        case (.vesselDensity, .reduced): return c.pick(["reduced vessel density", "a sparse capillary network"])
+        case (.vesselDensity, .increased): return "vessel density above the healthy range"
+        case (.tortuosity, .tortuous): return c.pick(["tortuous vessels\(inSector)", "increased vessel tortuosity\(inSector)"])
+        case (.caliber, .dilated): return "dilated vessels"
+        case (.caliber, .narrowed): return "narrowed vessels"
+        case (.complexity, .reduced): return c.pick(["reduced branching complexity", "a simplified branching pattern"])
+        default: return nil
+        }
+    }
+}
