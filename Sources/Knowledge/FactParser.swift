@@ -114,7 +114,7 @@ public struct FactParser: Sendable {
         if hasWord(c, "narrowed") { d.append(.narrowed) }
         if has(c, ["less perfused", "reduced", "decreased", "lower than", "falls to", "sparse", "simplified"]) { d.append(.reduced) }
         if has(c, ["increased", "higher than", "above the healthy range"]) { d.append(.increased) }
-        if has(c, ["within the healthy range", "normal size"]) || hasWord(c, "normal") { d.append(.normal) }
+        if has(c, ["within the healthy range", "normal size", "borderline"]) || hasWord(c, "normal") { d.append(.normal) }
         if hasWord(c, "large") { d.append(.present) }
         if has(c, ["rested mostly", "concentrates"]) { d.append(.concentrated) }
         return d
@@ -132,10 +132,16 @@ public struct FactParser: Sendable {
         case .faz:
             if dirs.contains(.undetected) { return [Fact(subject: .fazDetection, direction: .undetected)] }
             var out: [Fact] = []
-            if has(c, ["border", "outline", "circularity", "contour"]) {
+            var areaWords: [FindingDirection: FindingDirection] = [.enlarged: .enlarged, .increased: .enlarged, .small: .small,
+                                                                  .reduced: .small, .normal: .normal]
+            if ["border", "outline", "circularity", "contour"].contains(where: { hasWord(c, $0) }) {
                 out += first(.fazBorder, [.irregular: .irregular, .regular: .regular])
+                // "a borderline-regular outline" qualifies the border, not the area.
+                if c.contains("borderline"), !has(c, ["within the healthy range", "normal size"]), !hasWord(c, "normal") {
+                    areaWords[.normal] = nil
+                }
             }
-            out += first(.fazArea, [.enlarged: .enlarged, .increased: .enlarged, .small: .small, .reduced: .small, .normal: .normal])
+            out += first(.fazArea, areaWords)
             return out
         case .avascular: return first(.avascularArea, [.present: .present])
         case .tortuosity: return first(.tortuosity, [.tortuous: .tortuous, .increased: .tortuous, .normal: .normal])

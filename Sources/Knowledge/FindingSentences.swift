@@ -21,6 +21,15 @@ enum FindingSentences {
         return "\(ring) \(side) sector"
     }
 
+    /// "mildly " within half a range width beyond the bound, "markedly " beyond 1.5 widths, else "".
+    static func degree(_ f: Finding) -> String {
+        guard let d = f.deviation.map(abs) else { return "" }
+        return d <= 0.5 ? "mildly " : (d > 1.5 ? "markedly " : "")
+    }
+
+    /// Whether a normal call sits outside the healthy range but within the margin (written "borderline").
+    static func isBorderline(_ f: Finding) -> Bool { (f.deviation ?? 0) != 0 }
+
     /// "value; healthy range" for parentheses.
     static func valueAndRange(_ f: Finding) -> String {
         guard let m = f.measurement else { return "" }
@@ -44,12 +53,15 @@ enum FindingSentences {
             let vr = valueAndRange(a)
             switch a.direction {
             case .enlarged:
-                s = c.pick(["The FAZ is enlarged (\(vr))", "The foveal avascular zone is enlarged (\(vr))",
+                let adv = degree(a)
+                s = c.pick(["The FAZ is \(adv)enlarged (\(vr))", "The foveal avascular zone is \(adv)enlarged (\(vr))",
                             "The FAZ is larger than in healthy eyes (\(vr))"])
             case .small:
                 s = c.pick(["The FAZ is smaller than the healthy range (\(vr))", "The foveal avascular zone is small (\(vr))"])
             default:
-                s = c.pick(["The FAZ area is within the healthy range (\(vr))",
+                s = isBorderline(a) ? c.pick(["The FAZ area is borderline, at the edge of the healthy range (\(vr))",
+                                              "The FAZ area is borderline (\(vr))"])
+                    : c.pick(["The FAZ area is within the healthy range (\(vr))",
                             "The foveal avascular zone is of normal size (\(vr))",
                             "The FAZ measures \(a.measurement!.text), within the healthy range (healthy \(a.measurement!.rangeText(a.reference!)))"])
             }
@@ -57,14 +69,14 @@ enum FindingSentences {
         if let b = border {
             let vr = valueAndRange(b)
             let irregular = b.direction == .irregular
+            let adv = irregular ? degree(b) : ((b.deviation ?? 0) < 0 ? "borderline-" : "")
+            let article = irregular && adv.isEmpty ? "an" : "a"
+            let word = irregular ? "irregular" : "regular"
             if s.isEmpty {
-                s = irregular ? c.pick(["The FAZ border is irregular (\(vr))", "The FAZ outline is irregular (\(vr))"])
-                    : c.pick(["The FAZ border is regular (\(vr))", "The FAZ outline is regular (\(vr))"])
+                s = c.pick(["The FAZ border is \(adv)\(word) (\(vr))", "The FAZ outline is \(adv)\(word) (\(vr))"])
             } else {
-                s += irregular ? c.pick([" with an irregular border (\(vr))", ", and its border is irregular (\(vr))",
-                                         " and has an irregular outline (\(vr))"])
-                    : c.pick([" with a regular border (\(vr))", ", and its border is regular (\(vr))",
-                              " and has a regular outline (\(vr))"])
+                s += c.pick([", with \(article) \(adv)\(word) border (\(vr))", ", and its border is \(adv)\(word) (\(vr))",
+                             ", with \(article) \(adv)\(word) outline (\(vr))"])
             }
         }
         let shares = [area, border].compactMap { $0?.attributionShare }
@@ -78,13 +90,18 @@ enum FindingSentences {
         let vr = valueAndRange(f)
         let sector = f.location.map { sectorText($0.sector) } ?? "field"
         let distance = f.location?.distanceFromFAZMM.map { String(format: "%.1f mm from the FAZ centre", $0) }
+        let adv = degree(f)
         var s: String
+        if f.direction == .normal && isBorderline(f), let name = borderlineNames[f.subject] {
+            s = c.pick(["\(name) is borderline, at the edge of the healthy range (\(vr))", "\(name) is borderline (\(vr))"])
+            return s + attributionClause(share: f.attributionShare, most: f.weighedMost, stage: stage, threshold: threshold, &c) + "."
+        }
         switch (f.subject, f.direction) {
         case (.fazDetection, _):
             s = c.pick(["No FAZ could be delineated on this image, so its size and shape are not assessed",
                         "The FAZ was not detected on this image, so it is not measured"])
         case (.perfusionDensity, .reduced):
-            s = c.pick(["Perfusion density is reduced (\(vr))", "Capillary perfusion is reduced (perfusion density \(vr))",
+            s = c.pick(["Perfusion density is \(adv)reduced (\(vr))", "Capillary perfusion is \(adv)reduced (perfusion density \(vr))",
                         "The perfusion density is lower than the healthy range (\(vr))"])
         case (.perfusionDensity, .increased):
             s = c.pick(["Perfusion density is above the healthy range (\(vr))",
@@ -94,7 +111,7 @@ enum FindingSentences {
                         "Capillary perfusion is normal (perfusion density \(vr))",
                         "The perfusion density lies within the healthy range (\(vr))"])
         case (.sectorPerfusion, _):
-            s = c.pick(["Perfusion is reduced in the \(sector) (\(vr))",
+            s = c.pick(["Perfusion is \(adv)reduced in the \(sector) (\(vr))",
                         "The \(sector) is less perfused (\(vr))",
                         "In the \(sector) perfusion density falls to \(f.measurement!.text) (healthy \(f.measurement!.rangeText(f.reference!)))"])
         case (.avascularArea, _):
@@ -103,7 +120,7 @@ enum FindingSentences {
             s = c.pick(["A large avascular area lies in the \(sector) (\(area))",
                         "The \(sector) holds a large avascular area (\(area))"])
         case (.vesselDensity, .reduced):
-            s = c.pick(["Vessel density is reduced (\(vr))", "The vessel length density is lower than the healthy range (\(vr))",
+            s = c.pick(["Vessel density is \(adv)reduced (\(vr))", "The vessel length density is lower than the healthy range (\(vr))",
                         "The capillary network is sparse (vessel density \(vr))"])
         case (.vesselDensity, .increased):
             s = c.pick(["Vessel density is above the healthy range (\(vr))", "The vessel length density is higher than the healthy range (\(vr))"])
@@ -113,18 +130,18 @@ enum FindingSentences {
         case (.tortuosity, .tortuous):
             let d = distance.map { " (\($0))" } ?? ""
             let loc = f.location == nil ? "" : c.pick([", most marked in the \(sector)\(d)", ", mostly in the \(sector)\(d)"])
-            s = c.pick(["Vessels are tortuous (\(vr))", "Vessel tortuosity is increased (\(vr))",
+            s = c.pick(["Vessels are \(adv)tortuous (\(vr))", "Vessel tortuosity is \(adv)increased (\(vr))",
                         "The vessels run a tortuous course (\(vr))"]) + loc
         case (.tortuosity, _):
             s = c.pick(["Vessel tortuosity is within the healthy range (\(vr))", "Vessel curveness is within the healthy range (\(vr))"])
         case (.caliber, .dilated):
-            s = c.pick(["Vessels are dilated (mean radius \(vr))", "The mean vessel calibre is increased (mean radius \(vr))"])
+            s = c.pick(["Vessels are \(adv)dilated (mean radius \(vr))", "The mean vessel calibre is increased (mean radius \(vr))"])
         case (.caliber, .narrowed):
-            s = c.pick(["Vessels are narrowed (mean radius \(vr))", "The mean vessel calibre is reduced (mean radius \(vr))"])
+            s = c.pick(["Vessels are \(adv)narrowed (mean radius \(vr))", "The mean vessel calibre is reduced (mean radius \(vr))"])
         case (.caliber, _):
             s = c.pick(["Vessel calibre is within the healthy range (mean radius \(vr))"])
         case (.complexity, .reduced):
-            s = c.pick(["Branching complexity is reduced (\(vr))", "The branching pattern is simplified (\(vr))"])
+            s = c.pick(["Branching complexity is \(adv)reduced (\(vr))", "The branching pattern is simplified (\(vr))"])
         case (.complexity, _):
             s = c.pick(["Branching complexity is within the healthy range (\(vr))"])
         case (.attributionFocus, _):
@@ -135,6 +152,18 @@ enum FindingSentences {
             s = ""
         }
         return s + attributionClause(share: f.attributionShare, most: f.weighedMost, stage: stage, threshold: threshold, &c) + "."
+    }
+
+    /// Subject names for borderline sentences (each holds the parser's subject keyword).
+    static let borderlineNames: [FindingSubject: String] = [
+        .perfusionDensity: "Perfusion density", .vesselDensity: "Vessel density", .tortuosity: "Vessel tortuosity",
+        .caliber: "Vessel calibre", .complexity: "Branching complexity",
+    ]
+
+    /// The scope statement of the vasculature answer: what the vessel graph cannot see.
+    static func vasculatureScope(_ c: inout PhraseChooser) -> String {
+        c.pick(["Microaneurysms and neovascularization are not resolved by the vessel graph and are not assessed.",
+                "The vessel graph does not resolve microaneurysms or neovascularization, so these are not assessed."])
     }
 
     /// A short noun phrase for the diagnosis summary ("an enlarged FAZ", "reduced perfusion in the inner

@@ -65,6 +65,7 @@ public enum KnowledgeText {
         var vasc = findings.filter { $0.topic == .vasculature }
             .map { FindingSentences.sentence($0, stage: stage, threshold: threshold, &c) }.joined(separator: " ")
         if vasc.isEmpty { vasc = "No healthy vessel reference is stored with the model, so the vasculature is not assessed." }
+        vasc += " " + FindingSentences.vasculatureScope(&c)
 
         // Diagnosis.
         var diag = StageLine.render(stage == "npdr" ? .npdr : (stage == "pdr" ? .pdr : .healthy))

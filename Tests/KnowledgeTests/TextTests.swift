@@ -60,12 +60,14 @@ final class TextTests: XCTestCase {
             (.vesselDensity, .normal), (.tortuosity, .tortuous), (.tortuosity, .normal), (.caliber, .dilated), (.caliber, .narrowed),
             (.caliber, .normal), (.complexity, .reduced), (.complexity, .normal), (.attributionFocus, .concentrated)]
         var phrasings = Set<String>()
+        // Deviations: none, borderline (inside the margin), mild, plain, marked.
+        let deviations: [Double?] = [nil, -0.05, -0.3, 1.0, 2.0]
         for (s, d) in combos {
-            for share in [nil, 0.3, -0.3] as [Double?] {
+            for (share, dev) in zip([nil, 0.3, -0.3, nil, 0.3] as [Double?], deviations) {
                 for v in 0..<4 {
                     let f = Finding(subject: s, direction: d, structure: FindingStructure(nodeType: "ica", nodeIDs: [1, 2]),
-                                    location: s.isLocated ? loc : nil, measurement: m, reference: r, attributionShare: share,
-                                    weighedMost: share == 0.3)
+                                    location: s.isLocated ? loc : nil, measurement: m, reference: r, deviation: dev,
+                                    attributionShare: share, weighedMost: share == 0.3)
                     var c = PhraseChooser(fixed: v)
                     let text = FindingSentences.sentence(f, stage: "npdr", threshold: 0.1, &c)
                     phrasings.insert(text)
@@ -80,9 +82,11 @@ final class TextTests: XCTestCase {
         // FAZ area x border, each direction and phrasing.
         for a in [FindingDirection.enlarged, .small, .normal] {
             for b in [FindingDirection.irregular, .regular] {
-                for v in 0..<4 {
-                    let area = Finding(subject: .fazArea, direction: a, measurement: m, reference: r, attributionShare: 0.4, weighedMost: true)
-                    let border = Finding(subject: .fazBorder, direction: b, measurement: Measurement(name: "c", value: 0.6, unit: "circularity", digits: 2), reference: r)
+                for (v, dev) in (0..<10).map({ ($0, deviations[$0 % deviations.count]) }) {
+                    let area = Finding(subject: .fazArea, direction: a, measurement: m, reference: r, deviation: dev,
+                                       attributionShare: 0.4, weighedMost: true)
+                    let border = Finding(subject: .fazBorder, direction: b, measurement: Measurement(name: "c", value: 0.6, unit: "circularity", digits: 2),
+                                         reference: r, deviation: dev)
                     var c = PhraseChooser(fixed: v)
                     let text = FindingSentences.faz(area: area, border: border, stage: "pdr", threshold: 0.1, &c)
                     phrasings.insert(text)
@@ -122,7 +126,7 @@ final class TextTests: XCTestCase {
     func testEvidenceTextNamesWhatWeighedMost() throws {
         let (_, findings, _) = try cases()[1]
         let t = KnowledgeText.turns(findings, chooser: PhraseChooser(fixed: 0), hasEvidence: true)
-        XCTAssertTrue(t[0].answer.hasPrefix("The FAZ is enlarged (0.55 mm2; healthy 0.24-0.34 mm2) with an irregular border (circularity 0.60; healthy 0.79-0.89); this weighed most towards NPDR."), t[0].answer)
+        XCTAssertTrue(t[0].answer.hasPrefix("The FAZ is markedly enlarged (0.55 mm2; healthy 0.24-0.34 mm2), with a markedly irregular border (circularity 0.60; healthy 0.79-0.89); this weighed most towards NPDR."), t[0].answer)
         XCTAssertTrue(t[3].answer.contains("Of these, an enlarged FAZ weighed most towards NPDR."), t[3].answer)
         XCTAssertTrue(t[3].answer.contains("The decision rested mostly on the inner temporal sector (73% of the positive node attribution)."), t[3].answer)
         XCTAssertTrue(t[1].answer.contains("this weighed against NPDR"), t[1].answer)
@@ -148,7 +152,7 @@ final class TextTests: XCTestCase {
         let healthy = try cases()[2].1
         let t = KnowledgeText.turns(healthy, chooser: PhraseChooser(fixed: 0), hasEvidence: false)
         XCTAssertEqual(t[3].answer, "Stage: healthy\nThe graph model predicts healthy with a probability of 80% (NPDR 15%, PDR 5%). No measured biomarker deviates from its healthy reference.")
-        XCTAssertEqual(t[0].answer, "The FAZ area is within the healthy range (0.29 mm2; healthy 0.24-0.34 mm2) with a regular border (circularity 0.84; healthy 0.79-0.89).")
+        XCTAssertEqual(t[0].answer, "The FAZ area is within the healthy range (0.29 mm2; healthy 0.24-0.34 mm2), with a regular border (circularity 0.84; healthy 0.79-0.89).")
         // A disease call without any deviation says so instead of inventing a reason.
         let pdr = try cases()[4].1
         let d = KnowledgeText.turns(pdr, chooser: PhraseChooser(fixed: 0), hasEvidence: false)[3].answer
