@@ -112,7 +112,7 @@ public struct FactParser: Sendable {
         if hasWord(c, "tortuous") { d.append(.tortuous) }
         if hasWord(c, "dilated") { d.append(.dilated) }
         if hasWord(c, "narrowed") { d.append(.narrowed) }
-        if has(c, ["less perfused", "reduced", "decreased", "lower than", "falls to", "sparse", "simplified"]) { d.append(.reduced) }
+        if has(c, ["less perfused", "hypoperfus", "reduced", "decreased", "lower than", "falls to", "sparse", "simplified"]) { d.append(.reduced) }
         if has(c, ["increased", "higher than", "above the healthy range"]) { d.append(.increased) }
         if has(c, ["within the healthy range", "normal size", "borderline"]) || hasWord(c, "normal") { d.append(.normal) }
         if hasWord(c, "large") { d.append(.present) }

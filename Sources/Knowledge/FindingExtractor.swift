@@ -120,7 +120,7 @@ public struct FindingExtractor: Sendable {
         }
         if let f = measured(.caliber, "vessel_radius_mean_um", in: b, scale: 1, unit: "um", digits: 1, evidence: evidence,
                             high: .dilated, low: .narrowed, always: false) { out.append(f) }
-        if let f = measured(.complexity, "fractal_dimension", in: b, scale: 1, unit: "fractal dimension", digits: 2,
+        if let f = measured(.complexity, "fractal_dimension", in: b, scale: 1, unit: "fractal dimension", digits: 3,
                             evidence: evidence, high: .increased, low: .reduced, always: false), f.direction != .increased {
             out.append(f)
         }

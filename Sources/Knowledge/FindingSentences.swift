@@ -112,8 +112,8 @@ enum FindingSentences {
                         "The perfusion density lies within the healthy range (\(vr))"])
         case (.sectorPerfusion, _):
             s = c.pick(["Perfusion is \(adv)reduced in the \(sector) (\(vr))",
-                        "The \(sector) is less perfused (\(vr))",
-                        "In the \(sector) perfusion density falls to \(f.measurement!.text) (healthy \(f.measurement!.rangeText(f.reference!)))"])
+                        "The \(sector) is \(adv)hypoperfused (\(vr))",
+                        "In the \(sector) perfusion density is \(adv)reduced to \(f.measurement!.text) (healthy \(f.measurement!.rangeText(f.reference!)))"])
         case (.avascularArea, _):
             let d = distance.map { ", \($0)" } ?? ""
             let area = f.measurement.map { "\($0.text) in \(f.structure?.nodeIDs.count ?? 0) intercapillary regions\(d)" } ?? ""
@@ -135,9 +135,9 @@ enum FindingSentences {
         case (.tortuosity, _):
             s = c.pick(["Vessel tortuosity is within the healthy range (\(vr))", "Vessel curveness is within the healthy range (\(vr))"])
         case (.caliber, .dilated):
-            s = c.pick(["Vessels are \(adv)dilated (mean radius \(vr))", "The mean vessel calibre is increased (mean radius \(vr))"])
+            s = c.pick(["Vessels are \(adv)dilated (mean radius \(vr))", "The mean vessel calibre is \(adv)increased (mean radius \(vr))"])
         case (.caliber, .narrowed):
-            s = c.pick(["Vessels are \(adv)narrowed (mean radius \(vr))", "The mean vessel calibre is reduced (mean radius \(vr))"])
+            s = c.pick(["Vessels are \(adv)narrowed (mean radius \(vr))", "The mean vessel calibre is \(adv)reduced (mean radius \(vr))"])
         case (.caliber, _):
             s = c.pick(["Vessel calibre is within the healthy range (mean radius \(vr))"])
         case (.complexity, .reduced):
@@ -177,7 +177,7 @@ enum FindingSentences {
         case (.fazBorder, .irregular): return c.pick(["an irregular FAZ border", "an irregular FAZ outline"])
         case (.perfusionDensity, .reduced): return c.pick(["reduced perfusion density", "reduced capillary perfusion"])
         case (.perfusionDensity, .increased): return "perfusion density above the healthy range"
-        case (.sectorPerfusion, .reduced): return c.pick(["reduced perfusion\(inSector)", "a less perfused \(sector ?? "sector")"])
+        case (.sectorPerfusion, .reduced): return c.pick(["reduced perfusion\(inSector)", "a hypoperfused \(sector ?? "sector")"])
         case (.avascularArea, .present): return "a large avascular area\(inSector)"
         case (.vesselDensity, .reduced): return c.pick(["reduced vessel density", "a sparse capillary network"])
         case (.vesselDensity, .increased): return "vessel density above the healthy range"

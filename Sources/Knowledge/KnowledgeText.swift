@@ -102,5 +102,6 @@ public enum KnowledgeText {
         return (faz, perf, vasc, diag, report)
     }
 
-    static func percent(_ p: Double) -> String { String(format: "%.0f%%", 100 * p) }
+    /// "78%", and "<1%" rather than a misleading "0%".
+    static func percent(_ p: Double) -> String { p < 0.005 ? "<1%" : String(format: "%.0f%%", 100 * p) }
 }

@@ -31,6 +31,9 @@ struct KnowledgeCommand: ParsableCommand {
     var out: String
     @Option(help: "Seed of the phrasing choices (same seed, byte-identical text).")
     var seed: UInt64 = 1
+    @Option(name: .customLong("deviation-margin"),
+            help: "Call a value abnormal only beyond the healthy p5-p95 range by this fraction of its width.")
+    var deviationMargin: Double = KnowledgeThresholds().deviationMargin
 
     func run() throws {
         let (m, info) = try ModelStore(root: store).load(StagingModel.self, name: model)
@@ -40,7 +43,11 @@ struct KnowledgeCommand: ParsableCommand {
         let bar = ProgressBar(label: "graphs", total: manifest.entries.count)
         let graphs = try CohortGraphLoader(builderConfig: m.storedConfig.builder).load(manifest, scheme: m.storedConfig.labelScheme) { d, _ in bar.update(d) }
         bar.finish()
-        let builder = KnowledgeBuilder(references: m.storedConfig.healthyReferences, classNames: m.classNames, seed: seed)
+        guard deviationMargin >= 0, deviationMargin.isFinite else { throw ValidationError("--deviation-margin must be >= 0, got \(deviationMargin)") }
+        var thresholds = KnowledgeThresholds()
+        thresholds.deviationMargin = deviationMargin
+        let builder = KnowledgeBuilder(references: m.storedConfig.healthyReferences, classNames: m.classNames, seed: seed,
+                                       thresholds: thresholds)
         let progress = ProgressBar(label: "knowledge", total: graphs.count)
         var images: [ImageKnowledge] = []
         var agree = 0
@@ -59,6 +66,14 @@ struct KnowledgeCommand: ParsableCommand {
         let findings = images.reduce(0) { $0 + $1.findings.count }
         let abnormal = images.reduce(0) { $0 + $1.findings.filter { $0.direction.isAbnormal && $0.topic != .diagnosis }.count }
         print("\(images.count) images, \(findings) findings (\(abnormal) abnormal), stated stage = manifest stage for \(agree)/\(images.count)")
+        var byLabel: [String: (images: Int, withDeviation: Int)] = [:]
+        for k in images {
+            let l = k.label ?? "unlabelled"
+            let dev = k.findings.contains { $0.direction.isAbnormal && $0.topic != .diagnosis }
+            byLabel[l, default: (0, 0)].images += 1
+            if dev { byLabel[l]!.withDeviation += 1 }
+        }
+        print("images with at least one abnormal finding: " + byLabel.keys.sorted().map { "\($0) \(byLabel[$0]!.withDeviation)/\(byLabel[$0]!.images)" }.joined(separator: ", "))
         print("evidence: \(source.name): no attribution was used, so no text states what weighed on the decision")
         print("splits: " + summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         for f in summary.files { print("wrote \(f)") }

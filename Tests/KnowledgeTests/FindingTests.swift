@@ -51,9 +51,10 @@ final class FindingTests: XCTestCase {
     func testValueJustOutsideTheRangeIsNotCalledWithinTheMargin() throws {
         var g = Fixtures.healthyGraph()
         let r = Fixtures.references().first { $0.name == "faz_area_mm2" }!
-        g.biomarkers["faz_area_mm2"] = r.p95 + 0.05 * (r.p95 - r.p5)  // half the margin beyond p95
+        let margin = KnowledgeThresholds().deviationMargin
+        g.biomarkers["faz_area_mm2"] = r.p95 + 0.5 * margin * (r.p95 - r.p5)  // half the margin beyond p95
         XCTAssertEqual(try findings(g).first { $0.subject == .fazArea }?.direction, .normal)
-        g.biomarkers["faz_area_mm2"] = r.p95 + 0.2 * (r.p95 - r.p5)
+        g.biomarkers["faz_area_mm2"] = r.p95 + 2 * margin * (r.p95 - r.p5)
         XCTAssertEqual(try findings(g).first { $0.subject == .fazArea }?.direction, .enlarged)
     }
 
