@@ -3,6 +3,7 @@ import Foundation
 import GraphNet
 import Knowledge
 import Retina
+import VLM
 
 /// `capillary knowledge`: stages every cohort image with a stored GraphNet model, derives its findings
 /// against the model's healthy references, writes the grounded Q&A and exports the instruction dataset.
@@ -74,6 +75,21 @@ struct KnowledgeCommand: ParsableCommand {
             if dev { byLabel[l]!.withDeviation += 1 }
         }
         print("images with at least one abnormal finding: " + byLabel.keys.sorted().map { "\($0) \(byLabel[$0]!.withDeviation)/\(byLabel[$0]!.images)" }.joined(separator: ", "))
+        // Parser round trip on every written answer: the facts read back against the facts each answer states.
+        let parser = FactParser(), scorer = KnowledgeFactScorer()
+        var exact = 0, answers = 0
+        var pairs: [(generated: Set<String>, reference: Set<String>)] = []
+        for k in images {
+            for (turn, stated) in zip(k.turns, KnowledgeText.statedFindings(k.findings)) {
+                let got = Set(parser.parse(turn.answer).map(\.canonical)), want = Set(stated.map(\.fact.canonical))
+                answers += 1
+                if got == want { exact += 1 }
+                pairs.append((got, want))
+            }
+        }
+        let score = FactScore(pairs: pairs, isFinding: scorer.isFinding)
+        print(String(format: "parser round trip: %d/%d answers exact; fact precision %.4f, recall %.4f, F1 %.4f", exact, answers,
+                     score.precision, score.recall, score.f1))
         print("evidence: \(source.name): no attribution was used, so no text states what weighed on the decision")
         print("splits: " + summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         for f in summary.files { print("wrote \(f)") }
