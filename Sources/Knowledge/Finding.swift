@@ -170,16 +170,19 @@ public struct Finding: Codable, Sendable, Equatable {
     public var stage: String?
     /// For `.stage`: model probability per stage name (grades summed into their stages).
     public var classProbabilities: [String: Double]?
+    /// For `.stage`: the stage the model predicted (differs from `stage` only when the text states the
+    /// manifest label, `capillary knowledge --stage-source label`).
+    public var modelStage: String?
 
     /// A finding.
     public init(subject: FindingSubject, direction: FindingDirection, structure: FindingStructure? = nil,
                 location: FindingLocation? = nil, measurement: Measurement? = nil, reference: ReferenceRange? = nil,
                 deviation: Double? = nil, attributionShare: Double? = nil, weighedMost: Bool = false,
-                stage: String? = nil, classProbabilities: [String: Double]? = nil) {
+                stage: String? = nil, classProbabilities: [String: Double]? = nil, modelStage: String? = nil) {
         self.subject = subject; self.direction = direction; self.structure = structure; self.location = location
         self.measurement = measurement; self.reference = reference; self.deviation = deviation
         self.attributionShare = attributionShare; self.weighedMost = weighedMost; self.stage = stage
-        self.classProbabilities = classProbabilities
+        self.classProbabilities = classProbabilities; self.modelStage = modelStage
     }
 
     /// The topic (question) this finding answers.
@@ -195,6 +198,7 @@ public struct Finding: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case subject, direction, structure, location, measurement, reference, deviation, stage
         case attributionShare = "attribution_share", weighedMost = "weighed_most", classProbabilities = "class_probabilities"
+        case modelStage = "model_stage"
         case topic
     }
 
@@ -211,6 +215,7 @@ public struct Finding: Codable, Sendable, Equatable {
         weighedMost = try c.decodeIfPresent(Bool.self, forKey: .weighedMost) ?? false
         stage = try c.decodeIfPresent(String.self, forKey: .stage)
         classProbabilities = try c.decodeIfPresent([String: Double].self, forKey: .classProbabilities)
+        modelStage = try c.decodeIfPresent(String.self, forKey: .modelStage)
     }
 
     /// Encodes every field plus the derived `topic`, so the JSON reads on its own.
@@ -223,6 +228,7 @@ public struct Finding: Codable, Sendable, Equatable {
         try c.encodeIfPresent(deviation, forKey: .deviation); try c.encodeIfPresent(attributionShare, forKey: .attributionShare)
         try c.encode(weighedMost, forKey: .weighedMost); try c.encodeIfPresent(stage, forKey: .stage)
         try c.encodeIfPresent(classProbabilities, forKey: .classProbabilities)
+        try c.encodeIfPresent(modelStage, forKey: .modelStage)
     }
 }
 

@@ -44,9 +44,11 @@ public struct FindingExtractor: Sendable {
     }
 
     /// The findings of one image, in reading order (FAZ, perfusion, lesions, vasculature, diagnosis).
-    /// - Throws: `KnowledgeError.unknownClass` if the prediction's class is not a stage or grade.
+    /// `statedStage` (a stage or grade class name) replaces the model's stage in the stage finding, e.g. the
+    /// manifest label; the model's own stage stays in `modelStage` and attributions still explain it.
+    /// - Throws: `KnowledgeError.unknownClass` if the prediction's class (or `statedStage`) is not a stage or grade.
     public func findings(graph: OCTAGraph, prediction: StagePrediction, classNames: [String],
-                         evidence rawEvidence: AttributionEvidence?) throws -> [Finding] {
+                         evidence rawEvidence: AttributionEvidence?, statedStage: String? = nil) throws -> [Finding] {
         let evidence = usable(rawEvidence)
         var out: [Finding] = []
         let b = graph.biomarkers
@@ -142,13 +144,14 @@ public struct FindingExtractor: Sendable {
         }
 
         // Diagnosis.
-        let stage = try Self.stageName(ofClass: prediction.className)
+        let modelStage = try Self.stageName(ofClass: prediction.className)
+        let stage = try statedStage.map { try Self.stageName(ofClass: $0) } ?? modelStage
         // Probabilities per stage (a grade model's grades summed into their stages).
         var probs: [String: Double] = [:]
         for (i, c) in classNames.enumerated() where i < prediction.probabilities.count {
             probs[try Self.stageName(ofClass: c), default: 0] += prediction.probabilities[i]
         }
-        out.append(Finding(subject: .stage, direction: .predicted, stage: stage, classProbabilities: probs))
+        out.append(Finding(subject: .stage, direction: .predicted, stage: stage, classProbabilities: probs, modelStage: modelStage))
         return out
     }
 

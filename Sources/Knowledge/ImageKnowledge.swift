@@ -13,7 +13,7 @@ public struct ImageKnowledge: Sendable {
     public var split: String?
     /// Ground-truth class name from the manifest, if labelled.
     public var label: String?
-    /// Stage stated by the text (from the model's prediction).
+    /// Stage stated by the text (the model's prediction, or the label with `stateLabel`).
     public var stage: String
     /// The findings, in reading order.
     public var findings: [Finding]
@@ -46,10 +46,13 @@ public struct KnowledgeBuilder: Sendable {
 
     /// Knowledge of one image.
     /// - Throws: `KnowledgeError.unknownClass` if the predicted class is not a stage or grade.
+    /// With `stateLabel`, the Stage line states `label` (when present) instead of the model's stage.
     public func knowledge(id: String, imagePath: String, split: String?, label: String?, graph: OCTAGraph,
-                          prediction: StagePrediction, evidence: AttributionEvidence?, evidenceSource: String) throws -> ImageKnowledge {
+                          prediction: StagePrediction, evidence: AttributionEvidence?, evidenceSource: String,
+                          stateLabel: Bool = false) throws -> ImageKnowledge {
         let usable = extractor.usable(evidence)
-        let findings = try extractor.findings(graph: graph, prediction: prediction, classNames: classNames, evidence: usable)
+        let findings = try extractor.findings(graph: graph, prediction: prediction, classNames: classNames, evidence: usable,
+                                              statedStage: stateLabel ? label : nil)
         let turns = KnowledgeText.turns(findings, chooser: PhraseChooser(seed: seed, imageID: id),
                                         attributionThreshold: extractor.thresholds.attributionShare, hasEvidence: usable != nil)
         return ImageKnowledge(id: id, imagePath: imagePath, split: split, label: label,

@@ -44,7 +44,9 @@ public enum KnowledgeText {
     static func answers(_ findings: [Finding], _ c: inout PhraseChooser, threshold: Double, hasEvidence: Bool)
         -> (faz: String, perfusion: String, vasculature: String, diagnosis: String, report: String) {
         let stageFinding = findings.first { $0.subject == .stage }
-        let stage = stageFinding?.stage ?? "healthy"
+        let statedStage = stageFinding?.stage ?? "healthy"
+        // Attributions explain the model's class, so attribution wording names the model's stage.
+        let stage = stageFinding?.modelStage ?? statedStage
 
         // FAZ.
         var faz: String
@@ -68,8 +70,13 @@ public enum KnowledgeText {
         vasc += " " + FindingSentences.vasculatureScope(&c)
 
         // Diagnosis.
-        var diag = StageLine.render(stage == "npdr" ? .npdr : (stage == "pdr" ? .pdr : .healthy))
-        if let probs = stageFinding?.classProbabilities, let p = probs[stage] {
+        var diag = StageLine.render(statedStage == "npdr" ? .npdr : (statedStage == "pdr" ? .pdr : .healthy))
+        if stage != statedStage, let probs = stageFinding?.classProbabilities, let p = probs[stage] {
+            let others = probs.filter { $0.key != stage }.sorted { $0.key < $1.key }
+                .map { "\(FindingSentences.stageText($0.key)) \(percent($0.value))" }
+            diag += "\n" + c.pick(["The graph model disagrees: it rates \(FindingSentences.stageText(stage)) most likely, at \(percent(p)) (\(others.joined(separator: ", "))).",
+                                   "The graph model predicts \(FindingSentences.stageText(stage)) instead, with a probability of \(percent(p)) (\(others.joined(separator: ", ")))."])
+        } else if let probs = stageFinding?.classProbabilities, let p = probs[stage] {
             let others = probs.filter { $0.key != stage }.sorted { $0.key < $1.key }
                 .map { "\(FindingSentences.stageText($0.key)) \(percent($0.value))" }
             let rest = others.isEmpty ? "" : " (" + others.joined(separator: ", ") + ")"
@@ -82,7 +89,7 @@ public enum KnowledgeText {
         let abnormal = findings.filter { $0.topic != .diagnosis && $0.direction.isAbnormal }
         let shorts = abnormal.compactMap { FindingSentences.short($0, &c) }
         if shorts.isEmpty {
-            diag += stage == "healthy" ? " No measured biomarker deviates from its healthy reference."
+            diag += statedStage == "healthy" ? " No measured biomarker deviates from its healthy reference."
                 : " No measured biomarker deviates from its healthy reference, so no finding can be named behind this prediction."
         } else {
             diag += " " + c.pick(["Deviations from the healthy reference: ", "Measured deviations: ", "Abnormal measurements: "])

@@ -32,6 +32,9 @@ struct KnowledgeCommand: ParsableCommand {
     var out: String
     @Option(help: "Seed of the phrasing choices (same seed, byte-identical text).")
     var seed: UInt64 = 1
+    @Option(name: .customLong("stage-source"),
+            help: "Stage line from the model's prediction (model) or the manifest label (label; the model's call is then quoted beside it).")
+    var stageSource: String = "model"
     @Option(name: .customLong("deviation-margin"),
             help: "Call a value abnormal only beyond the healthy p5-p95 range by this fraction of its width.")
     var deviationMargin: Double = KnowledgeThresholds().deviationMargin
@@ -44,6 +47,7 @@ struct KnowledgeCommand: ParsableCommand {
         let bar = ProgressBar(label: "graphs", total: manifest.entries.count)
         let graphs = try CohortGraphLoader(builderConfig: m.storedConfig.builder).load(manifest, scheme: m.storedConfig.labelScheme) { d, _ in bar.update(d) }
         bar.finish()
+        guard stageSource == "model" || stageSource == "label" else { throw ValidationError("--stage-source must be model or label, got \(stageSource)") }
         guard deviationMargin >= 0, deviationMargin.isFinite else { throw ValidationError("--deviation-margin must be >= 0, got \(deviationMargin)") }
         var thresholds = KnowledgeThresholds()
         thresholds.deviationMargin = deviationMargin
@@ -57,8 +61,9 @@ struct KnowledgeCommand: ParsableCommand {
             let evidence = try source.evidence(for: g.graph, prediction: prediction)
             let label = g.label.map { m.classNames[$0] }
             let k = try builder.knowledge(id: g.id, imagePath: g.imagePath, split: g.split?.rawValue, label: label,
-                                          graph: g.graph, prediction: prediction, evidence: evidence, evidenceSource: source.name)
-            if let label, (try? FindingExtractor.stageName(ofClass: label)) == k.stage { agree += 1 }
+                                          graph: g.graph, prediction: prediction, evidence: evidence, evidenceSource: source.name,
+                                          stateLabel: stageSource == "label")
+            if let label, (try? FindingExtractor.stageName(ofClass: label)) == (try? FindingExtractor.stageName(ofClass: prediction.className)) { agree += 1 }
             images.append(k)
             progress.update(i + 1)
         }
@@ -66,7 +71,7 @@ struct KnowledgeCommand: ParsableCommand {
         let summary = try KnowledgeExport.write(images, to: out)
         let findings = images.reduce(0) { $0 + $1.findings.count }
         let abnormal = images.reduce(0) { $0 + $1.findings.filter { $0.direction.isAbnormal && $0.topic != .diagnosis }.count }
-        print("\(images.count) images, \(findings) findings (\(abnormal) abnormal), stated stage = manifest stage for \(agree)/\(images.count)")
+        print("\(images.count) images, \(findings) findings (\(abnormal) abnormal), model stage = manifest stage for \(agree)/\(images.count)")
         var byLabel: [String: (images: Int, withDeviation: Int)] = [:]
         for k in images {
             let l = k.label ?? "unlabelled"

@@ -162,3 +162,27 @@ final class TextTests: XCTestCase {
         XCTAssertLessThan(d.split(separator: " ").count, 40)
     }
 }
+
+/// Stating the manifest label instead of the model's stage.
+final class StatedLabelTests: XCTestCase {
+    func testLabelStageLineQuotesTheDisagreeingModel() throws {
+        let b = KnowledgeBuilder(references: Fixtures.references(), classNames: Fixtures.classNames, seed: 1)
+        let g = Fixtures.diseasedGraph()
+        let k = try b.knowledge(id: "e", imagePath: "/e.png", split: "test", label: "pdr", graph: g,
+                                prediction: Fixtures.prediction("npdr", [0.1, 0.7, 0.2]), evidence: Fixtures.evidence(g),
+                                evidenceSource: "fixture", stateLabel: true)
+        XCTAssertEqual(k.stage, "pdr")
+        let diag = k.turns[3].answer
+        XCTAssertEqual(StageLine.parse(diag), .pdr)
+        XCTAssertTrue(diag.contains("NPDR most likely, at 70% (healthy 10%, PDR 20%)") || diag.contains("NPDR instead, with a probability of 70% (healthy 10%, PDR 20%)"), diag)
+        // Attribution wording names the class the attributions explain (the model's), not the label.
+        XCTAssertTrue(diag.contains("weighed most towards NPDR"), diag)
+        XCTAssertEqual(k.findings.last?.modelStage, "npdr")
+        XCTAssertEqual(FactParser().parse(diag), Set(KnowledgeText.statedFindings(k.findings)[3].map(\.fact)))
+        // Agreeing label: the usual sentence.
+        let same = try b.knowledge(id: "e", imagePath: "/e.png", split: "test", label: "npdr", graph: g,
+                                   prediction: Fixtures.prediction("npdr", [0.1, 0.7, 0.2]), evidence: nil,
+                                   evidenceSource: "none", stateLabel: true)
+        XCTAssertFalse(same.turns[3].answer.contains("disagrees") || same.turns[3].answer.contains("instead"))
+    }
+}
