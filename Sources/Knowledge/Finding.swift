@@ -202,6 +202,7 @@ public struct Finding: Codable, Sendable, Equatable {
         case topic
     }
 
+    /// Decodes a finding (the derived `topic` key is ignored).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         subject = try c.decode(FindingSubject.self, forKey: .subject)
@@ -256,5 +257,6 @@ public struct Fact: Hashable, Codable, Sendable, Comparable, CustomStringConvert
     }
 
     public var description: String { canonical }
+    /// Ordered by canonical string.
     public static func < (a: Fact, b: Fact) -> Bool { a.canonical < b.canonical }
 }

@@ -87,10 +87,15 @@ public struct FindingExtractor: Sendable {
         out += sectors.prefix(thresholds.maximumSectorFindings)
 
         // Lesions: avascular areas the attribution points at (the ICA geometry alone does not separate them
-        // from healthy intercapillary spaces on this data, docs/KNOWLEDGE.md).
-        if let e = evidence, let scores = e.nodeScores["ica"], scores.count == graph.ica.count {
+        // from healthy intercapillary spaces on this data, docs/KNOWLEDGE.md). "Large" is grounded too: the
+        // region must exceed the healthy 95th percentile of the mean intercapillary area.
+        if let e = evidence, let scores = e.nodeScores["ica"], scores.count == graph.ica.count,
+           let large = references["ica_area_mean_um2"], large.count >= thresholds.minimumReferenceCount {
             let total = e.totalAbsoluteNodeAttribution
-            let marked = scores.indices.filter { total > 0 && Double(scores[$0]) >= thresholds.avascularNodeShare * total }
+            let marked = scores.indices.filter {
+                total > 0 && Double(scores[$0]) >= thresholds.avascularNodeShare * total
+                    && Double(graph.ica.feature("area_um2", node: $0) ?? 0) > large.p95
+            }
             if !marked.isEmpty {
                 let best = marked.max { scores[$0] < scores[$1] }!
                 let code = Self.sectorCode(graph.ica, best, graph)

@@ -81,6 +81,10 @@ final class FindingTests: XCTestCase {
         let lesion = f.first { $0.subject == .avascularArea }
         XCTAssertEqual(lesion?.location?.sector, "IT")
         XCTAssertEqual(lesion?.structure?.nodeIDs, [3, 7])
+        // Marked but not larger than the healthy p95 of the mean intercapillary area (~21,150 um2): not a lesion.
+        var smallICA = g
+        for i in 0..<smallICA.ica.count { smallICA.ica.features[i * smallICA.ica.featureNames.count] = 15000 }
+        XCTAssertNil(try findings(smallICA, evidence: Fixtures.evidence(smallICA)).first { $0.subject == .avascularArea })
         // A normal value is stated when (and only when) its attribution passes the threshold.
         var h = Fixtures.healthyGraph()
         h.biomarkers["vessel_curveness_mean"] = Fixtures.median("vessel_curveness_mean")

@@ -11,7 +11,7 @@ enum Fixtures {
         "perfusion_density_IS": (0.32, 0.36), "perfusion_density_IN": (0.32, 0.36), "perfusion_density_II": (0.32, 0.36),
         "perfusion_density_IT": (0.32, 0.36), "perfusion_density_C": (0.15, 0.20),
         "skeleton_length_density_mm_per_mm2": (10, 12), "vessel_curveness_mean": (1.20, 1.25),
-        "vessel_radius_mean_um": (10, 11.5), "fractal_dimension": (1.55, 1.60),
+        "vessel_radius_mean_um": (10, 11.5), "fractal_dimension": (1.55, 1.60), "ica_area_mean_um2": (5000, 22000),
     ]
 
     static func references() -> [BiomarkerReference] {
