@@ -5,12 +5,28 @@ import Knowledge
 import Retina
 import VLM
 
-/// `capillary knowledge`: stages every cohort image with a stored GraphNet model, derives its findings
-/// against the model's healthy references, writes the grounded Q&A and exports the instruction dataset.
+/// `capillary knowledge`: the dataset builder (default) and `knowledge score` (fact scores of generated answers).
 struct KnowledgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "knowledge",
         abstract: "Grounded findings, Q&A and a LLaVA instruction dataset from graph knowledge (docs/KNOWLEDGE.md).",
+        discussion: """
+            capillary knowledge --cohort DIR --store DIR [--model graphnet] --out DIR [--seed N]   (= knowledge build)
+            capillary knowledge score --report EVAL.json --data DIR [--split test]
+            Attribution: the dataset is built with NO attribution evidence for now (integrated gradients are not \
+            yet wired in): findings are deviations from the healthy references, and no text says what weighed \
+            on the model's decision. See `capillary knowledge build --help`.
+            """,
+        subcommands: [KnowledgeBuildCommand.self, KnowledgeScoreCommand.self],
+        defaultSubcommand: KnowledgeBuildCommand.self)
+}
+
+/// `capillary knowledge [build]`: stages every cohort image with a stored GraphNet model, derives its findings
+/// against the model's healthy references, writes the grounded Q&A and exports the instruction dataset.
+struct KnowledgeBuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build the instruction dataset (the default subcommand: `capillary knowledge --cohort ...`).",
         discussion: """
             capillary knowledge --cohort DIR --store DIR [--model graphnet] --out DIR [--seed N]
             Loads the staging model, predicts each image's stage, derives findings from the image's graph \
@@ -101,4 +117,42 @@ struct KnowledgeCommand: ParsableCommand {
     }
 
     func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+}
+
+/// `capillary knowledge score`: Knowledge's fact scores (precision, recall, F1, hallucination, localization) of
+/// the answers in an `eval-vlm --out` report against the reference diagnosis answers of a Knowledge dataset.
+struct KnowledgeScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Fact-level scores of eval-vlm answers against a Knowledge dataset (KnowledgeFactScorer).",
+        discussion: """
+            capillary eval-vlm --data DIR --split test --store S --out report.json
+            capillary knowledge score --report report.json --data DIR [--split test]
+            """)
+
+    @Option(help: "eval-vlm report JSON (--out of eval-vlm).")
+    var report: String
+    @Option(help: "Knowledge dataset (folder or file) holding the reference answers.")
+    var data: String
+    @Option(help: "Split of the dataset.")
+    var split: String = "test"
+
+    func run() throws {
+        guard let bytes = FileManager.default.contents(atPath: report) else { throw ValidationError("--report: cannot read \(report)") }
+        let r: EvaluationReport
+        do { r = try JSONDecoder().decode(EvaluationReport.self, from: bytes) }
+        catch { throw ValidationError("--report: \(report) is not an eval-vlm report: \(error)") }
+        let dataset = try InstructionDataset.load(path: data, split: split)
+        var references: [String: String] = [:]
+        for rec in dataset.records { if let t = rec.diagnosisTurn { references[rec.id] = t.answer } }
+        let matched = r.answers.filter { references[$0.id] != nil }
+        guard !matched.isEmpty else { throw ValidationError("no answer of \(report) has a reference in \(data) (\(split))") }
+        let scorer = KnowledgeFactScorer()
+        let s = scorer.score(generated: matched.map(\.generated), reference: matched.map { references[$0.id]! })
+        print("\(matched.count) answers scored with \(scorer.name) (\(r.answers.count - matched.count) without a reference)")
+        print("| metric | value |\n|---|---|")
+        print(String(format: "| fact precision | %.3f |\n| fact recall | %.3f |\n| fact F1 | %.3f |\n| hallucination rate | %.3f |",
+                     s.precision, s.recall, s.f1, s.hallucinationRate))
+        print("| localization accuracy | \(s.localizationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a") |")
+    }
 }
