@@ -27,8 +27,19 @@ enum FindingSentences {
         return d <= 0.5 ? "mildly " : (d > 1.5 ? "markedly " : "")
     }
 
-    /// Whether a normal call sits outside the healthy range but within the margin (written "borderline").
-    static func isBorderline(_ f: Finding) -> Bool { (f.deviation ?? 0) != 0 }
+    /// Whether a normal call sits outside the healthy range but within the margin (written "borderline"),
+    /// judged on the written numbers: a value that rounds into the written range reads as within it.
+    static func isBorderline(_ f: Finding) -> Bool {
+        guard (f.deviation ?? 0) != 0, let m = f.measurement, let r = f.reference,
+              let v = Double(m.number(m.value)), let lo = Double(m.number(r.p5)), let hi = Double(m.number(r.p95)) else { return false }
+        return v < lo || v > hi
+    }
+
+    /// "an enlarged" / "a mildly enlarged" for a summary phrase.
+    static func article(_ adv: String, _ word: String) -> String {
+        let next = adv.isEmpty ? word : adv
+        return ("aeiou".contains(next.first ?? "x") ? "an " : "a ") + adv + word
+    }
 
     /// "value; healthy range" for parentheses.
     static func valueAndRange(_ f: Finding) -> String {
@@ -69,7 +80,7 @@ enum FindingSentences {
         if let b = border {
             let vr = valueAndRange(b)
             let irregular = b.direction == .irregular
-            let adv = irregular ? degree(b) : ((b.deviation ?? 0) < 0 ? "borderline-" : "")
+            let adv = irregular ? degree(b) : ((b.deviation ?? 0) < 0 && isBorderline(b) ? "borderline-" : "")
             let article = irregular && adv.isEmpty ? "an" : "a"
             let word = irregular ? "irregular" : "regular"
             if s.isEmpty {
@@ -141,7 +152,7 @@ enum FindingSentences {
         case (.caliber, _):
             s = c.pick(["Vessel calibre is within the healthy range (mean radius \(vr))"])
         case (.complexity, .reduced):
-            s = c.pick(["Branching complexity is \(adv)reduced (\(vr))", "The branching pattern is simplified (\(vr))"])
+            s = c.pick(["Branching complexity is \(adv)reduced (\(vr))", "The branching pattern is \(adv)simplified (\(vr))"])
         case (.complexity, _):
             s = c.pick(["Branching complexity is within the healthy range (\(vr))"])
         case (.attributionFocus, _):
@@ -171,20 +182,21 @@ enum FindingSentences {
     static func short(_ f: Finding, _ c: inout PhraseChooser) -> String? {
         let sector = f.location.map { sectorText($0.sector) }
         let inSector = sector.map { " in the \($0)" } ?? ""
+        let adv = degree(f)
         switch (f.subject, f.direction) {
-        case (.fazArea, .enlarged): return c.pick(["an enlarged FAZ", "FAZ enlargement"])
+        case (.fazArea, .enlarged): return c.pick([article(adv, "enlarged FAZ"), adv.isEmpty ? "FAZ enlargement" : "\(adv)enlarged FAZ"])
         case (.fazArea, .small): return c.pick(["a small FAZ", "a FAZ smaller than the healthy range"])
-        case (.fazBorder, .irregular): return c.pick(["an irregular FAZ border", "an irregular FAZ outline"])
-        case (.perfusionDensity, .reduced): return c.pick(["reduced perfusion density", "reduced capillary perfusion"])
+        case (.fazBorder, .irregular): return c.pick([article(adv, "irregular FAZ border"), article(adv, "irregular FAZ outline")])
+        case (.perfusionDensity, .reduced): return c.pick(["\(adv)reduced perfusion density", "\(adv)reduced capillary perfusion"])
         case (.perfusionDensity, .increased): return "perfusion density above the healthy range"
-        case (.sectorPerfusion, .reduced): return c.pick(["reduced perfusion\(inSector)", "a hypoperfused \(sector ?? "sector")"])
+        case (.sectorPerfusion, .reduced): return c.pick(["\(adv)reduced perfusion\(inSector)", article(adv, "hypoperfused \(sector ?? "sector")")])
         case (.avascularArea, .present): return "a large avascular area\(inSector)"
-        case (.vesselDensity, .reduced): return c.pick(["reduced vessel density", "a sparse capillary network"])
+        case (.vesselDensity, .reduced): return c.pick(["\(adv)reduced vessel density", article(adv, "sparse capillary network")])
         case (.vesselDensity, .increased): return "vessel density above the healthy range"
-        case (.tortuosity, .tortuous): return c.pick(["tortuous vessels\(inSector)", "increased vessel tortuosity\(inSector)"])
-        case (.caliber, .dilated): return "dilated vessels"
-        case (.caliber, .narrowed): return "narrowed vessels"
-        case (.complexity, .reduced): return c.pick(["reduced branching complexity", "a simplified branching pattern"])
+        case (.tortuosity, .tortuous): return c.pick(["\(adv)tortuous vessels\(inSector)", "\(adv)increased vessel tortuosity\(inSector)"])
+        case (.caliber, .dilated): return "\(adv)dilated vessels"
+        case (.caliber, .narrowed): return "\(adv)narrowed vessels"
+        case (.complexity, .reduced): return c.pick(["\(adv)reduced branching complexity", article(adv, "simplified branching pattern")])
         default: return nil
         }
     }

@@ -127,7 +127,7 @@ final class TextTests: XCTestCase {
         let (_, findings, _) = try cases()[1]
         let t = KnowledgeText.turns(findings, chooser: PhraseChooser(fixed: 0), hasEvidence: true)
         XCTAssertTrue(t[0].answer.hasPrefix("The FAZ is markedly enlarged (0.55 mm2; healthy 0.24-0.34 mm2), with a markedly irregular border (circularity 0.60; healthy 0.79-0.89); this weighed most towards NPDR."), t[0].answer)
-        XCTAssertTrue(t[3].answer.contains("Of these, an enlarged FAZ weighed most towards NPDR."), t[3].answer)
+        XCTAssertTrue(t[3].answer.contains("Of these, a markedly enlarged FAZ weighed most towards NPDR."), t[3].answer)
         XCTAssertTrue(t[3].answer.contains("The decision rested mostly on the inner temporal sector (73% of the positive node attribution)."), t[3].answer)
         XCTAssertTrue(t[1].answer.contains("this weighed against NPDR"), t[1].answer)
     }
