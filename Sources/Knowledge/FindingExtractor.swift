@@ -121,7 +121,8 @@ public struct FindingExtractor: Sendable {
                 let code = Self.modeSector(top, graph.vessel, graph)
                 let inSector = top.filter { Self.sectorCode(graph.vessel, $0, graph) == code }
                 f.structure = FindingStructure(nodeType: "vessel", nodeIDs: inSector)
-                f.location = FindingLocation(sector: code, distanceFromFAZMM: Self.meanDistanceMM(inSector, graph.vessel))
+                f.location = FindingLocation(sector: code, quadrant: Self.quadrant(graph.vessel, inSector[0], graph),
+                                             distanceFromFAZMM: Self.meanDistanceMM(inSector, graph.vessel))
             }
             out.append(f)
         }

@@ -29,6 +29,7 @@ final class FindingTests: XCTestCase {
         let tort = f.first { $0.subject == .tortuosity }!
         // Top 10 by curveness = segments 11...2; those in IT (the most frequent sector among them): 11, 10, 9, 7, 3.
         XCTAssertEqual(tort.structure?.nodeIDs, [11, 10, 9, 7, 3])
+        XCTAssertEqual(tort.location?.quadrant, "inferotemporal")  // of the most curved one (11, quadrant code 3)
         XCTAssertEqual(tort.location!.distanceFromFAZMM!, (1150.0 + 1100 + 1050 + 950 + 750) / 5 / 1000, accuracy: 1e-6)
         XCTAssertEqual(f.last?.classProbabilities?["npdr"] ?? 0, 0.8, accuracy: 1e-12)
     }
