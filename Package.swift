@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
+        // Findings, grounded text, instruction dataset and fact parser (reads VLM's dataset/scorer types;
+        // VLM never imports it).
+        .target(name: "Knowledge", dependencies: ["Common", "Retina", "VesselGraph", "GraphNet", "VLM"]),
 
         // The demo's HTML report: bitmap font, PNG charts, self-contained page (reads files, not modules).
         .target(name: "Report", dependencies: ["Retina"]),
@@ -49,7 +52,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Retina"]),
+        .testTarget(name: "KnowledgeTests", dependencies: ["Knowledge", "VLM", "GraphNet", "VesselGraph", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )
