@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Knowledge
 import VLM
 
 /// `capillary eval-vlm`: staging and fact-level scores of a trained VLM on a held-out split.
@@ -9,8 +10,10 @@ struct EvalVLMCommand: ParsableCommand {
         abstract: "Evaluate the VLM: accuracy, balanced accuracy, macro F1 and QWK of the generated Stage: line, plus fact scores.",
         discussion: """
         Asks each record's diagnosis question (the turn whose reference answer starts with `Stage:`), decodes \
-        greedily and compares. --facts captions scores the findings with the ground-truth caption templates' \
-        parser (precision/recall/F1 against the reference answer, hallucination rate, localization).
+        greedily and compares. --facts scores the findings stated in the answers against the reference answers \
+        (precision/recall/F1, hallucination rate, localization): `knowledge` with the Knowledge module's fact \
+        parser (datasets from `capillary knowledge`), `captions` with the ground-truth caption templates' parser \
+        (datasets from `capillary vlm-captions`), `none` to skip.
         """)
 
     @Option(help: "Instruction dataset (file or folder).")
@@ -21,7 +24,7 @@ struct EvalVLMCommand: ParsableCommand {
     var store: String
     @Option(help: "Model name in the store.")
     var name: String = "vlm"
-    @Option(help: "Fact scorer: captions or none.")
+    @Option(help: "Fact scorer: knowledge, captions or none.")
     var facts: String = "captions"
     @Option(help: "Write the full report (with every answer) as JSON here.")
     var out: String?
@@ -31,9 +34,10 @@ struct EvalVLMCommand: ParsableCommand {
         let dataset = try InstructionDataset.load(path: data, split: split)
         let scorer: FactScorer?
         switch facts {
+        case "knowledge": scorer = KnowledgeFactScorer()
         case "captions": scorer = CaptionFactParser()
         case "none": scorer = nil
-        default: throw ValidationError("--facts must be captions or none, got \(facts)")
+        default: throw ValidationError("--facts must be knowledge, captions or none, got \(facts)")
         }
         let report = try VLMEvaluation.run(generator: loaded.generator, dataset: dataset, scorer: scorer)
         let s = report.staging
