@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
+        // Integrated gradients on the GNN, heatmaps, and their faithfulness/localization evaluation.
+        .target(name: "Attribution", dependencies: ["Common", "Tensors", "Retina", "VesselGraph", "GraphNet"]),
 
         // JSON-RPC 2.0 over a Unix socket (the only module that touches libuv and jansson).
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
@@ -46,7 +48,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Attribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
     ],
     swiftLanguageModes: [.v5]
 )
