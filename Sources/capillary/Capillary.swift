@@ -11,6 +11,7 @@ struct Capillary: ParsableCommand {
                       BenchTensorsCommand.self, GraphCommand.self, BenchGraphCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
                       EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
-                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self]
+                      StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
+                      AttributeCommand.self]
     )
 }
