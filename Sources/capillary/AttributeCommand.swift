@@ -36,6 +36,7 @@ struct AttributeCommand: ParsableCommand {
     @Flag(help: "Pretty-printed JSON.") var pretty = false
 
     func run() throws {
+        GNNMemory.keepFreedMemory()  // big per-pass tensors: reuse freed pages instead of faulting fresh ones in
         let t0 = Date()
         let (stored, info) = try ModelStore(root: store).load(StagingModel.self, name: model, version: version)
         var img = try ImageIO.read(path: image)

@@ -12,6 +12,6 @@ struct Capillary: ParsableCommand {
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self,
                       EvalVLMCommand.self, BenchVLMCommand.self, TrainGNNCommand.self, EvalGNNCommand.self,
                       StageCommand.self, BenchGNNCommand.self, BenchDaemonCommand.self,
-                      AttributeCommand.self, EvalAttributionCommand.self]
+                      AttributeCommand.self, EvalAttributionCommand.self, BenchAttributionCommand.self]
     )
 }

@@ -29,6 +29,7 @@ struct EvalAttributionCommand: ParsableCommand {
     @Option(help: "Seed of the random removal orders.") var seed: UInt64 = 1
 
     func run() throws {
+        GNNMemory.keepFreedMemory()  // big per-pass tensors: reuse freed pages instead of faulting fresh ones in
         var wanted = Set<DatasetSplit>()
         for s in splits.split(separator: ",") {
             guard let d = DatasetSplit(rawValue: String(s)) else { throw ValidationError("--splits: unknown split \(s) (train, val, test)") }
