@@ -29,11 +29,33 @@ public struct EyeEvaluation: Codable, Sendable {
     public var nodes: Int
     /// Time of the 50-step integrated gradients, ms.
     public var integratedGradientsMS: Double
+    /// Share of the total |attribution| (every input) per input group: "faz", "ica", "vessel" (node
+    /// features), "edges" (edge masks), "globals" (global biomarkers); sums to 1.
+    public var shares: [String: Double]
+    /// Share of the total |attribution| per feature, keyed "<type>.<feature>" (|feature total| over the
+    /// type's nodes) and "global.<biomarker>".
+    public var featureShares: [String: Double]
 
     enum CodingKeys: String, CodingKey {
         case id, predicted, probability, deletion, localization, nodes
         case trueStage = "true_stage", relativeDelta = "relative_delta", fazRank = "faz_rank", fazShare = "faz_share"
         case trueFAZAreaMM2 = "true_faz_area_mm2", integratedGradientsMS = "integrated_gradients_ms"
+        case shares, featureShares = "feature_shares"
+    }
+
+    /// The input-group and feature shares of |attribution| of `a`.
+    static func shares(_ a: GraphAttribution) -> ([String: Double], [String: Double]) {
+        var groups: [String: Double] = [:], features: [String: Double] = [:]
+        for (t, n) in a.nodeTypes {
+            groups[t] = n.featureScores.joined().reduce(0) { $0 + Double(abs($1)) }
+            for (f, v) in n.featureTotals { features[t + "." + f] = Double(abs(v)) }
+        }
+        groups["edges"] = a.edgeScores.values.joined().reduce(0) { $0 + Double(abs($1)) }
+        groups["globals"] = a.globalScores.reduce(0) { $0 + Double(abs($1)) }
+        for (f, v) in zip(a.globalFeatureNames, a.globalScores) { features["global." + f] = Double(abs(v)) }
+        let total = groups.values.reduce(0, +)
+        guard total > 0 else { return (groups, features) }
+        return (groups.mapValues { $0 / total }, features.mapValues { $0 / total })
     }
 }
 
@@ -71,6 +93,10 @@ public struct EvaluationGroup: Codable, Sendable {
     public var medianFAZShare: Double
     /// Median true FAZ area, mm2.
     public var medianTrueFAZAreaMM2: Double
+    /// Mean share of |attribution| per input group (see `EyeEvaluation.shares`).
+    public var shares: [String: Double]
+    /// The 8 features with the largest mean share of |attribution| ("<type>.<feature>", share), descending.
+    public var topFeatures: [FeatureShare]
 
     enum CodingKeys: String, CodingKey {
         case name, eyes, accuracy
@@ -79,7 +105,16 @@ public struct EvaluationGroup: Codable, Sendable {
         case eyesWithPathology = "eyes_with_pathology", pointingGame = "pointing_game", pointingRandom = "pointing_random"
         case precisionAtK = "precision_at_k", precisionRandom = "precision_random"
         case meanFAZRank = "mean_faz_rank", medianFAZShare = "median_faz_share", medianTrueFAZAreaMM2 = "median_true_faz_area_mm2"
+        case shares, topFeatures = "top_features"
     }
+}
+
+/// A feature and its mean share of |attribution|.
+public struct FeatureShare: Codable, Sendable, Equatable {
+    /// "<type>.<feature>" or "global.<biomarker>".
+    public var feature: String
+    /// Mean share, 0-1.
+    public var share: Double
 }
 
 /// The whole evaluation: per-eye records, per-stage groups, and the FAZ rank correlations.
@@ -153,10 +188,12 @@ public enum AttributionEvaluation {
             let total = a.totalAbsoluteNodeScore
             let fazShare = (a.nodeTypes["faz"]?.nodeScores.first).map { total > 0 ? Double(abs($0)) / total : 0 } ?? 0
             let gap = abs(a.targetLogit - a.baselineLogit)
+            let (groupShares, featureShares) = EyeEvaluation.shares(a)
             eyes.append(EyeEvaluation(id: e.id, trueStage: e.label!.rawValue, predicted: a.predictedClass.name,
                                       probability: a.probabilities[a.targetClass.index], relativeDelta: gap > 0 ? abs(a.convergenceDelta) / gap : 0,
                                       deletion: deletion, localization: loc, fazRank: fazRank, fazShare: fazShare,
-                                      trueFAZAreaMM2: truth.fazAreaMM2, nodes: ranked.count, integratedGradientsMS: ms))
+                                      trueFAZAreaMM2: truth.fazAreaMM2, nodes: ranked.count, integratedGradientsMS: ms,
+                                      shares: groupShares, featureShares: featureShares))
             try visit?(e, image, graph, a)
             progress(n + 1, entries.count)
         }
@@ -190,7 +227,18 @@ public enum AttributionEvaluation {
             pointingRandom: mean(patho.map(\.localization.randomPrecision)), precisionAtK: prec,
             precisionRandom: mean(patho.map(\.localization.randomPrecision)),
             meanFAZRank: mean(faz.map { Double($0.fazRank!) }), medianFAZShare: quantile(faz.map(\.fazShare), 0.5),
-            medianTrueFAZAreaMM2: quantile(eyes.map(\.trueFAZAreaMM2), 0.5))
+            medianTrueFAZAreaMM2: quantile(eyes.map(\.trueFAZAreaMM2), 0.5),
+            shares: meanOfDictionaries(eyes.map(\.shares)),
+            topFeatures: meanOfDictionaries(eyes.map(\.featureShares)).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .prefix(8).map { FeatureShare(feature: $0.key, share: $0.value) })
+    }
+
+    /// Key-wise mean (a key missing from a dictionary counts as 0).
+    static func meanOfDictionaries(_ d: [[String: Double]]) -> [String: Double] {
+        guard !d.isEmpty else { return [:] }
+        var out: [String: Double] = [:]
+        for x in d { for (k, v) in x { out[k, default: 0] += v / Double(d.count) } }
+        return out
     }
 
     /// Spearman rank correlation (average ranks for ties); NaN for fewer than 3 pairs or a constant side.
@@ -225,6 +273,11 @@ public enum AttributionEvaluation {
         s += "\n| true stage | eyes with pathology nodes | pointing game | random | P@5 | P@10 | P@20 | random P | mean FAZ rank | median FAZ share | median true FAZ mm2 |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
         for g in r.groups {
             s += "| \(g.name) | \(g.eyesWithPathology) | \(f(g.pointingGame, 2)) | \(f(g.pointingRandom, 2)) | \(f(g.precisionAtK["5"] ?? .nan, 2)) | \(f(g.precisionAtK["10"] ?? .nan, 2)) | \(f(g.precisionAtK["20"] ?? .nan, 2)) | \(f(g.precisionRandom, 2)) | \(f(g.meanFAZRank, 1)) | \(f(g.medianFAZShare, 2)) | \(f(g.medianTrueFAZAreaMM2, 3)) |\n"
+        }
+        s += "\n| true stage | FAZ node | ICA nodes | vessel nodes | edges | global biomarkers | top features (mean share of all |attribution|) |\n|---|---|---|---|---|---|---|\n"
+        for g in r.groups {
+            let top = g.topFeatures.prefix(5).map { "\($0.feature) \(f($0.share, 3))" }.joined(separator: ", ")
+            s += "| \(g.name) | \(f(g.shares["faz"] ?? .nan, 3)) | \(f(g.shares["ica"] ?? .nan, 3)) | \(f(g.shares["vessel"] ?? .nan, 3)) | \(f(g.shares["edges"] ?? .nan, 3)) | \(f(g.shares["globals"] ?? .nan, 3)) | \(top) |\n"
         }
         s += "\nSpearman(true FAZ area, FAZ rank towards the top): \(f(r.spearmanFAZAreaVsRank)); Spearman(true FAZ area, FAZ share of |attribution|): \(f(r.spearmanFAZAreaVsShare))\n"
         return s
