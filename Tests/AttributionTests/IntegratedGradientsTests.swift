@@ -116,16 +116,24 @@ final class IntegratedGradientsTests: XCTestCase {
         let graphs = (0..<3).map { Fixtures.graph(seed: UInt64(40 + $0), vessels: 11, icas: 7) }
         let model = try Fixtures.model(graphs)
         let ig = IntegratedGradients(model: model)
-        var o = IntegratedGradientsOptions()
-        o.steps = 16; o.attributeEdges = false
-        let a = try ig.attribute(graphs[0], options: o)
         let (pg, perms) = Fixtures.permuted(graphs[0], seed: 9)
-        let b = try ig.attribute(pg, options: o)
-        XCTAssertEqual(a.targetLogit, b.targetLogit, accuracy: 1e-4)
-        for t in NodeType.allCases {
-            let sa = a.nodeTypes[t.name]!.nodeScores, sb = b.nodeTypes[t.name]!.nodeScores
-            for (new, old) in perms[t.rawValue].enumerated() {
-                XCTAssertEqual(sb[new], sa[old], accuracy: 1e-4 * max(1, abs(sa[old])), "\(t.name) node \(old)")
+        for edges in [false, true] {
+            var o = IntegratedGradientsOptions()
+            o.steps = 16; o.attributeEdges = edges
+            let a = try ig.attribute(graphs[0], options: o)
+            let b = try ig.attribute(pg, options: o)
+            XCTAssertEqual(a.targetLogit, b.targetLogit, accuracy: 1e-4)
+            for t in NodeType.allCases {
+                let sa = a.nodeTypes[t.name]!.nodeScores, sb = b.nodeTypes[t.name]!.nodeScores
+                for (new, old) in perms[t.rawValue].enumerated() {
+                    XCTAssertEqual(sb[new], sa[old], accuracy: 1e-4 * max(1, abs(sa[old])), "\(t.name) node \(old)")
+                }
+            }
+            // Edges keep their list positions (only their endpoints are renumbered), so their scores match 1:1.
+            for (name, ea) in a.edgeScores {
+                let eb = b.edgeScores[name]!
+                XCTAssertEqual(ea.count, eb.count)
+                for (x, y) in zip(ea, eb) { XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(x)), name) }
             }
         }
     }
