@@ -274,7 +274,7 @@ public enum AttributionEvaluation {
         for g in r.groups {
             s += "| \(g.name) | \(g.eyesWithPathology) | \(f(g.pointingGame, 2)) | \(f(g.pointingRandom, 2)) | \(f(g.precisionAtK["5"] ?? .nan, 2)) | \(f(g.precisionAtK["10"] ?? .nan, 2)) | \(f(g.precisionAtK["20"] ?? .nan, 2)) | \(f(g.precisionRandom, 2)) | \(f(g.meanFAZRank, 1)) | \(f(g.medianFAZShare, 2)) | \(f(g.medianTrueFAZAreaMM2, 3)) |\n"
         }
-        s += "\n| true stage | FAZ node | ICA nodes | vessel nodes | edges | global biomarkers | top features (mean share of all |attribution|) |\n|---|---|---|---|---|---|---|\n"
+        s += "\n| true stage | FAZ node | ICA nodes | vessel nodes | edges | global biomarkers | top features (mean share of all absolute attribution) |\n|---|---|---|---|---|---|---|\n"
         for g in r.groups {
             let top = g.topFeatures.prefix(5).map { "\($0.feature) \(f($0.share, 3))" }.joined(separator: ", ")
             s += "| \(g.name) | \(f(g.shares["faz"] ?? .nan, 3)) | \(f(g.shares["ica"] ?? .nan, 3)) | \(f(g.shares["vessel"] ?? .nan, 3)) | \(f(g.shares["edges"] ?? .nan, 3)) | \(f(g.shares["globals"] ?? .nan, 3)) | \(top) |\n"
