@@ -32,9 +32,11 @@ let package = Package(
         .target(name: "VesselGraph", dependencies: ["Common", "Retina"]),
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
+        // Integrated gradients on the GNN, heatmaps, and their faithfulness/localization evaluation.
+        .target(name: "Attribution", dependencies: ["Common", "Tensors", "Retina", "VesselGraph", "GraphNet"]),
         // Findings, grounded text, instruction dataset and fact parser (reads VLM's dataset/scorer types;
         // VLM never imports it).
-        .target(name: "Knowledge", dependencies: ["Common", "Retina", "VesselGraph", "GraphNet", "VLM"]),
+        .target(name: "Knowledge", dependencies: ["Common", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution"]),
 
         // The demo's HTML report: bitmap font, PNG charts, self-contained page (reads files, not modules).
         .target(name: "Report", dependencies: ["Retina"]),
@@ -43,7 +45,7 @@ let package = Package(
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
         // Method handlers, warm model registry and jobs served by capillaryd.
-        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM"]),
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution"]),
 
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
@@ -52,7 +54,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge", "Attribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "RPC", "Retina", "VLM"]),
         .testTarget(name: "GraphNetTests", dependencies: ["GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "VLMTests", dependencies: ["VLM", "Tensors", "Retina", "Common"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "GraphNet", "Tensors", "VesselGraph", "Retina", "Common"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Retina"]),
         .testTarget(name: "KnowledgeTests", dependencies: ["Knowledge", "VLM", "GraphNet", "VesselGraph", "Retina", "Common"]),
     ],

@@ -11,3 +11,4 @@ mkdir -p bench-out
 "$BIN/capillary" generate --count 64 --seed 7 --out bench-out/gnn-cohort > /dev/null   # GraphNet: real graphs for bench-gnn
 "$BIN/capillary" bench-gnn --cohort bench-out/gnn-cohort --out bench-out/gnn.json    # GraphNet: s/epoch of 1,000 graphs, ms/graph at batch 1 and 64
 "$BIN/capillary" bench-daemon --out bench-out/daemon.json   # Daemon: graph/stage p50/p99, explain TTFT and tokens/s (1 and 8 clients), RSS with default models
+"$BIN/capillary" bench-attribution --out bench-out/attribution.json   # Attribution: ms for 50-step IG on one graph, batched vs step by step

@@ -9,13 +9,13 @@ struct Capillary: ParsableCommand {
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [
                       // Pipeline commands that run in this process.
-                      ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, KnowledgeCommand.self, ImportDatasetCommand.self,
+                      ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, AttributeCommand.self, EvalAttributionCommand.self, KnowledgeCommand.self, ImportDatasetCommand.self,
                       GraphCommand.self, TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
-                      ReportCommand.self, KnowledgeCommand.self,
+                      ReportCommand.self, AttributeCommand.self, EvalAttributionCommand.self, KnowledgeCommand.self,
                       // Benchmarks (make bench).
                       BenchRPCCommand.self, BenchRetinaCommand.self, BenchTensorsCommand.self, BenchGraphCommand.self,
-                      BenchGNNCommand.self, BenchVLMCommand.self, BenchDaemonCommand.self,
+                      BenchGNNCommand.self, BenchAttributionCommand.self, BenchVLMCommand.self, BenchDaemonCommand.self,
                       // Daemon client (Sources/capillary/DaemonClient.swift holds the shared plumbing).
                       ModelsCommand.self, StatusCommand.self, TrainCommand.self, JobsCommand.self, DaemonCommand.self,
                      ]
