@@ -9,10 +9,10 @@ struct Capillary: ParsableCommand {
         abstract: "Explainable diabetic-retinopathy staging for OCTA images.",
         subcommands: [
                       // Pipeline commands that run in this process.
-                      ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, AttributeCommand.self, EvalAttributionCommand.self, KnowledgeCommand.self, ImportDatasetCommand.self,
+                      ImageInfoCommand.self, GenerateCommand.self, CohortReportCommand.self, ImportDatasetCommand.self,
                       GraphCommand.self, TrainGNNCommand.self, EvalGNNCommand.self, StageCommand.self,
                       VLMCaptionsCommand.self, TrainVLMCommand.self, ExplainCommand.self, EvalVLMCommand.self,
-                      ReportCommand.self, AttributeCommand.self, EvalAttributionCommand.self, KnowledgeCommand.self,
+                      AttributeCommand.self, EvalAttributionCommand.self, KnowledgeCommand.self, ReportCommand.self,
                       // Benchmarks (make bench).
                       BenchRPCCommand.self, BenchRetinaCommand.self, BenchTensorsCommand.self, BenchGraphCommand.self,
                       BenchGNNCommand.self, BenchAttributionCommand.self, BenchVLMCommand.self, BenchDaemonCommand.self,
