@@ -32,7 +32,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Method names this daemon registers.
-    public static let methodNames = ["graph", "stage", "explain", "train", "dataset/generate", "jobs/list", "jobs/cancel",
+    public static let methodNames = ["graph", "stage", "attribute", "explain", "train", "dataset/generate", "jobs/list", "jobs/cancel",
                                      "models/list", "models/load", "models/unload"]
 
     /// Registers every Daemon method on `server` (before `server.start()`).
@@ -44,6 +44,8 @@ public final class Daemon: @unchecked Sendable {
         add(server, "graph", graph.handle)
         let stage = StageMethod(images: images, registry: registry, defaultModel: configuration.defaultStageModel)
         add(server, "stage", stage.handle)
+        let attribute = AttributeMethod(images: images, registry: registry, defaultModel: configuration.defaultStageModel)
+        add(server, "attribute", attribute.handle)
         let explain = ExplainMethod(images: images, registry: registry, defaultModel: configuration.defaultExplainModel)
         add(server, "explain", explain.handle)
         let train = TrainMethod(configuration: configuration, jobs: jobs, registry: registry)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attribution
 import Foundation
 import GraphNet
 import Knowledge
@@ -13,9 +14,9 @@ struct KnowledgeCommand: ParsableCommand {
         discussion: """
             capillary knowledge --cohort DIR --store DIR [--model graphnet] --out DIR [--seed N]   (= knowledge build)
             capillary knowledge score --report EVAL.json --data DIR [--split test]
-            Attribution: the dataset is built with NO attribution evidence for now (integrated gradients are not \
-            yet wired in): findings are deviations from the healthy references, and no text says what weighed \
-            on the model's decision. See `capillary knowledge build --help`.
+            Attribution: integrated gradients of the predicted class (default) say which structures weighed on \
+            the decision; --attribution none states deviations from the healthy references only. See \
+            `capillary knowledge build --help`.
             """,
         subcommands: [KnowledgeBuildCommand.self, KnowledgeScoreCommand.self],
         defaultSubcommand: KnowledgeBuildCommand.self)
@@ -33,9 +34,10 @@ struct KnowledgeBuildCommand: ParsableCommand {
             against the healthy reference ranges stored with the model, writes 5 question/answer turns per \
             image (FAZ, perfusion, vasculature, diagnosis starting with `Stage: <name>`, full report), and \
             exports <split>.json / <split>.jsonl / all.jsonl with the findings alongside.
-            Attribution: this command runs with NO attribution evidence (integrated gradients are not yet \
-            wired in). Findings then come from deviations against the healthy references alone, and the text \
-            never says what weighed on the model's decision.
+            Attribution (--attribution ig, the default): integrated gradients of the predicted class \
+            (training-mean baseline, --ig-steps Gauss-Legendre steps) give each finding its attribution weight, \
+            and the text says what weighed most on the decision. With --attribution none, findings come from \
+            deviations against the healthy references alone and the text never says what weighed on it.
             """)
 
     @Option(help: "Cohort folder with manifest.jsonl (capillary generate).")
@@ -54,11 +56,26 @@ struct KnowledgeBuildCommand: ParsableCommand {
     @Option(name: .customLong("deviation-margin"),
             help: "Call a value abnormal only beyond the healthy p5-p95 range by this fraction of its width.")
     var deviationMargin: Double = KnowledgeThresholds().deviationMargin
+    @Option(help: "Attribution evidence: ig (integrated gradients of the predicted class) or none.")
+    var attribution: String = "ig"
+    @Option(name: .customLong("ig-steps"), help: "Gauss-Legendre steps of the integrated gradients.")
+    var igSteps: Int = 50
 
     func run() throws {
         let (m, info) = try ModelStore(root: store).load(StagingModel.self, name: model)
-        let source: EvidenceSource = NoAttributionEvidence()
-        note("model \(info.path); evidence: \(source.name) (no attribution: findings are deviations from the healthy references only)")
+        let source: EvidenceSource
+        switch attribution {
+        case "ig":
+            guard igSteps >= 2 else { throw ValidationError("--ig-steps must be >= 2, got \(igSteps)") }
+            var o = IntegratedGradientsOptions()
+            o.steps = igSteps
+            source = IntegratedGradientsEvidence(model: m, options: o)
+            note("model \(info.path); evidence: \(source.name) (\(igSteps) Gauss-Legendre steps, predicted class)")
+        case "none":
+            source = NoAttributionEvidence()
+            note("model \(info.path); evidence: \(source.name) (no attribution: findings are deviations from the healthy references only)")
+        default: throw ValidationError("--attribution must be ig or none, got \(attribution)")
+        }
         let manifest = try CohortGraphLoader.manifest(at: cohort)
         let bar = ProgressBar(label: "graphs", total: manifest.entries.count)
         let graphs = try CohortGraphLoader(builderConfig: m.storedConfig.builder).load(manifest, scheme: m.storedConfig.labelScheme) { d, _ in bar.update(d) }
@@ -111,7 +128,11 @@ struct KnowledgeBuildCommand: ParsableCommand {
         let score = FactScore(pairs: pairs, isFinding: scorer.isFinding)
         print(String(format: "parser round trip: %d/%d answers exact; fact precision %.4f, recall %.4f, F1 %.4f", exact, answers,
                      score.precision, score.recall, score.f1))
-        print("evidence: \(source.name): no attribution was used, so no text states what weighed on the decision")
+        if source is NoAttributionEvidence {
+            print("evidence: \(source.name): no attribution was used, so no text states what weighed on the decision")
+        } else {
+            print("evidence: \(source.name) of the predicted class for every image")
+        }
         print("splits: " + summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         for f in summary.files { print("wrote \(f)") }
     }
