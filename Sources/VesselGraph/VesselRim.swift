@@ -15,22 +15,35 @@ enum VesselRim {
                          floorRadiusPX: Int, fraction: Float) -> [UInt8] {
         guard fraction > 0, w > 2, h > 2 else { return mask }
         let floor = minimumFilter(g, width: w, height: h, radius: max(1, floorRadiusPX))
+        // Mask and image on a copy padded by one pixel (mask 0, image -infinity), so the 3x3 reads need no
+        // bounds tests.
+        let pw = w + 2
+        var pm = [UInt8](repeating: 0, count: pw * (h + 2))
+        var pg = [Float](repeating: -.infinity, count: pw * (h + 2))
+        for y in 0..<h {
+            for x in 0..<w { pm[(y + 1) * pw + x + 1] = mask[y * w + x]; pg[(y + 1) * pw + x + 1] = g[y * w + x] }
+        }
         var out = mask
-        mask.withUnsafeBufferPointer { m in
-            g.withUnsafeBufferPointer { g in
+        pm.withUnsafeBufferPointer { m in
+            pg.withUnsafeBufferPointer { pg in
                 floor.withUnsafeBufferPointer { fl in
                     out.withUnsafeMutableBufferPointer { o in
                         for y in 0..<h {
-                            let y0 = max(0, y - 1), y1 = min(h - 1, y + 1)
-                            for x in 0..<w where m[y * w + x] == 0 {
-                                let x0 = max(0, x - 1), x1 = min(w - 1, x + 1)
-                                // Brightest 8-neighbour in the (original) mask.
+                            for x in 0..<w {
+                                let i = (y + 1) * pw + x + 1
+                                if m[i] != 0 { continue }
+                                // Brightest 8-neighbour in the (original) mask; -infinity when there is none.
                                 var peak = -Float.infinity
-                                for yy in y0...y1 {
-                                    for xx in x0...x1 where m[yy * w + xx] != 0 { peak = max(peak, g[yy * w + xx]) }
-                                }
+                                if m[i - pw - 1] != 0 { peak = max(peak, pg[i - pw - 1]) }
+                                if m[i - pw] != 0 { peak = max(peak, pg[i - pw]) }
+                                if m[i - pw + 1] != 0 { peak = max(peak, pg[i - pw + 1]) }
+                                if m[i - 1] != 0 { peak = max(peak, pg[i - 1]) }
+                                if m[i + 1] != 0 { peak = max(peak, pg[i + 1]) }
+                                if m[i + pw - 1] != 0 { peak = max(peak, pg[i + pw - 1]) }
+                                if m[i + pw] != 0 { peak = max(peak, pg[i + pw]) }
+                                if m[i + pw + 1] != 0 { peak = max(peak, pg[i + pw + 1]) }
                                 let p = y * w + x, f = fl[p]
-                                if peak > f && g[p] - f >= fraction * (peak - f) { o[p] = 1 }
+                                if peak > f && pg[i] - f >= fraction * (peak - f) { o[p] = 1 }
                             }
                         }
                     }
@@ -49,8 +62,10 @@ enum VesselRim {
                 for y in 0..<h {
                     let row = y * w
                     for x in 0..<w {
-                        var v = a[row + x]
-                        for xx in max(0, x - r)...min(w - 1, x + r) { v = min(v, a[row + xx]) }
+                        let lo = max(0, x - r), hi = min(w - 1, x + r)
+                        var v = a[row + lo]
+                        var xx = lo + 1
+                        while xx <= hi { v = min(v, a[row + xx]); xx += 1 }
                         t[row + x] = v
                     }
                 }
@@ -58,12 +73,16 @@ enum VesselRim {
         }
         tmp.withUnsafeBufferPointer { t in
             out.withUnsafeMutableBufferPointer { o in
+                // Row by row, so the inner loop runs along contiguous memory.
                 for y in 0..<h {
-                    let y0 = max(0, y - r), y1 = min(h - 1, y + r)
-                    for x in 0..<w {
-                        var v = t[y0 * w + x]
-                        for yy in y0...y1 { v = min(v, t[yy * w + x]) }
-                        o[y * w + x] = v
+                    let lo = max(0, y - r), hi = min(h - 1, y + r)
+                    let dst = y * w
+                    for x in 0..<w { o[dst + x] = t[lo * w + x] }
+                    var yy = lo + 1
+                    while yy <= hi {
+                        let src = yy * w
+                        for x in 0..<w { o[dst + x] = min(o[dst + x], t[src + x]) }
+                        yy += 1
                     }
                 }
             }
