@@ -31,8 +31,10 @@ struct VesselSegmenter {
             let l = Int(cc.labels[i])
             if l >= 0 && hasStrong[l] && cc.sizes[l] >= minPX { mask[i] = 1 }
         }
-        mask = VesselRim.complete(mask, denoised: g, width: w, height: h,
-                                  floorRadiusPX: Int((config.rimFloorRadiusUM / umPerPX).rounded()),
+        // Clamped to the image size before the conversion, so no configuration value (huge, infinite, NaN:
+        // max(1, NaN) is 1) can trap.
+        let floorPX = min(Double(max(w, h)), max(1, (config.rimFloorRadiusUM / umPerPX).rounded()))
+        mask = VesselRim.complete(mask, denoised: g, width: w, height: h, floorRadiusPX: Int(floorPX),
                                   fraction: Float(config.rimFraction))
         return (mask, g)
     }

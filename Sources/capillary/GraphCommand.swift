@@ -238,7 +238,10 @@ struct GraphCommand: ParsableCommand {
 
     private func runSyntheticEvaluation(_ count: Int, _ builder: VesselGraphBuilder) throws {
         var sim = SimulatorConfig(sizePX: size, fovMM: fovMM ?? 3)
-        if let psf = psfFwhmUM { sim.render.psfFWHMUM = psf }
+        if let psf = psfFwhmUM {
+            guard psf.isFinite, psf > 0 else { throw ValidationError("--psf-fwhm-um must be a positive number of um, got \(psf)") }
+            sim.render.psfFWHMUM = psf
+        }
         if let problem = sim.validationError() { throw ValidationError(problem) }
         let simulator = OCTASimulator(config: sim)
         var results = [SyntheticAccuracy?](repeating: nil, count: count)
