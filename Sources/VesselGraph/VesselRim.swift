@@ -53,40 +53,41 @@ enum VesselRim {
         return out
     }
 
-    /// Minimum over the (2 radius + 1)^2 square around each pixel (clamped at the borders), separable.
+    /// Minimum over the (2 radius + 1)^2 square around each pixel (clamped at the borders), separable: `radius`
+    /// passes of a 3-wide minimum along the rows, then along the columns (a (2r + 1)-wide minimum is r 3-wide
+    /// ones, also at the clamped borders). Each pass runs over contiguous memory, so it vectorises.
     static func minimumFilter(_ a: [Float], width w: Int, height h: Int, radius r: Int) -> [Float] {
-        var tmp = [Float](repeating: 0, count: w * h)
-        var out = [Float](repeating: 0, count: w * h)
-        a.withUnsafeBufferPointer { a in
-            tmp.withUnsafeMutableBufferPointer { t in
-                for y in 0..<h {
-                    let row = y * w
-                    for x in 0..<w {
-                        let lo = max(0, x - r), hi = min(w - 1, x + r)
-                        var v = a[row + lo]
-                        var xx = lo + 1
-                        while xx <= hi { v = min(v, a[row + xx]); xx += 1 }
-                        t[row + x] = v
+        guard w > 0, h > 0, r > 0 else { return a }
+        var cur = a
+        var nxt = [Float](repeating: 0, count: w * h)
+        @inline(__always) func min3(_ a: Float, _ b: Float, _ c: Float) -> Float {
+            let t = a < b ? a : b
+            return t < c ? t : c
+        }
+        for _ in 0..<min(r, w - 1) {
+            cur.withUnsafeBufferPointer { c in
+                nxt.withUnsafeMutableBufferPointer { n in
+                    for y in 0..<h {
+                        let row = y * w
+                        n[row] = c[row] < c[row + 1] ? c[row] : c[row + 1]
+                        for x in 1..<(w - 1) { n[row + x] = min3(c[row + x - 1], c[row + x], c[row + x + 1]) }
+                        n[row + w - 1] = c[row + w - 2] < c[row + w - 1] ? c[row + w - 2] : c[row + w - 1]
                     }
                 }
             }
+            swap(&cur, &nxt)
         }
-        tmp.withUnsafeBufferPointer { t in
-            out.withUnsafeMutableBufferPointer { o in
-                // Row by row, so the inner loop runs along contiguous memory.
-                for y in 0..<h {
-                    let lo = max(0, y - r), hi = min(h - 1, y + r)
-                    let dst = y * w
-                    for x in 0..<w { o[dst + x] = t[lo * w + x] }
-                    var yy = lo + 1
-                    while yy <= hi {
-                        let src = yy * w
-                        for x in 0..<w { o[dst + x] = min(o[dst + x], t[src + x]) }
-                        yy += 1
+        for _ in 0..<min(r, h - 1) {
+            cur.withUnsafeBufferPointer { c in
+                nxt.withUnsafeMutableBufferPointer { n in
+                    for y in 0..<h {
+                        let up = y > 0 ? (y - 1) * w : y * w, mid = y * w, down = y + 1 < h ? (y + 1) * w : y * w
+                        for x in 0..<w { n[mid + x] = min3(c[up + x], c[mid + x], c[down + x]) }
                     }
                 }
             }
+            swap(&cur, &nxt)
         }
-        return out
+        return cur
     }
 }

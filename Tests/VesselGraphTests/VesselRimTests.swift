@@ -45,14 +45,17 @@ final class VesselRimTests: XCTestCase {
     }
 
     func testMinimumFilterMatchesBruteForce() {
-        let w = 13, h = 9
-        let a: [Float] = (0..<(w * h)).map { Float(($0 * 7919) % 101) }
-        let f = VesselRim.minimumFilter(a, width: w, height: h, radius: 2)
-        for y in 0..<h {
-            for x in 0..<w {
-                var m = Float.infinity
-                for yy in max(0, y - 2)...min(h - 1, y + 2) { for xx in max(0, x - 2)...min(w - 1, x + 2) { m = min(m, a[yy * w + xx]) } }
-                XCTAssertEqual(f[y * w + x], m)
+        for (w, h) in [(13, 9), (1, 5), (2, 7), (6, 1)] {
+            let a: [Float] = (0..<(w * h)).map { Float(($0 * 7919) % 101) }
+            for r in 1...4 {
+                let f = VesselRim.minimumFilter(a, width: w, height: h, radius: r)
+                for y in 0..<h {
+                    for x in 0..<w {
+                        var m = Float.infinity
+                        for yy in max(0, y - r)...min(h - 1, y + r) { for xx in max(0, x - r)...min(w - 1, x + r) { m = min(m, a[yy * w + xx]) } }
+                        XCTAssertEqual(f[y * w + x], m, "\(w)x\(h) r \(r) at \(x),\(y)")
+                    }
+                }
             }
         }
     }
