@@ -90,21 +90,10 @@ struct JSONWriter {
     mutating func int<T: BinaryInteger>(_ v: T) {
         reserve(21)
         var x = Int64(v)
-        if x == 0 { base[used] = 0x30; used += 1; return }
-        if x < 0 { base[used] = 0x2D; used += 1; x = -x }
-        var digits = 1, t = x
-        while t >= 100 { digits += 2; t /= 100 }
-        if t >= 10 { digits += 1 }
-        // Two digits per division, from the right.
-        var i = used + digits
-        while x >= 10 {
-            let r = Int(x % 100) * 2
-            x /= 100
-            base[i - 1] = Self.digitPairs[r + 1]; base[i - 2] = Self.digitPairs[r]
-            i -= 2
-        }
-        if x > 0 { base[i - 1] = UInt8(0x30 + x) }
-        used += digits
+        var u = used
+        if x < 0 { base[u] = 0x2D; u += 1; x = -x }
+        Self.digitPairs.withUnsafeBufferPointer { Self.writeDigits(x, base, &u, $0) }
+        used = u
     }
 
     /// "00" "01" ... "99" as ASCII pairs.
@@ -129,24 +118,53 @@ struct JSONWriter {
     /// Magnitudes below 0.00005 are written as 0, and 1e7 or more in exponent form.
     mutating func float(_ v: Float) {
         guard v.isFinite else { byte(0x30); return }
-        let a = abs(v)
-        if a >= 1e7 { raw(v.description); return }
-        let scaled = Int64((Double(a) * 10_000).rounded())
-        if scaled == 0 { byte(0x30); return }
-        if v < 0 { byte(0x2D) }
-        int(scaled / 10_000)
+        if abs(v) >= 1e7 { raw(v.description); return }
+        reserve(14)
+        var u = used
+        Self.digitPairs.withUnsafeBufferPointer { Self.writeFixed(v, base, &u, $0) }
+        used = u
+    }
+
+    /// Writes finite `v` with |v| < 1e7 at `b[u...]` in the form of `float` (at most 14 bytes), advancing `u`.
+    @inline(__always)
+    private static func writeFixed(_ v: Float, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int,
+                                   _ pairs: UnsafeBufferPointer<UInt8>) {
+        let scaled = Int64((Double(abs(v)) * 10_000).rounded())
+        if scaled == 0 { b[u] = 0x30; u += 1; return }
+        if v < 0 { b[u] = 0x2D; u += 1 }
+        writeDigits(scaled / 10_000, b, &u, pairs)
         var fp = Int(scaled % 10_000)
         if fp == 0 { return }
-        reserve(5)
-        base[used] = 0x2E
+        b[u] = 0x2E
         // Four fixed digits, then drop trailing zeros.
-        base[used + 1] = UInt8(0x30 + fp / 1000); fp %= 1000
-        base[used + 2] = UInt8(0x30 + fp / 100); fp %= 100
-        base[used + 3] = UInt8(0x30 + fp / 10)
-        base[used + 4] = UInt8(0x30 + fp % 10)
-        var end = used + 5
-        while base[end - 1] == 0x30 { end -= 1 }
-        used = end
+        b[u + 1] = UInt8(0x30 + fp / 1000); fp %= 1000
+        b[u + 2] = UInt8(0x30 + fp / 100); fp %= 100
+        b[u + 3] = UInt8(0x30 + fp / 10)
+        b[u + 4] = UInt8(0x30 + fp % 10)
+        var end = u + 5
+        while b[end - 1] == 0x30 { end -= 1 }
+        u = end
+    }
+
+    /// Writes the decimal digits of `x` >= 0 at `b[u...]`, advancing `u`.
+    @inline(__always)
+    private static func writeDigits(_ x: Int64, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int,
+                                    _ pairs: UnsafeBufferPointer<UInt8>) {
+        var x = x
+        if x < 10 { b[u] = UInt8(0x30 + x); u += 1; return }
+        var digits = 1, t = x
+        while t >= 100 { digits += 2; t /= 100 }
+        if t >= 10 { digits += 1 }
+        // Two digits per division, from the right.
+        var i = u + digits
+        while x >= 10 {
+            let r = Int(x % 100) * 2
+            x /= 100
+            b[i - 1] = pairs[r + 1]; b[i - 2] = pairs[r]
+            i -= 2
+        }
+        if x > 0 { b[i - 1] = UInt8(0x30 + x) }
+        u += digits
     }
 
     mutating func doubles(_ a: [Double]) {
@@ -155,10 +173,28 @@ struct JSONWriter {
         byte(0x5D)
     }
 
+    /// Same text as `float` per element; one capacity check for the whole list when no element needs the
+    /// exponent form (feature matrices are most of the numbers in a graph).
     mutating func floats(_ a: [Float]) {
-        byte(0x5B)
-        for (i, v) in a.enumerated() { if i > 0 { byte(0x2C) }; float(v) }
-        byte(0x5D)
+        if a.contains(where: { $0.isFinite && abs($0) >= 1e7 }) {
+            byte(0x5B)
+            for (i, v) in a.enumerated() { if i > 0 { byte(0x2C) }; float(v) }
+            byte(0x5D)
+            return
+        }
+        reserve(2 + 15 * a.count)  // ",-9999999.9999" is the longest element
+        let b = base
+        var u = used
+        b[u] = 0x5B; u += 1
+        Self.digitPairs.withUnsafeBufferPointer { pairs in
+            for k in 0..<a.count {
+                if k > 0 { b[u] = 0x2C; u += 1 }
+                let v = a[k]
+                if v.isFinite { Self.writeFixed(v, b, &u, pairs) } else { b[u] = 0x30; u += 1 }
+            }
+        }
+        b[u] = 0x5D; u += 1
+        used = u
     }
 
     /// Same text as `int` per element, but one capacity check for the whole list (footprints hold every

@@ -34,15 +34,24 @@ struct RegionShape {
         guard !pixels.isEmpty else { return }
         var sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
         var crack = 0
-        // Per-row extremes (pixels are in raster order) feed the convex hull.
+        // Per-row extremes (pixels are in raster order) feed the convex hull: the hull of the pixel squares is
+        // the hull of each row's outer corners. They are emitted in (y, x) order, so the hull needs no sort.
         var corners: [(Double, Double)] = []
-        corners.reserveCapacity(8 * 16)
+        corners.reserveCapacity(64)
         var rowY = -1, rowMin = 0, rowMax = 0
         func flushRow() {
             guard rowY >= 0 else { return }
             let y0 = Double(rowY) - 0.5, y1 = Double(rowY) + 0.5
-            corners.append((Double(rowMin) - 0.5, y0)); corners.append((Double(rowMin) - 0.5, y1))
-            corners.append((Double(rowMax) + 0.5, y0)); corners.append((Double(rowMax) + 0.5, y1))
+            let left = Double(rowMin) - 0.5, right = Double(rowMax) + 0.5
+            // The top edge of this row may coincide with the bottom edge of the previous one: merge them so
+            // the sequence stays sorted by (y, x).
+            if corners.count >= 2 && corners[corners.count - 1].1 == y0 {
+                let l = min(corners[corners.count - 2].0, left), r = max(corners[corners.count - 1].0, right)
+                corners[corners.count - 2] = (l, y0); corners[corners.count - 1] = (r, y0)
+            } else {
+                corners.append((left, y0)); corners.append((right, y0))
+            }
+            corners.append((left, y1)); corners.append((right, y1))
         }
         for p32 in pixels {
             let p = Int(p32), x = p % w, y = p / w
@@ -68,7 +77,7 @@ struct RegionShape {
         let l1 = tr / 2 + disc, l2 = max(0, tr / 2 - disc)
         majorAxisPX = 4 * l1.squareRoot(); minorAxisPX = 4 * l2.squareRoot()
         eccentricity = l1 > 0 ? (1 - l2 / l1).squareRoot() : 0
-        let hull = Self.convexHull(corners)
+        let hull = Self.convexHull(sorted: corners)
         var hullArea = 0.0
         for i in 0..<hull.count {
             let a = hull[i], b = hull[(i + 1) % hull.count]
@@ -86,14 +95,15 @@ struct RegionShape {
         maxFeretPX = feret2.squareRoot()
     }
 
-    /// Andrew's monotone chain; returns the hull counter-clockwise without repeated points.
-    static func convexHull(_ pts: [(Double, Double)]) -> [(Double, Double)] {
-        let p = pts.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+    /// Andrew's monotone chain over points already sorted lexicographically (here by y, then x); returns the
+    /// hull without repeated points, in one consistent orientation.
+    static func convexHull(sorted p: [(Double, Double)]) -> [(Double, Double)] {
         guard p.count > 2 else { return p }
         func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
             (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
         }
         var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
+        lower.reserveCapacity(p.count); upper.reserveCapacity(p.count)
         for q in p {
             while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
             lower.append(q)
@@ -103,5 +113,10 @@ struct RegionShape {
             upper.append(q)
         }
         return Array(lower.dropLast() + upper.dropLast())
+    }
+
+    /// The hull of arbitrary points (sorted first by x, then y).
+    static func convexHull(_ pts: [(Double, Double)]) -> [(Double, Double)] {
+        convexHull(sorted: pts.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 })
     }
 }

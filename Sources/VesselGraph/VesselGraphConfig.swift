@@ -18,6 +18,12 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public var minimumContrast: Double = 1.0 / 255
     /// Vessel-mask components smaller than this are removed as noise, um2.
     public var minVesselObjectAreaUM2: Double = 300
+    /// Rim completion (`VesselRim`): a pixel next to the vessel mask joins it when its brightness above the
+    /// local floor is at least this fraction of its brightest vessel neighbour's (0 = off). Recovers the outer
+    /// pixel of faint capillaries that the global threshold cuts off.
+    public var rimFraction: Double = 0.6
+    /// Radius of the window whose darkest (denoised) level is the local floor for rim completion, um.
+    public var rimFloorRadiusUM: Double = 30
     /// Skeleton branches with a free end shorter than this are pruned as spurs, um.
     public var spurLengthUM: Double = 30
     /// Avascular components smaller than this are not intercapillary-area nodes, um2.
@@ -56,7 +62,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
+        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, rimFraction, rimFloorRadiusUM, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
     }
 
     /// Decodes a configuration; absent keys keep the defaults of `init()`.
@@ -70,6 +76,8 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
         if let v = try c.decodeIfPresent(type(of: hysteresisLowFraction), forKey: .hysteresisLowFraction) { hysteresisLowFraction = v }
         if let v = try c.decodeIfPresent(type(of: minimumContrast), forKey: .minimumContrast) { minimumContrast = v }
         if let v = try c.decodeIfPresent(type(of: minVesselObjectAreaUM2), forKey: .minVesselObjectAreaUM2) { minVesselObjectAreaUM2 = v }
+        if let v = try c.decodeIfPresent(type(of: rimFraction), forKey: .rimFraction) { rimFraction = v }
+        if let v = try c.decodeIfPresent(type(of: rimFloorRadiusUM), forKey: .rimFloorRadiusUM) { rimFloorRadiusUM = v }
         if let v = try c.decodeIfPresent(type(of: spurLengthUM), forKey: .spurLengthUM) { spurLengthUM = v }
         if let v = try c.decodeIfPresent(type(of: minICAAreaUM2), forKey: .minICAAreaUM2) { minICAAreaUM2 = v }
         if let v = try c.decodeIfPresent(type(of: detectFAZ), forKey: .detectFAZ) { detectFAZ = v }

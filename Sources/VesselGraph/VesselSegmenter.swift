@@ -1,7 +1,7 @@
 import Retina
 
 /// Vessel segmentation: denoise, subtract the smooth local background, threshold the local contrast at
-/// Otsu's level with hysteresis, drop small objects.
+/// Otsu's level with hysteresis, drop small objects, complete the vessels' one-pixel rims (`VesselRim`).
 ///
 /// Local contrast (rather than raw intensity) makes the threshold follow projection artefacts and uneven
 /// illumination; Otsu's level adapts it to each image's vessel density without a hand-set constant.
@@ -31,6 +31,11 @@ struct VesselSegmenter {
             let l = Int(cc.labels[i])
             if l >= 0 && hasStrong[l] && cc.sizes[l] >= minPX { mask[i] = 1 }
         }
+        // Clamped to the image size before the conversion, so no configuration value (huge, infinite, NaN:
+        // max(1, NaN) is 1) can trap.
+        let floorPX = min(Double(max(w, h)), max(1, (config.rimFloorRadiusUM / umPerPX).rounded()))
+        mask = VesselRim.complete(mask, denoised: g, width: w, height: h, floorRadiusPX: Int(floorPX),
+                                  fraction: Float(config.rimFraction))
         return (mask, g)
     }
 }

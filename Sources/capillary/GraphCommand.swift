@@ -66,6 +66,9 @@ struct GraphCommand: ParsableCommand {
     @Flag(help: "With --evaluate-synthetic: print one row per eye.")
     var perEye = false
 
+    @Option(help: "With --evaluate-synthetic: the simulator's point-spread FWHM, um (default: the simulator's, 25). An experiment knob: a sharper PSF separates capillaries that the default one merges.")
+    var psfFwhmUM: Double?
+
     @Option(help: "Pipeline configuration JSON (VesselGraphConfig); defaults otherwise.")
     var config: String?
 
@@ -248,7 +251,11 @@ struct GraphCommand: ParsableCommand {
     // MARK: - Synthetic evaluation
 
     private func runSyntheticEvaluation(_ count: Int, _ builder: VesselGraphBuilder) throws {
-        let sim = SimulatorConfig(sizePX: size, fovMM: fovMM ?? 3)
+        var sim = SimulatorConfig(sizePX: size, fovMM: fovMM ?? 3)
+        if let psf = psfFwhmUM {
+            guard psf.isFinite, psf > 0 else { throw ValidationError("--psf-fwhm-um must be a positive number of um, got \(psf)") }
+            sim.render.psfFWHMUM = psf
+        }
         if let problem = sim.validationError() { throw ValidationError(problem) }
         let simulator = OCTASimulator(config: sim)
         var results = [SyntheticAccuracy?](repeating: nil, count: count)

@@ -108,4 +108,23 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(partial, expected)
         XCTAssertThrowsError(try JSONDecoder().decode(VesselGraphConfig.self, from: Data(#"{"spurLengthUM": "long"}"#.utf8)))
     }
+
+    /// Rim-completion settings out of any sensible range give a graph, never a trap.
+    func testExtremeRimSettingsDoNotTrap() throws {
+        let img = GeometricPhantom.network(width: 64, height: 64, pixelSizeMM: 0.01, seed: 3)
+        let plain = try VesselGraphBuilder().analyze(img).vesselMask.count
+        for (fraction, radius) in [(-1.0, 30.0), (2.0, 30.0), (0.6, 1e300), (0.6, -5), (.nan, .infinity), (0.6, .nan)] {
+            var c = VesselGraphConfig()
+            c.rimFraction = fraction
+            c.rimFloorRadiusUM = radius
+            let a = try VesselGraphBuilder(config: c).analyze(img)
+            // Completion only ever adds pixels; off (fraction <= 0 or NaN) leaves the plain mask.
+            var off = c
+            off.rimFraction = 0
+            let without = try VesselGraphBuilder(config: off).analyze(img).vesselMask.count
+            if fraction > 0 { XCTAssertGreaterThanOrEqual(a.vesselMask.count, without) } else { XCTAssertEqual(a.vesselMask.count, without) }
+            XCTAssertGreaterThan(a.vesselMask.count, 0, "fraction \(fraction) radius \(radius)")
+        }
+        XCTAssertGreaterThan(plain, 0)
+    }
 }

@@ -35,9 +35,9 @@ final class SyntheticAccuracyTests: XCTestCase {
     }
 
     func testPerfusionDensityError() {
-        // Issue target 0.03 is not reached yet (faint capillaries are missed); this pins today's level.
+        // Issue target 0.03 (met on 40 eyes by `--evaluate-synthetic 40` since rim completion; 0.052 before).
         let e = Self.rows.map(\.perfErr)
-        XCTAssertLessThanOrEqual(e.reduce(0, +) / Double(e.count), 0.06, "\(e)")
+        XCTAssertLessThanOrEqual(e.reduce(0, +) / Double(e.count), 0.035, "\(e)")
     }
 
     func testSkeletonLengthDensityRanksEyesLikeTheTruth() {

@@ -1,0 +1,45 @@
+import Common
+import Foundation
+import XCTest
+@testable import VesselGraph
+
+/// The graph JSON's number writer: exact text for known values, and the list fast paths write the same text
+/// as element-by-element writing.
+final class JSONWriterTests: XCTestCase {
+    func text(_ write: (inout JSONWriter) -> Void) -> String {
+        var w = JSONWriter()
+        defer { w.release() }
+        write(&w)
+        return String(decoding: w.data, as: UTF8.self)
+    }
+
+    func testKnownFloatsAndInts() {
+        let cases: [(Float, String)] = [
+            (0, "0"), (-0.00004, "0"), (0.00004999, "0"), (0.00006, "0.0001"), (1.5, "1.5"), (-2.25, "-2.25"), (0.1, "0.1"),
+            (12345.6789, "12345.6787"), (7, "7"), (-100, "-100"), (9_999_999, "9999999"), (.nan, "0"),
+            (.infinity, "0"), (1e8, Float(1e8).description),
+        ]
+        for (v, expected) in cases { XCTAssertEqual(text { $0.float(v) }, expected, "\(v)") }
+        XCTAssertEqual(text { $0.int(0) }, "0")
+        XCTAssertEqual(text { $0.int(-1_234_567) }, "-1234567")
+        XCTAssertEqual(text { $0.int(Int64(9_876_543_210)) }, "9876543210")
+        XCTAssertEqual(text { $0.ints([0, 7, -12, 100, 2_147_483_647]) }, "[0,7,-12,100,2147483647]")
+    }
+
+    func testListsMatchElementByElementWriting() throws {
+        var rng = SeededGenerator(seed: 11)
+        for withLarge in [false, true] {
+            var values: [Float] = (0..<2000).map { _ in Float(rng.normal() * pow(10, rng.uniform(-5, 6))) }
+            if withLarge { values[17] = 3.5e9; values[18] = -1e7 }
+            values[5] = .nan
+            let list = text { $0.floats(values) }
+            let single = "[" + values.map { v in text { $0.float(v) } }.joined(separator: ",") + "]"
+            XCTAssertEqual(list, single)
+            // And it is valid JSON holding the values to 4 decimals.
+            let back = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.utf8)) as? [Double])
+            for (x, y) in zip(back, values) where y.isFinite && abs(y) < 1e7 {
+                XCTAssertEqual(x, Double(y), accuracy: 0.00005 + 1e-9 * abs(Double(y)))
+            }
+        }
+    }
+}
