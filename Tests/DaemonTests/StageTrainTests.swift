@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Daemon
+import Retina
 import RPC
 
 /// `train` (GNN) as a job and `stage` on the model it wrote, through a real socket, with a tiny cohort.
@@ -87,6 +88,59 @@ final class StageTrainTests: XCTestCase {
         XCTAssert(unknown.error?["data"]?.stringValue?.contains("it has: graphnet") ?? false, "\(unknown.response)")
         let bad = try c.exchange("stage", id: 7, params: ["image": ["path": "/no/such.png"]])
         XCTAssertEqual(bad.error?["code"], .int(-32602))
+    }
+
+    func testAttributeExplainsTheStageWithCompleteScoresAndAHeatmap() throws {
+        h = try harnessWithTrainedModel("attribute")
+        let c = try h.client()
+        let image: JSONValue = ["synthetic": ["seed": 9, "stage": "pdr", "sizePX": 128]]
+        let staged = try XCTUnwrap(c.exchange("stage", id: 1, params: ["image": image]).result)
+        let reply = try c.exchange("attribute", id: 2, params: ["image": image, "steps": 64, "topK": 4, "heatmap": "base64"])
+        let r = try XCTUnwrap(reply.result, "\(reply.response)")
+        // Explains the same prediction stage gives, for the predicted class by default.
+        XCTAssertEqual(r["stage"], staged["stage"])
+        XCTAssertEqual(r["probabilities"], staged["probabilities"])
+        XCTAssertEqual(r["target"]?["name"], staged["stage"])
+        // Completeness, read from the JSON itself: every feature total (node types and globals) plus every
+        // edge sum equals F(x) - F(baseline) up to the reported convergence delta.
+        var sum = 0.0
+        for t in try XCTUnwrap(r["featureTotals"]?.objectValue).entries {
+            for v in try XCTUnwrap(t.value.objectValue).entries { sum += try XCTUnwrap(v.value.doubleValue) }
+        }
+        for e in try XCTUnwrap(r["edges"]?.objectValue).entries { sum += try XCTUnwrap(e.value["sum"]?.doubleValue) }
+        let gap = try XCTUnwrap(r["targetLogit"]?.doubleValue) - XCTUnwrap(r["baselineLogit"]?.doubleValue)
+        let delta = try XCTUnwrap(r["convergenceDelta"]?.doubleValue)
+        XCTAssertEqual(sum - gap, delta, accuracy: 1e-3 * max(1, abs(gap)))
+        XCTAssertLessThan(try XCTUnwrap(r["relativeDelta"]?.doubleValue), 0.1)
+        // The top structures are ranked by |score| and say where they are.
+        let top = try XCTUnwrap(r["top"]?.arrayValue)
+        XCTAssertEqual(top.count, 4)
+        let magnitudes = top.map { abs($0["score"]?.doubleValue ?? .nan) }
+        XCTAssertEqual(magnitudes, magnitudes.sorted(by: >))
+        XCTAssert(top.allSatisfy { ["vessel", "ica", "faz"].contains($0["type"]?.stringValue ?? "") && $0["sector"]?.stringValue != nil
+            && ($0["topFeatures"]?.arrayValue?.count ?? 0) > 0 }, "\(top)")
+        // The heatmap is a PNG wider than the image (the legend panel sits beside it).
+        let png = try XCTUnwrap(Data(base64Encoded: XCTUnwrap(r["heatmap"]?["pngBase64"]?.stringValue)))
+        let picture = try ImageIO.decode(png, name: "heatmap")
+        XCTAssertGreaterThan(picture.width, 128)
+        // Any class on request; a path heatmap is written by the daemon.
+        let out = makeTemporaryDirectory("heat") + "/heat.png"
+        let healthy = try XCTUnwrap(c.exchange("attribute", id: 3, params: ["image": image, "target": "healthy", "steps": 8,
+                                                                            "heatmap": ["path": .string(out)]]).result)
+        XCTAssertEqual(healthy["target"]?["index"], 0)
+        XCTAssertEqual(healthy["heatmap"]?["path"]?.stringValue, out)
+        XCTAssert(FileManager.default.fileExists(atPath: out))
+        // Errors name the field.
+        let bad: [(JSONObject, String)] = [(["target": "severe"], "target"), (["steps": 1], "steps"),
+                                           (["quadrature": "simpson"], "quadrature"),
+                                           (["heatmap": ["path": "rel.png"]], "absolute"), (["model": "nope"], "nope")]
+        for (i, (params, field)) in bad.enumerated() {
+            var p: JSONObject = ["image": image]
+            for (k, v) in params { p[k] = v }
+            let e = try c.exchange("attribute", id: 10 + i, params: .object(p))
+            XCTAssertNotNil(e.error, "\(field): \(e.response)")
+            XCTAssert(e.error?["data"]?.stringValue?.contains(field) ?? false, "\(field): \(e.response)")
+        }
     }
 
     func testStageOnAnEmptyStoreSaysRunTrain() throws {

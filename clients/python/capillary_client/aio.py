@@ -231,6 +231,16 @@ class AsyncClient:
             params["model"] = model
         return await self.call("stage", params)
 
+    async def attribute(self, image, model=None, target=None, steps=None, top_k=None, heatmap=None, fov_mm=None):
+        """As ``Client.attribute``: integrated gradients of a warm GNN's decision."""
+        params = {"image": _image(image, fov_mm)}
+        for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
+            if value is not None:
+                params[key] = value
+        if heatmap is not None:
+            params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
+        return await self.call("attribute", params)
+
     async def models(self):
         """``models/list``."""
         return await self.call("models/list", {})

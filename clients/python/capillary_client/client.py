@@ -251,6 +251,19 @@ class Client:
             params["model"] = model
         return self.call("stage", params)
 
+    def attribute(self, image, model=None, target=None, steps=None, top_k=None, heatmap=None, fov_mm=None):
+        """Integrated gradients of a warm GNN's decision for ``image``: the top structures (type, sector,
+        score, strongest features), per-type feature totals, edge sums and the convergence delta.
+        ``target`` is a class name (default: the predicted class); ``heatmap`` is ``"base64"`` (PNG inline
+        as ``result["heatmap"]["pngBase64"]``) or an absolute path the daemon writes the PNG to."""
+        params = {"image": _image(image, fov_mm)}
+        for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
+            if value is not None:
+                params[key] = value
+        if heatmap is not None:
+            params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
+        return self.call("attribute", params)
+
     def explain(self, image, fov_mm=None, **params):
         """Streams the explanation of ``image``: iterate to get each text delta as it is generated;
         ``.result`` holds the final result. Breaking out of the loop (or ``close()``) cancels the request.

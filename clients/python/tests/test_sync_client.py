@@ -162,6 +162,16 @@ def test_train_progress_then_stage_and_models(client, scratch):
     assert staged["model"]["version"] == result["version"]
     versions = [m["version"] for m in client.models()["models"] if m["name"] == "graphnet"]
     assert result["version"] in versions
+    # Integrated gradients of that decision: completeness from the JSON, a PNG heatmap written by the daemon.
+    heat = os.path.abspath(os.path.join(scratch, "heat.png"))
+    attr = client.attribute(SYNTH_128, steps=32, top_k=3, heatmap=heat)
+    assert attr["stage"] == staged["stage"] and attr["target"]["name"] == staged["stage"]
+    total = sum(sum(v.values()) for v in attr["featureTotals"].values()) + sum(e["sum"] for e in attr["edges"].values())
+    gap = attr["targetLogit"] - attr["baselineLogit"]
+    assert abs(total - gap - attr["convergenceDelta"]) < 1e-3 * max(1.0, abs(gap))
+    assert len(attr["top"]) == 3 and open(heat, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InvalidParams):
+        client.attribute(SYNTH_128, target="severe")
 
 
 def test_failed_job_raises_job_failed(client, scratch):
