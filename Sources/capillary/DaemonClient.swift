@@ -106,8 +106,10 @@ final class InterruptCounter: @unchecked Sendable {
     }
 
     deinit {
+        // SIGINT stays ignored: the request this counter guarded has ended, and a Ctrl-C that lands between
+        // its reply and the process exit must not kill the command while it prints the result (the default
+        // action would exit with -2 and lose the output). Every command exits right after its request.
         source.cancel()
-        signal(SIGINT, SIG_DFL)
     }
 
     private func bump() { lock.lock(); count += 1; lock.unlock() }

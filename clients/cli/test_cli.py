@@ -83,7 +83,10 @@ def test_explain_prints_the_first_tokens_before_it_finishes():
     assert first["kind"] == "delta"
     running = p.poll() is None
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    # Not communicate(): with two pipes it reads the raw descriptors and would lose the lines readline()
+    # already pulled into stdout's buffer (e.g. the result line of a generation that ended at once).
+    p.wait(timeout=60)
+    out, err = p.stdout.read(), p.stderr.read()
     if not running:
         pytest.skip("the generation ended before the first delta was read; cannot show cancellation")
     if p.returncode == 0:
