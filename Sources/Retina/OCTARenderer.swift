@@ -122,7 +122,7 @@ struct OCTARenderer {
         var img = [Float](repeating: 0, count: N)
         for k in 0..<N {
             // blur3 of unit white noise has sd 0.375: rescale to unit sd, then a log-normal grain.
-            let g = Foundation.exp(0.5 * grain[k] / 0.375 - 0.125)
+            let g = Foundation.exp(0.35 * grain[k] / 0.375 - 0.06125)
             let b = min(0.8, (backgroundLevel * g + tailLevel * tail[k]) * perfusionField[k])
             let v = layer[k]
             img[k] = b + v * (1 - b)

@@ -99,7 +99,7 @@ public struct RenderOptions: Codable, Sendable, Equatable {
     /// Defaults matched to OCTA-500 projections (mean 0.27-0.39, std about 0.19; see docs/COHORT.md).
     public static let standard = RenderOptions(
         psfFWHMUM: 20, speckle: 0.40, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
-        bleedThrough: 0.25, motionLineProbability: 0.15, floaterProbability: 0.10,
+        bleedThrough: 0.18, motionLineProbability: 0.15, floaterProbability: 0.10,
         meanIntensityRange: 0.27...0.40, contrastSDRange: 0.55...0.72, gammaRange: 0.8...1.25)
 }
 
