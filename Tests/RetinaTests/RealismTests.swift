@@ -19,7 +19,7 @@ final class RealismTests: XCTestCase {
         let halfPX = (9.0 + 100.0).squareRoot() / 10
         for s in 0..<3 {
             renderer.drawVessel(&layer, &mask, W: W, ax: pts[s].0, ay: pts[s].1, bx: pts[s + 1].0, by: pts[s + 1].1,
-                                halfPX: halfPX, ampA: amps[s], ampB: amps[s + 1], profile: 1, inMask: true)
+                                halfPX: halfPX, ampA: amps[s], ampB: amps[s + 1], profile: OCTARenderer.profile(radiusMM: 0.003), inMask: true)
         }
         return (layer, mask, W, pts, halfPX)
     }
