@@ -15,7 +15,8 @@ final class RealismTests: XCTestCase {
         var layer = [Float](repeating: 0, count: W * W), mask = [UInt8](repeating: 0, count: W * W)
         let pts: [(Double, Double)] = [(8.2, 10.7), (25.6, 21.3), (40.1, 23.9), (55.3, 48.8)]
         let amps: [Float] = [0.60, 0.64, 0.61, 0.66]
-        // Capillary radius 3 um, PSF FWHM 20 um, pixel 10 um: half-width sqrt(3^2 + 10^2) um = 1.044 px.
+        // A fixed test geometry (not the default config): capillary radius 3 um, PSF FWHM 20 um, pixel 10 um,
+        // half-width sqrt(3^2 + 10^2) um = 1.044 px.
         let halfPX = (9.0 + 100.0).squareRoot() / 10
         for s in 0..<3 {
             renderer.drawVessel(&layer, &mask, W: W, ax: pts[s].0, ay: pts[s].1, bx: pts[s + 1].0, by: pts[s + 1].1,
@@ -74,8 +75,8 @@ final class RealismTests: XCTestCase {
     func testMaskVesselWidthsOnSimulatedEyesMatchOCTA500ManualMasks() {
         // OCTA-500 6 mm manual masks, measured by `capillary cohort-report --real` with the same
         // VesselMaskMorphometry: median local width 19-23 um, area/length width 21-26 um. A simulated 3 mm
-        // eye (capillaries plus arterioles and venules) must sit in that range, not at the 39-40 um of the
-        // earlier 25 um point-spread and merged capillary blobs.
+        // eye (capillaries plus arterioles and venules) must sit in that range (the earlier renderer's masks
+        // read 39-40 um against OCTA-500's 27-30 um on the perimeter-based mean width).
         let eyes = SimulatorTests.eyes([(5, 0.1), (6, 0.2)])
         for e in eyes {
             let m = VesselMaskMorphometry.measure(mask: e.vesselMask, faz: e.fazMask, pixelSizeMM: e.image.pixelSizeMM)
