@@ -61,7 +61,7 @@ public struct OCTASimulator: Sendable {
         let roots = Self.rootPositions(F: F, faz: faz, discLeft: discLeft, rng: &anatomyRNG)
         let blockedSVC: (Double, Double) -> Bool = { x, y in faz.contains(x, y) }
         let trunkRadiusMM = anatomyRNG.uniform(config.trunkRadiusUM.lowerBound, config.trunkRadiusUM.upperBound)
-            / 1000 * fieldScale.squareRoot()
+            / 1000 * Foundation.pow(fieldScale, 0.2)   // wider fields reach thicker trunks, but only a little (OCTA-500 6 mm)
         var coarseRanges: [Range<Int>] = [], capillaryRanges: [Range<Int>] = []
         for kind in [VesselKind.artery, .vein] {
             // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches converge on the FAZ
@@ -118,9 +118,14 @@ public struct OCTASimulator: Sendable {
             blocked: { x, y in faz.contains(x, y, marginMM: 0.03) })
         tree.assignMurrayRadii(range: dr, leafRadiusMM: deepGrowth.capillaryRadiusUM / 1000, exponent: deepGrowth.murrayExponent)
         for i in dr { tree.radiusMM[i] = min(tree.radiusMM[i], 0.006) }
-        // Flow heterogeneity: capillaries carry uneven, pulsatile flow and look granular in OCTA.
+        // Flow heterogeneity: capillary flow (and so the decorrelation signal) differs between neighbouring
+        // capillaries but changes slowly along each one, so it is a smooth field over the plane (100 um
+        // wavelength) rather than a per-node draw: a per-node draw beads every capillary into dots.
+        let flowNoise = ValueNoise(seed: anatomyRNG.next(), wavelengthMM: 0.10)
+        let flowNoiseFine = ValueNoise(seed: anatomyRNG.next(), wavelengthMM: 0.045)
         for i in 0..<tree.count {
-            tree.flow[i] = Float(tree.radiusMM[i] > 0.008 ? anatomyRNG.uniform(0.9, 1.05) : anatomyRNG.uniform(0.4, 1.2))
+            let n = 0.7 * flowNoise.value(tree.x[i], tree.y[i], channel: 1) + 0.3 * flowNoiseFine.value(tree.x[i], tree.y[i], channel: 1)
+            tree.flow[i] = Float(tree.radiusMM[i] > 0.008 ? 0.97 + 0.04 * n : 0.82 + 0.30 * n)
         }
 
         // Pathology.

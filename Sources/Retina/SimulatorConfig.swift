@@ -98,8 +98,8 @@ public struct RenderOptions: Codable, Sendable, Equatable {
 
     /// Defaults matched to OCTA-500 projections (mean 0.27-0.39, std about 0.19; see docs/COHORT.md).
     public static let standard = RenderOptions(
-        psfFWHMUM: 25, speckle: 0.40, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
-        bleedThrough: 0.25, motionLineProbability: 0.15, floaterProbability: 0.10,
+        psfFWHMUM: 22, speckle: 0.32, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
+        bleedThrough: 0.18, motionLineProbability: 0.15, floaterProbability: 0.10,
         meanIntensityRange: 0.27...0.40, contrastSDRange: 0.55...0.72, gammaRange: 0.8...1.25)
 }
 
@@ -147,7 +147,7 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
     public var plexus: Plexus
     /// Superficial arteriole/venule growth (first stage).
     public var largeVessels: PlexusGrowth
-    /// Radius of the largest superficial trunk entering a 3 mm field, um (scaled by sqrt(fov / 3));
+    /// Radius of the largest superficial trunk entering a 3 mm field, um (scaled by (fov / 3)^0.2);
     /// Murray's law sets every other radius relative to it.
     public var trunkRadiusUM: ClosedRange<Double>
     /// Superficial capillary growth (second stage, continuing the same trees).

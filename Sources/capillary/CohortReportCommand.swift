@@ -145,6 +145,7 @@ struct CohortReportCommand: ParsableCommand {
         print("\n## Real OCTA-500 6 mm (400 px) vs synthetic 400 px / 6 mm healthy eyes, superficial slab (capillary cohort-report --real)\n")
         print("| image | mean | std | p05 | p50 | p95 | vessel-mask density | FAZ area mm2 | mean vessel width um | I vessel | I background | I FAZ |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        var morphoRows: [String] = []
         var realImages: [GrayImage] = []
         for f in files {
             let id = String(f.dropFirst("ILM_OPL_".count).dropLast(4))
@@ -153,6 +154,7 @@ struct CohortReportCommand: ParsableCommand {
             let faz = try ImageIO.readMask(path: (dir as NSString).appendingPathComponent("GT_FAZ_\(id).png"))
             realImages.append(img)
             Self.printComparisonRow(name: "real \(id)", image: img, vessels: ves, faz: faz)
+            morphoRows.append(Self.morphometryRow(name: "real \(id)", image: img, vessels: ves, faz: faz))
         }
         let cfg = SimulatorConfig(sizePX: 400, fovMM: 6, plexus: .superficial)
         let sim = OCTASimulator(config: cfg)
@@ -161,8 +163,22 @@ struct CohortReportCommand: ParsableCommand {
             let e = sim.generate(seed: seed &+ UInt64(i), severity: 0.1)
             synth.append(e.image)
             Self.printComparisonRow(name: "synthetic healthy \(i + 1)", image: e.image, vessels: e.vesselMask, faz: e.fazMask)
+            morphoRows.append(Self.morphometryRow(name: "synthetic healthy \(i + 1)", image: e.image, vessels: e.vesselMask, faz: e.fazMask))
         }
         print("\nmean vessel width = 2 x mask area / mask perimeter (4-connected edges x pi/4), um.")
+        print("\n### Vessel-mask morphometry and texture, same images (VesselMaskMorphometry, OCTATexture)\n")
+        print(Self.morphometryHeader)
+        for r in morphoRows { print(r) }
+        print("\n3 mm / 304 px synthetic eyes (no real 3 mm image here), same measures:\n")
+        print(Self.morphometryHeader)
+        let sim3 = OCTASimulator(config: SimulatorConfig())
+        for i in 0..<files.count {
+            let e = sim3.generate(seed: seed &+ UInt64(i), severity: 0.1)
+            print(Self.morphometryRow(name: "synthetic 3 mm healthy \(i + 1)", image: e.image, vessels: e.vesselMask, faz: e.fazMask))
+        }
+        print("\nwidth: at each skeleton pixel, mask pixels owned by (nearest to) the skeleton pixels within a 7x7 window / their skeleton length (p10 / median / p90), um; "
+              + "ICA: intercapillary areas (regions outside vessels and FAZ not touching the border); "
+              + "lag-1 r: correlation of the 5x5 high-pass residual between neighbours; HF power: share of row/column power at 0.25-0.5 cycles/px.")
         if let out = sideBySide {
             let w = 400, gap = 4
             var pic = RGBImage(width: 2 * w + gap, height: files.count * (w + gap) - gap, fill: (255, 255, 255))
@@ -179,6 +195,17 @@ struct CohortReportCommand: ParsableCommand {
             try ImageIO.writePNG(pic, to: out)
             print("wrote side-by-side (left real, right synthetic) \(out); it contains real images: do not commit it")
         }
+    }
+
+    static let morphometryHeader = "| image | perfusion density | skeleton density mm/mm2 | width p10 / median / p90 um | area/length width um | ICA per mm2 | ICA median diameter um | lag-1 r | residual sd / sd | HF power |\n|---|---|---|---|---|---|---|---|---|---|"
+
+    static func morphometryRow(name: String, image: GrayImage, vessels: BinaryMask, faz: BinaryMask) -> String {
+        let m = VesselMaskMorphometry.measure(mask: vessels, faz: faz, pixelSizeMM: image.pixelSizeMM)
+        let t = OCTATexture.measure(image)
+        return String(format: "| %@ | %.3f | %.1f | %.0f / %.0f / %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.3f |", name,
+                      m.perfusionDensity, m.skeletonLengthDensityMMPerMM2, m.widthP10UM, m.widthMedianUM, m.widthP90UM,
+                      m.meanWidthUM, m.intercapillaryAreasPerMM2, m.intercapillaryMedianDiameterUM,
+                      t.residualLag1Correlation, t.residualRelativeSD, t.highFrequencyPowerFraction)
     }
 
     static func printComparisonRow(name: String, image: GrayImage, vessels: BinaryMask, faz: BinaryMask) {

@@ -54,7 +54,7 @@ final class GeometryTests: XCTestCase {
         let blocked: (Double, Double) -> Bool = { x, y in (x - 1.5) * (x - 1.5) + (y - 1) * (y - 1) < 0.04 }
         let open = sinks.filter { !blocked($0.x, $0.y) }
         var tree = VascularTree()
-        let r = grower.grow(into: &tree, roots: [(0.9, 1.0, 1, 0)], kind: .artery, sinks: open, rng: &rng, blocked: blocked)
+        let r = grower.grow(into: &tree, roots: [(1.0 - growth.perceptionDistanceMM / 2, 1.0, 1, 0)], kind: .artery, sinks: open, rng: &rng, blocked: blocked)
         XCTAssertGreaterThan(r.count, 100)
         for i in r { XCTAssertFalse(blocked(tree.x[i], tree.y[i]), "node \(i) inside the blocked disc") }
         // Every sink ends within reach of the tree (killed, or given up only next to the blocked disc).
