@@ -5,12 +5,12 @@
 For each image it asks the running capillaryd for `stage` (GNN) and the streamed `explain` (student VLM), and
 `attribute` (integrated gradients) when the daemon has that method; a daemon without it answers -32601 and
 the case records that as a note (the report then shows the attribution as not provided). With --bin, the
-`capillary` CLI also draws the graph overlay (`capillary graph --overlay`) and, when that CLI has the
-`attribute` subcommand and --store is given, the IG heatmap (`capillary attribute --heatmap`). Nothing is
-filled in: a part that could not be produced is left out of the case file and named in its "notes".
+`capillary` CLI also draws the graph overlay (`capillary graph --overlay`) and the daemon writes the IG
+heatmap next to it. Nothing is filled in: a part that could not be produced is left out of the case file
+and named in its "notes".
 
     scripts/demo-cases.py --cohort demo-out/cohort --socket demo-out/capillary.sock --out demo-out \\
-        [--count 4] [--bin .build/release] [--store demo-out/store] [--explain-model vlm-gft]
+        [--count 4] [--bin .build/release] [--explain-model vlm-ft]
 """
 import argparse
 import json
@@ -92,7 +92,6 @@ def main():
     ap.add_argument("--out", required=True, help="demo output folder (cases/ is written inside)")
     ap.add_argument("--count", type=int, default=4, help="test images to write (default 4)")
     ap.add_argument("--bin", help="folder with the capillary CLI, for overlays and heatmaps")
-    ap.add_argument("--store", help="model store, for `capillary attribute` heatmaps")
     ap.add_argument("--max-tokens", type=int, default=160, help="explanation length limit")
     ap.add_argument("--explain-model", help="VLM name in the store for explain (daemon default: vlm)")
     ap.add_argument("--stage-model", help="GNN name in the store for stage (daemon default: graphnet)")
@@ -135,7 +134,14 @@ def main():
 
             if has_attribute:
                 try:
-                    att = attribution_of(c.call("attribute", {"image": {"path": image}}))
+                    params = {"image": {"path": image}}
+                    heat = os.path.join(pics_dir, name + ".heatmap.png")
+                    if cli:
+                        params["heatmap"] = {"path": heat}
+                    answer = c.call("attribute", params)
+                    att = attribution_of(answer)
+                    if isinstance(answer.get("heatmap"), dict) and answer["heatmap"].get("path"):
+                        case["heatmap"] = answer["heatmap"]["path"]
                     if att:
                         case["attribution"] = att
                     else:
@@ -152,19 +158,6 @@ def main():
                 graph_json = os.path.join(pics_dir, name + ".graph.json")
                 if run([cli, "graph", image, "--out", graph_json, "--overlay", overlay], notes, "overlay"):
                     case["overlay"] = overlay
-                if args.store:
-                    heat = os.path.join(pics_dir, name + ".heatmap.png")
-                    attr_json = os.path.join(pics_dir, name + ".attr.json")
-                    if run([cli, "attribute", image, "--store", args.store, "--out", attr_json, "--heatmap", heat],
-                           notes, "heatmap"):
-                        case["heatmap"] = heat
-                        if "attribution" not in case and os.path.exists(attr_json):
-                            att = attribution_of(json.load(open(attr_json)))
-                            if att:
-                                case["attribution"] = att
-                                notes = [n for n in notes if not n.startswith("attribution not produced")]
-                else:
-                    notes.append("heatmap not produced: no --store given for `capillary attribute`")
             else:
                 notes.append("overlay and heatmap not produced: no --bin given")
 

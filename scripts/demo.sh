@@ -27,20 +27,49 @@ echo "graph: $OUT/eye.graph.json   overlay: $OUT/eye.overlay.png"
 
 step "3. Train the graph neural network (stages Healthy / NPDR / PDR from the graph)"
 if [ -d "$STORE/graphnet" ]; then echo "cached: $STORE/graphnet"; else
-  "$BIN/capillary" train-gnn --cohort "$COHORT" --store "$STORE" --seed "$SEED"
+  "$BIN/capillary" train-gnn --cohort "$COHORT" --store "$STORE" --seed "$SEED" --log "$OUT/gnn-train.jsonl"
 fi
 
 step "4. Evaluate the GNN and the biomarker baseline on the held-out test split"
 "$BIN/capillary" eval-gnn --cohort "$COHORT" --store "$STORE" --baselines --no-cnn | tee "$OUT/eval-gnn.txt"
+"$BIN/capillary" eval-gnn --cohort "$COHORT" --store "$STORE" --baselines --no-cnn --json > "$OUT/eval-gnn.json"
 
-step "5. Train the student vision-language model (small) on ground-truth captions"
+step "5. Integrated gradients: which structures drove the GNN's decision for that eye"
+"$BIN/capillary" attribute "$COHORT/$EYE" --offline --store "$STORE" --out "$OUT/eye.attribution.json" \
+    --heatmap "$OUT/eye.heatmap.png"
+
+step "6. Graph knowledge -> grounded Q&A for every eye (findings vs healthy ranges, IG weights)"
+if [ -f "$OUT/knowledge/train.json" ]; then echo "cached: $OUT/knowledge"; else
+  "$BIN/capillary" knowledge --cohort "$COHORT" --store "$STORE" --out "$OUT/knowledge" --seed "$SEED" \
+      --stage-source label --ig-steps "${DEMO_IG_STEPS:-16}"
+fi
+python3 - "$OUT/knowledge/test.json" <<'PY'
+import json, sys
+rec = json.load(open(sys.argv[1]))[0]
+print("example (" + rec["image"] + "):")
+for turn in rec["conversations"][-2:]:
+    print(("  Q: " if turn["from"] == "human" else "  A: ") + turn["value"].replace("<image>\n", "").replace("\n", "\n     "))
+PY
+
+step "7. Train the student VLM twice on the same images and budget: FT (stage label only) and GFT (graph knowledge)"
+VLM_ARGS=(--config small --store "$STORE" --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED")
+if [ -d "$STORE/vlm-ft" ]; then echo "cached: $STORE/vlm-ft"; else
+  "$BIN/capillary" vlm-captions --cohort "$COHORT" --out "$OUT/labels.json" --style label
+  "$BIN/capillary" train-vlm --data "$OUT/labels.json" --name vlm-ft --log "$OUT/vlm-ft-train.jsonl" "${VLM_ARGS[@]}"
+fi
 if [ -d "$STORE/vlm" ]; then echo "cached: $STORE/vlm"; else
-  "$BIN/capillary" vlm-captions --cohort "$COHORT" --out "$OUT/captions.json" --style truth
-  "$BIN/capillary" train-vlm --data "$OUT/captions.json" --config small --store "$STORE" \
-      --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED"
+  "$BIN/capillary" train-vlm --data "$OUT/knowledge" --name vlm --log "$OUT/vlm-gft-train.jsonl" "${VLM_ARGS[@]}"
 fi
 
-step "6. Start capillaryd with these models and stream an explanation of a held-out eye"
+step "8. Evaluate both students on the held-out test split (stage from the Stage: line; facts with Knowledge's parser)"
+for v in ft gft; do
+  name=vlm; [ "$v" = ft ] && name=vlm-ft
+  echo "-- student $v ($name)"
+  "$BIN/capillary" eval-vlm --data "$OUT/knowledge" --store "$STORE" --name "$name" --facts knowledge \
+      --out "$OUT/eval-vlm-$v.json" | grep -E "^\| (accuracy|balanced|macro F1|QWK|fact F1|hallucination)"
+done
+
+step "9. Start capillaryd with these models; stage, attribute and stream an explanation of a held-out eye"
 "$BIN/capillaryd" --socket "$SOCK" --store "$STORE" --log-level warn &
 DPID=$!
 trap 'kill -TERM $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true' EXIT
@@ -52,24 +81,34 @@ sock, image, cohort = sys.argv[1], sys.argv[2], sys.argv[3]
 meta = json.load(open(image.replace("/images/", "/meta/").replace(".png", ".json")))
 with Client(sock) as c:
     st = c.stage(image)
-    probs = ", ".join(f"{k} {v:.2f}" for k, v in st["probabilities"].items()) if isinstance(st.get("probabilities"), dict) else st.get("probabilities")
+    probs = ", ".join(f"{k} {v:.2f}" for k, v in st["probabilities"].items())
     print(f"image: {image}")
     print(f"truth: {meta['stage']} (severity {meta['severity']:.2f}, FAZ {meta['faz_area_mm2']:.3f} mm2)")
     print(f"GNN:   {st['stage']}  [{probs}]  model {st['model']['name']} v{st['model']['version']}")
-    print("VLM explanation, streamed token by token through the daemon:\n")
-    s = c.explain(image, maxTokens=160)
+    at = c.attribute(image, top_k=3)
+    print(f"IG:    convergence delta {at['convergenceDelta']:+.3f} logits; top structures:")
+    for n in at["top"]:
+        feats = ", ".join(f["name"] for f in n["topFeatures"][:2])
+        print(f"       {n['type']} {n['index']} in sector {n['sector']}: {n['score']:+.3f} ({feats})")
+    print("student (GFT) explanation, streamed token by token through the daemon:\n")
+    s = c.explain(image, maxTokens=200)
     for delta in s:
         print(delta, end="", flush=True)
     r = s.result
     print(f"\n\n[{r['tokens']} tokens, first token after {r['ttftMS']:.1f} ms, {r['tokensPerSecond']:.0f} tokens/s]")
 PY
+echo
+python3 scripts/demo-cases.py --cohort "$COHORT" --socket "$SOCK" --out "$OUT" --count "${DEMO_CASES:-4}" --bin "$BIN"
 
-step "7. Stop the daemon cleanly"
+step "10. Stop the daemon cleanly"
 kill -TERM $DPID; wait $DPID || true; trap - EXIT
 [ -S "$SOCK" ] && echo "socket left behind!" || echo "daemon stopped, socket removed"
 
+step "11. The report: cases, metrics, confusion matrices and training curves in one self-contained page"
+"$BIN/capillary" report --dir "$OUT"
+
 if [ -d "$REAL/octa500-6mm" ]; then
-  step "8. The same graph pipeline on real OCTA-500 eyes against their manual masks"
+  step "12. The same graph pipeline on real OCTA-500 eyes against their manual masks"
   "$BIN/capillary" graph --evaluate-real "$REAL/octa500-6mm" --overlay-dir "$OUT/real"
 fi
 printf '\nDemo finished in %ss. Outputs in %s\n' $((SECONDS - t0)) "$OUT"

@@ -42,9 +42,18 @@ struct TrainGNNCommand: ParsableCommand {
     @Flag(help: "JSON lines on stdout (one per epoch, then a result line) instead of text.")
     var json = false
 
+    @Option(help: "Also write the per-epoch JSON lines to this file (the demo report's training curves).")
+    var log: String?
+
     func run() throws {
         GNNMemory.keepFreedMemory()
         let console = GNNConsole(json: json)
+        if let log {
+            guard FileManager.default.createFile(atPath: log, contents: nil), let h = FileHandle(forWritingAtPath: log) else {
+                throw ValidationError("--log: cannot create \(log)")
+            }
+            console.logFile = h
+        }
         let graphs = try GNNCohort.load(cohort, scheme: training.scheme, console: console)
         let arch = try model.config()
         let options = try training.options()
@@ -179,6 +188,8 @@ enum GNNCrossValidation {
 /// Progress output: a line per epoch on a terminal (stderr), JSON lines on stdout with --json.
 final class GNNConsole: @unchecked Sendable {
     let json: Bool
+    /// Where the per-epoch JSON lines also go (`train-gnn --log`), whatever the terminal shows.
+    var logFile: FileHandle?
     init(json: Bool) { self.json = json }
 
     func note(_ s: String) { if !json { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
@@ -186,11 +197,15 @@ final class GNNConsole: @unchecked Sendable {
     func epoch(_ r: EpochReport) { epoch(r, label: "GNN") }
 
     func epoch(_ r: EpochReport, label: String) {
+        let record: [String: Any] = ["event": "epoch", "model": label, "epoch": r.epoch, "epochs": r.epochs, "train_loss": r.trainLoss,
+                                     "val_balanced_accuracy": r.validation.balancedAccuracy, "val_accuracy": r.validation.accuracy,
+                                     "val_auc": r.validation.macroAUC ?? NSNull(), "lr": r.learningRate, "seconds": r.seconds,
+                                     "eta_seconds": r.etaSeconds, "best": r.isBest]
+        if let logFile, let d = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) {
+            logFile.write(d + Data("\n".utf8))
+        }
         if json {
-            line(["event": "epoch", "model": label, "epoch": r.epoch, "epochs": r.epochs, "train_loss": r.trainLoss,
-                  "val_balanced_accuracy": r.validation.balancedAccuracy, "val_accuracy": r.validation.accuracy,
-                  "val_auc": r.validation.macroAUC ?? NSNull(), "lr": r.learningRate, "seconds": r.seconds,
-                  "eta_seconds": r.etaSeconds, "best": r.isBest])
+            line(record)
         } else {
             let width = 20, filled = width * r.epoch / max(r.epochs, 1)
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
