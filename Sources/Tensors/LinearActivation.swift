@@ -23,10 +23,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
         let Y = out.data.baseAddress!
         if let b = bias {
-            let B = b.data.baseAddress!
-            Parallel.forEach(m, minChunk: max(1, elementwiseMinChunk / max(n, 1))) { r in
-                for i in r { (Y + i * n).update(from: B, count: n) }
-            }
+            Kernels.broadcastRows(b.data.baseAddress!, into: Y, rows: m, cols: n)
         }
         BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
                    beta: bias == nil ? 0 : 1, c: Y)

@@ -53,7 +53,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
         let Y = out.data
         if let b = bias {
-            for r in 0..<m { (Y.baseAddress! + r * n).update(from: b.data.baseAddress!, count: n) }
+            Kernels.broadcastRows(b.data.baseAddress!, into: Y.baseAddress!, rows: m, cols: n)
         }
         BLAS.sgemm(transB: true, m: m, n: n, k: k, a: x.data.baseAddress!, b: weight.data.baseAddress!,
                    beta: bias == nil ? 0 : 1, c: Y.baseAddress!)

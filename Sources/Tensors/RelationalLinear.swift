@@ -47,10 +47,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [rows, outDim])
         let Y = out.data.baseAddress!
         if let b = bias {
-            let B = b.data.baseAddress!
-            Parallel.forEach(rows, minChunk: max(1, elementwiseMinChunk / max(outDim, 1))) { r in
-                for i in r { (Y + i * outDim).update(from: B, count: outDim) }
-            }
+            Kernels.broadcastRows(b.data.baseAddress!, into: Y, rows: rows, cols: outDim)
         }
         BLAS.sgemm(transB: true, m: rows, n: outDim, k: inDim, a: x.data.baseAddress!, b: weight.data.baseAddress!,
                    beta: bias == nil ? 0 : 1, c: Y)
@@ -159,12 +156,10 @@ extension Tensor {
             let avgDegree = max(1, e.count / max(e.targetRows, 1))
             Parallel.forEach(e.targetRows, minChunk: max(1, elementwiseMinChunk / (d * avgDegree))) { r in
                 for t in r {
-                    let y = out + t * d
-                    if !accumulate { y.update(repeating: 0, count: d) }
                     let scale = mean ? inv[t] : 1
-                    for k in Int(start[t])..<Int(start[t + 1]) {
+                    weightedRowSum(into: out + t * d, accumulate: accumulate, width: d, terms: Int(start[t])..<Int(start[t + 1])) { k in
                         let id = Int(ids[k])
-                        Kernels.addScaled(y, src + Int(source[id]) * d, (W?[id] ?? 1) * scale, count: d)
+                        return (src + Int(source[id]) * d, (W?[id] ?? 1) * scale)
                     }
                 }
             }
@@ -182,15 +177,42 @@ extension Tensor {
             let avgDegree = max(1, e.count / max(e.sourceRows, 1))
             Parallel.forEach(e.sourceRows, minChunk: max(1, elementwiseMinChunk / (d * avgDegree))) { r in
                 for s in r {
-                    let y = out + s * d
-                    if !accumulate { y.update(repeating: 0, count: d) }
-                    for k in Int(start[s])..<Int(start[s + 1]) {
+                    weightedRowSum(into: out + s * d, accumulate: accumulate, width: d, terms: Int(start[s])..<Int(start[s + 1])) { k in
                         let id = Int(ids[k]), t = Int(target[id])
-                        Kernels.addScaled(y, g + t * d, (W?[id] ?? 1) * (mean ? inv[t] : 1), count: d)
+                        return (g + t * d, (W?[id] ?? 1) * (mean ? inv[t] : 1))
                     }
                 }
             }
         }}}}
+    }
+
+    /// y (=|+=) sum over `terms` of w_k x_k, with (x_k, w_k) = term(k): rows of `width` floats. Columns go in
+    /// blocks of 32 held in registers across all terms (one load and store of y per block instead of one
+    /// per term); terms are added in order, so the result equals a sequential y += w_k x_k.
+    @inline(__always)
+    static func weightedRowSum(into y: UnsafeMutablePointer<Float>, accumulate: Bool, width d: Int, terms: Range<Int>,
+                               _ term: (Int) -> (UnsafePointer<Float>, Float)) {
+        typealias V8 = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
+        @inline(__always) func store(_ v: V8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self) }
+        var c = 0
+        while c + 32 <= d {
+            var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
+            if accumulate { a0 = load(y + c); a1 = load(y + c + 8); a2 = load(y + c + 16); a3 = load(y + c + 24) }
+            for k in terms {
+                let (x, w) = term(k)
+                let p = x + c
+                a0 += w * load(p); a1 += w * load(p + 8); a2 += w * load(p + 16); a3 += w * load(p + 24)
+            }
+            store(a0, y + c); store(a1, y + c + 8); store(a2, y + c + 16); store(a3, y + c + 24)
+            c += 32
+        }
+        guard c < d else { return }
+        if !accumulate { (y + c).update(repeating: 0, count: d - c) }
+        for k in terms {
+            let (x, w) = term(k)
+            Kernels.addScaled(y + c, x + c, w, count: d - c)
+        }
     }
 
     /// d(loss)/d(w_e) (=|+=) scale_t dot(targetGrad[t], sourceValues[s]) for every edge s -> t.
