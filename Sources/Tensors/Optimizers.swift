@@ -108,6 +108,7 @@ public final class SGD {
                 let g = G[i] + weightDecay * P[i]
                 B[i] = momentum * B[i] + g
                 P[i] -= learningRate * B[i]
+                if zeroingGradients { G[i] = 0 }
             }
         }
     }
