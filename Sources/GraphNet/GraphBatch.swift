@@ -27,6 +27,15 @@ public struct GraphBatch: @unchecked Sendable {
     /// First edge of each graph per relation: edges of graph b are `edgeOffsets[r][b] ..< edgeOffsets[r][b + 1]`.
     public let edgeOffsets: [[Int]]
 
+    /// Each relation's edges sorted both ways for message passing (`GraphSchema.relations` order), built
+    /// once per batch and shared by every layer and by the backward pass.
+    let edgeIndexes: [EdgeIndex]
+
+    /// The edges messages of `channel` travel along (the relation, reversed for a `.rev` channel).
+    func edgeIndex(_ channel: MessageChannel) -> EdgeIndex {
+        channel.reversed ? edgeIndexes[channel.relation].reversed : edgeIndexes[channel.relation]
+    }
+
     /// Number of nodes of type `t`.
     public func nodeCount(_ t: NodeType) -> Int { nodeOffsets[t.rawValue][graphCount] }
     /// Number of edges of stored relation `r`.
@@ -74,6 +83,10 @@ public struct GraphBatch: @unchecked Sendable {
             src.append(s); tgt.append(d); eoff.append(off)
         }
         sources = src; targets = tgt; edgeOffsets = eoff
+        edgeIndexes = GraphSchema.relations.enumerated().map { r, rel in
+            EdgeIndex(source: src[r], target: tgt[r], sourceRows: offsets[rel.source.rawValue][graphs.count],
+                      targetRows: offsets[rel.target.rawValue][graphs.count])
+        }
     }
 
     /// An all-ones edge mask per relation (the real graph), each [E_r] with `requiresGrad` as given: the

@@ -88,25 +88,28 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         // Node states per type; nil for a type with no nodes in the whole batch (zero-row matrix products
         // are avoided, and its pooled vectors are zeros).
         var states: [Tensor?] = NodeType.allCases.map { t in
-            counts[t.rawValue] == 0 ? nil : act.apply(encoderList[t.rawValue](batch.features[t.rawValue]))
+            guard counts[t.rawValue] > 0 else { return nil }
+            let enc = encoderList[t.rawValue]
+            return Tensor.linear(batch.features[t.rawValue], weight: enc.weight, bias: enc.bias, activation: act)
         }
         for layer in layerUpdates {
             var next = states
             for t in NodeType.allCases {
                 guard let own = states[t.rawValue] else { continue }
                 let u = layer[t.rawValue]
-                var sum = u.root(own)
+                // Root term and every relation's mean message in one op (Tensor.relationalLinear): no
+                // per-relation [N, H] products or sums.
+                var messages: [NeighborMessages] = []
                 for (k, ch) in GraphSchema.incoming(t).enumerated() {
                     // A channel without edges (or whose source type is absent) contributes exactly 0.
                     guard let from = states[ch.from.rawValue], batch.edgeCount(ch.relation) > 0 else { continue }
-                    let src = ch.reversed ? batch.targets[ch.relation] : batch.sources[ch.relation]
-                    let dst = ch.reversed ? batch.sources[ch.relation] : batch.targets[ch.relation]
-                    let mean = Tensor.aggregateNeighbors(from, source: src, target: dst, rows: counts[t.rawValue],
-                                                         edgeWeight: edgeMasks?[ch.relation], reduce: .mean)
-                    sum = sum + u.channels[k](mean)
+                    messages.append(NeighborMessages(x: from, weight: u.channels[k].weight, edges: batch.edgeIndex(ch),
+                                                     edgeWeight: edgeMasks?[ch.relation], reduce: .mean))
                 }
-                let z = act.apply(u.norm(sum))
-                next[t.rawValue] = own + z
+                let sum = Tensor.relationalLinear(own, weight: u.root.weight, bias: u.root.bias, messages: messages)
+                // own + act(LayerNorm(sum)) as one op (no normalised / activated intermediates).
+                next[t.rawValue] = Tensor.residualLayerNorm(own, sum, gamma: u.norm.weight, beta: u.norm.bias, eps: u.norm.eps,
+                                                            activation: act)
             }
             states = next
         }
@@ -119,7 +122,7 @@ public final class GraphNetModel: Module, @unchecked Sendable {
                 pooled.append(Tensor.zeros([batch.graphCount, h])); pooled.append(Tensor.zeros([batch.graphCount, h]))
             }
         }
-        if let g = globalEncoder { pooled.append(act.apply(g(batch.globalFeatures))) }
+        if let g = globalEncoder { pooled.append(Tensor.linear(batch.globalFeatures, weight: g.weight, bias: g.bias, activation: act)) }
         let x = Tensor.concat(pooled, axis: 1).dropout(p: config.dropout, training: training, generator: &rng)
         return head(x)
     }

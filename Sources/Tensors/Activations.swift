@@ -58,9 +58,10 @@ extension Tensor {
         Parallel.forEach(count, minChunk: elementwiseMinChunk) { r in for i in r { Y[i] = k.f(X[i]) } }
         Tensor.record(out, [self]) { _ in
             { out in
-                let G = out.grad!, GX = self.gradBuffer()
+                let G = out.grad!, (GX, acc) = self.gradDestination()
                 Parallel.forEach(out.count, minChunk: elementwiseMinChunk) { r in
-                    for i in r { GX[i] += G[i] * k.df(x: X[i], y: Y[i]) }
+                    if acc { for i in r { GX[i] += G[i] * k.df(x: X[i], y: Y[i]) } }
+                    else { for i in r { GX[i] = G[i] * k.df(x: X[i], y: Y[i]) } }
                 }
             }
         }

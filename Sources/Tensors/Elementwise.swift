@@ -67,22 +67,28 @@ extension Tensor {
             return { out in
                 let G = out.grad!
                 if ga {
-                    let GA = a.gradBuffer()
                     if aFull && bFull {
+                        let (GA, acc) = a.gradDestination()  // every element written: no zero fill needed
                         Parallel.forEach(n, minChunk: elementwiseMinChunk) { r in
-                            for i in r { GA[i] += G[i] * K.da(A[i], B[i]) }
+                            if acc { for i in r { GA[i] += G[i] * K.da(A[i], B[i]) } }
+                            else { for i in r { GA[i] = G[i] * K.da(A[i], B[i]) } }
                         }
                     } else {
+                        let GA = a.gradBuffer()
                         for i in 0..<n { let ia = pa.index(i); GA[ia] += G[i] * K.da(A[ia], B[pb.index(i)]) }
                     }
                 }
                 if gb {
-                    let GB = b.gradBuffer()
                     if aFull && bFull {
+                        let (GB, acc) = b.gradDestination()
                         Parallel.forEach(n, minChunk: elementwiseMinChunk) { r in
-                            for i in r { GB[i] += G[i] * K.db(A[i], B[i]) }
+                            if acc { for i in r { GB[i] += G[i] * K.db(A[i], B[i]) } }
+                            else { for i in r { GB[i] = G[i] * K.db(A[i], B[i]) } }
                         }
-                    } else if aFull && pb.inner == 1 {
+                        return
+                    }
+                    let GB = b.gradBuffer()
+                    if aFull && pb.inner == 1 {
                         let m = pb.n
                         for o in 0..<(n / m) { for j in 0..<m { GB[j] += G[o * m + j] * K.db(A[o * m + j], B[j]) } }
                     } else {

@@ -155,8 +155,8 @@ public final class MLP: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
         for (i, l) in layers.items.enumerated() {
-            h = l(h)
-            if i < layers.count - 1 { h = activation.apply(h) }
+            // Hidden layers: product, bias and activation fused (Tensor.linear(_:weight:bias:activation:)).
+            h = i < layers.count - 1 ? Tensor.linear(h, weight: l.weight, bias: l.bias, activation: activation) : l(h)
         }
         return h
     }

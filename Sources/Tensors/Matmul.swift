@@ -53,7 +53,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
         let Y = out.data
         if let b = bias {
-            for r in 0..<m { (Y.baseAddress! + r * n).update(from: b.data.baseAddress!, count: n) }
+            Kernels.broadcastRows(b.data.baseAddress!, into: Y.baseAddress!, rows: m, cols: n)
         }
         BLAS.sgemm(transB: true, m: m, n: n, k: k, a: x.data.baseAddress!, b: weight.data.baseAddress!,
                    beta: bias == nil ? 0 : 1, c: Y.baseAddress!)
@@ -61,17 +61,17 @@ extension Tensor {
         record(out, inputs) { flags in
             return { out in
                 let G = out.grad!.baseAddress!
+                // A fresh gradient buffer is overwritten (beta 0), an existing one accumulated into (beta 1).
                 if flags[0] {  // dX [M,K] += dY [M,N] * W [N,K]
-                    BLAS.sgemm(m: m, n: k, k: n, a: G, b: weight.data.baseAddress!, beta: 1,
-                               c: x.gradBuffer().baseAddress!)
+                    let (gx, acc) = x.gradDestination()
+                    BLAS.sgemm(m: m, n: k, k: n, a: G, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
                 }
                 if flags[1] {  // dW [N,K] += dY^T [N,M] * X [M,K]
-                    BLAS.sgemm(transA: true, m: n, n: k, k: m, a: G, b: x.data.baseAddress!, beta: 1,
-                               c: weight.gradBuffer().baseAddress!)
+                    let (gw, acc) = weight.gradDestination()
+                    BLAS.sgemm(transA: true, m: n, n: k, k: m, a: G, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
                 }
                 if flags.count > 2 && flags[2] {  // db += column sums of dY
-                    let GB = bias!.gradBuffer()
-                    for r in 0..<m { let g = G + r * n; for j in 0..<n { GB[j] += g[j] } }
+                    columnSums(G, rows: m, cols: n, into: bias!.gradDestination())
                 }
             }
         }

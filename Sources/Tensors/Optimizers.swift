@@ -29,8 +29,10 @@ public final class AdamW {
         }
     }
 
-    /// One update from the parameters' current gradients.
-    public func step() {
+    /// One update from the parameters' current gradients. With `zeroingGradients`, each gradient is set
+    /// to zero in the same pass that reads it (equal to `step()` then `zeroGrad()`, one pass over the
+    /// gradients fewer: the training loop's separate zero fill).
+    public func step(zeroingGradients: Bool = false) {
         stepCount += 1
         let t = Float(stepCount)
         // Multiply by reciprocals of the bias corrections (no divisions besides the one per element).
@@ -48,10 +50,11 @@ public final class AdamW {
                     let m = b1 * UnsafeRawPointer(M + i).loadUnaligned(as: V8.self) + (1 - b1) * g
                     let v = b2 * UnsafeRawPointer(V + i).loadUnaligned(as: V8.self) + (1 - b2) * g * g
                     let p = UnsafeRawPointer(P + i).loadUnaligned(as: V8.self)
-                    let step = lr * ((m * r1) / ((v * r2).squareRoot() + eps) + wd * p)
+                    let step = lr * ((m * r1) / (Kernels.squareRoot(v * r2) + eps) + wd * p)
                     UnsafeMutableRawPointer(M + i).storeBytes(of: m, as: V8.self)
                     UnsafeMutableRawPointer(V + i).storeBytes(of: v, as: V8.self)
                     UnsafeMutableRawPointer(P + i).storeBytes(of: p - step, as: V8.self)
+                    if zeroingGradients { UnsafeMutableRawPointer(G + i).storeBytes(of: V8(), as: V8.self) }
                     i += 8
                 }
                 while i < r.upperBound {
@@ -61,6 +64,7 @@ public final class AdamW {
                     M[i] = m
                     V[i] = v
                     P[i] -= lr * ((m * r1) / ((v * r2).squareRoot() + eps) + wd * P[i])
+                    if zeroingGradients { G[i] = 0 }
                     i += 1
                 }
             }
@@ -93,8 +97,10 @@ public final class SGD {
         }
     }
 
-    /// One update from the parameters' current gradients.
-    public func step() {
+    /// One update from the parameters' current gradients. With `zeroingGradients`, each gradient is set
+    /// to zero in the same pass that reads it (equal to `step()` then `zeroGrad()`, one pass over the
+    /// gradients fewer: the training loop's separate zero fill).
+    public func step(zeroingGradients: Bool = false) {
         for (k, p) in parameters.enumerated() {
             guard let G = p.grad else { continue }
             let P = p.data, B = velocity[k].buffer
@@ -102,6 +108,7 @@ public final class SGD {
                 let g = G[i] + weightDecay * P[i]
                 B[i] = momentum * B[i] + g
                 P[i] -= learningRate * B[i]
+                if zeroingGradients { G[i] = 0 }
             }
         }
     }

@@ -70,6 +70,17 @@ public final class Tensor {
         return g
     }
 
+    /// The gradient buffer for a backward kernel that writes every element, and whether that kernel must add
+    /// to what is there (`accumulate` true) or may overwrite it (false: the buffer was just allocated and is
+    /// uninitialised). Saves the zero fill and the read of zeros that `gradBuffer()` + `+=` costs on the
+    /// first gradient of a tensor (every intermediate activation's), e.g. sgemm with beta 0 instead of 1.
+    func gradDestination() -> (buffer: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if let g = grad { return (g.baseAddress!, true) }
+        let g = UnsafeMutableBufferPointer(start: BufferCache.shared.allocate(count), count: count)
+        grad = g
+        return (g.baseAddress!, false)
+    }
+
     /// Sets the gradient to zero (keeps the buffer; cheaper than freeing it every step).
     public func zeroGrad() {
         if let g = grad { g.update(repeating: 0) }

@@ -35,11 +35,14 @@ struct BenchGNNCommand: ParsableCommand {
         var inferenceMSBatch1: Double
         var inferenceMSBatch64: Double
         var peakRSSMB: Double
+        /// One integrated-gradients batch: 50 stacked copies of one graph, forward + backward to the edge
+        /// masks and node features with frozen parameters (what the Attribution module runs), ms.
+        var attributionBatch50MS: Double
         enum CodingKeys: String, CodingKey {
             case graphs, meanNodes = "mean_nodes", meanEdges = "mean_edges", epochSeconds = "epoch_seconds"
             case epochCPUSeconds = "epoch_cpu_seconds"
             case inferenceMSBatch1 = "inference_ms_per_graph_batch1", inferenceMSBatch64 = "inference_ms_per_graph_batch64"
-            case peakRSSMB = "peak_rss_mb"
+            case peakRSSMB = "peak_rss_mb", attributionBatch50MS = "attribution_batch50_ms"
         }
     }
 
@@ -56,11 +59,11 @@ struct BenchGNNCommand: ParsableCommand {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
             .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
         print("GraphNet hidden \(hidden), \(layers) layers, batch \(batchSize), \(graphs) graphs per epoch; \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)\n")
-        print("| graphs | mean nodes | mean edges | s / epoch (\(graphs) graphs) | CPU s / epoch (all threads) | ms / graph, batch 1 | ms / graph, batch 64 | peak RSS MB |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| graphs | mean nodes | mean edges | s / epoch (\(graphs) graphs) | CPU s / epoch (all threads) | ms / graph, batch 1 | ms / graph, batch 64 | IG batch of 50 copies, fwd+bwd ms | peak RSS MB |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows {
-            print(String(format: "| %@ | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f |", r.graphs, r.meanNodes, r.meanEdges, r.epochSeconds, r.epochCPUSeconds,
-                         r.inferenceMSBatch1, r.inferenceMSBatch64, r.peakRSSMB))
+            print(String(format: "| %@ | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f | %.0f |", r.graphs, r.meanNodes, r.meanEdges, r.epochSeconds,
+                         r.epochCPUSeconds, r.inferenceMSBatch1, r.inferenceMSBatch64, r.attributionBatch50MS, r.peakRSSMB))
         }
         print("\nPeer (PyTorch Geometric, same machine, peer shapes): 8.6-9.4 s/epoch, 4.9 ms/graph at batch 1; targets <= 6 s, <= 3 ms.")
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -109,10 +112,26 @@ struct BenchGNNCommand: ParsableCommand {
         t0 = Date()
         _ = try model.predict(big, batchSize: 64)
         let ms64 = Date().timeIntervalSince(t0) * 1000 / Double(big.count)
+        // Integrated gradients as Attribution runs it: 50 interpolation steps stacked into one batch, masks
+        // and features requiring gradients, parameters frozen; the best of 5 runs after a warm-up.
+        let ig = try model.batch(Array(repeating: pool[0], count: 50))
+        var igBest = Double.infinity
+        for _ in 0..<6 {
+            var b = ig
+            b.features = b.features.map { $0.detached(requiresGrad: true) }
+            let masks = b.onesEdgeMasks(requiresGrad: true)
+            let t = Date()
+            Tensor.withFrozenParameters {
+                let logits = model.network.forward(b, edgeMasks: masks, mode: .inference)
+                let seed = (0..<logits.count).map { $0 % logits.shape[1] == 0 ? Float(1) : 0 }
+                logits.backward(seed: seed)
+            }
+            igBest = min(igBest, Date().timeIntervalSince(t) * 1000)
+        }
         let nodes = pool.map { Double($0.vessel.count + $0.ica.count + $0.faz.count) }.reduce(0, +) / Double(pool.count)
         let edges = pool.map { Double($0.relations.reduce(0) { $0 + $1.count }) }.reduce(0, +) / Double(pool.count)
         return Row(graphs: label, meanNodes: nodes, meanEdges: edges, epochSeconds: best, epochCPUSeconds: bestCPU, inferenceMSBatch1: ms1,
-                   inferenceMSBatch64: ms64, peakRSSMB: Self.peakRSSMB())
+                   inferenceMSBatch64: ms64, peakRSSMB: Self.peakRSSMB(), attributionBatch50MS: igBest)
     }
 
     /// User + system CPU time of the process (all threads), s.

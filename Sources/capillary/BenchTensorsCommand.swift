@@ -168,12 +168,12 @@ struct BenchTensorsCommand: ParsableCommand {
         var fwd: [Double] = [], bwd: [Double] = [], adam: [Double] = [], steps: [Double] = [], raws: [Double] = []
         func step() {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            opt.zeroGrad()
+            // Gradients are zeroed by the previous step's AdamW pass (step(zeroingGradients:)).
             let loss = Tensor.crossEntropy(logits: mlp(x), targets: y)
             let t1 = DispatchTime.now().uptimeNanoseconds
             loss.backward()
             let t2 = DispatchTime.now().uptimeNanoseconds
-            opt.step()
+            opt.step(zeroingGradients: true)
             let t3 = DispatchTime.now().uptimeNanoseconds
             fwd.append(Double(t1 - t0) / 1e6); bwd.append(Double(t2 - t1) / 1e6); adam.append(Double(t3 - t2) / 1e6)
             steps.append(Double(t3 - t0) / 1e6)

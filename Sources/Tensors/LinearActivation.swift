@@ -1,0 +1,53 @@
+import Common
+
+extension Tensor {
+    /// act(x W^T + b) in one op for `.relu` and `.leakyRelu` (slope 0.01), whose derivative can be read off
+    /// the output's sign: the bias, the product and the activation write one [..., out] tensor, and the
+    /// backward pass needs no stored pre-activation. Other activations run as `linear` then `apply`.
+    /// Shapes as `linear`; traps, naming both shapes, on mismatch.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, activation: Activation) -> Tensor {
+        switch activation {
+        case .relu: return linear(x, weight: weight, bias: bias, kernel: ReLUKernel())
+        case .leakyRelu: return linear(x, weight: weight, bias: bias, kernel: LeakyReLUKernel(slope: 0.01))
+        default: return activation.apply(linear(x, weight: weight, bias: bias))
+        }
+    }
+
+    /// The fused product + sign-preserving activation (f(z) > 0 exactly when z > 0, so f'(z) = df(y, y)).
+    static func linear<K: UnaryKernel>(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel k: K) -> Tensor {
+        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
+                     shapeMismatchMessage("linear", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
+        let kIn = weight.shape[1], n = weight.shape[0]
+        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linear bias", weight.shape, b.shape)) }
+        let m = x.count / max(kIn, 1)
+        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
+        let Y = out.data.baseAddress!
+        if let b = bias {
+            Kernels.broadcastRows(b.data.baseAddress!, into: Y, rows: m, cols: n)
+        }
+        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
+                   beta: bias == nil ? 0 : 1, c: Y)
+        Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in for i in r { Y[i] = k.f(Y[i]) } }
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        record(out, inputs) { flags in
+            { out in
+                let G = out.grad!.baseAddress!
+                let dz = BufferOwner(count: m * n)  // dL/d(pre-activation)
+                let DZ = dz.buffer.baseAddress!
+                Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
+                    for i in r { DZ[i] = G[i] * k.df(x: Y[i], y: Y[i]) }
+                }
+                if flags[0] {  // dX [M,K] += dZ [M,N] * W [N,K]
+                    let (gx, acc) = x.gradDestination()
+                    BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
+                }
+                if flags[1] {  // dW [N,K] += dZ^T [N,M] * X [M,K]
+                    let (gw, acc) = weight.gradDestination()
+                    BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
+                }
+                if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
+            }
+        }
+        return out
+    }
+}
