@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "GraphNet", dependencies: ["Common", "Tensors", "VesselGraph", "Retina"]),
         .target(name: "VLM", dependencies: ["Common", "Tensors", "Retina"]),
         // Integrated gradients on the GNN, heatmaps, and their faithfulness/localization evaluation.
-        .target(name: "Attribution", dependencies: ["Common", "Tensors", "Retina", "VesselGraph", "GraphNet"]),
+        .target(name: "Attribution", dependencies: ["Common", "Tensors", "Retina", "VesselGraph", "GraphNet", "Report"]),
         // Findings, grounded text, instruction dataset and fact parser (reads VLM's dataset/scorer types;
         // VLM never imports it).
         .target(name: "Knowledge", dependencies: ["Common", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution"]),
