@@ -16,7 +16,7 @@ import Glibc
 struct BenchDaemonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-daemon",
-        abstract: "Benchmark capillaryd's methods with warm models: graph/stage p50/p99 for 1 and N clients, RSS.")
+        abstract: "Benchmark capillaryd's methods with warm models: graph/stage/attribute p50/p99 for 1 and N clients, explain, RSS.")
 
     @Option(help: "Model store (trained into if it has no graphnet model).")
     var store: String = "bench-out/daemon-store"
@@ -103,11 +103,13 @@ struct BenchDaemonCommand: ParsableCommand {
         let eye = OCTASimulator(config: SimulatorConfig()).generate(seed: 77, severity: 0.5)
         let image: JSONValue = ["png_base64": .string(try ImageIO.pngData(eye.image).base64EncodedString())]
         var rows: [(String, Int, [Double], Double)] = []
-        for method in ["graph", "stage"] {
+        for method in ["graph", "stage", "attribute"] {
+            // attribute (integrated gradients, 50 steps) is ~100x the cost of stage: fewer requests.
+            let count = method == "attribute" ? min(requests, 10) : requests
             for n in [1, clients] {
                 _ = try Self.run(socketPath, method: method, image: image, clients: 1, requests: 2)  // warm-up
                 let t0 = ProcessStats.monotonicSeconds()
-                let lat = try Self.run(socketPath, method: method, image: image, clients: n, requests: requests)
+                let lat = try Self.run(socketPath, method: method, image: image, clients: n, requests: count)
                 let wall = ProcessStats.monotonicSeconds() - t0
                 rows.append((method, n, lat, Double(lat.count) / wall))
             }
