@@ -129,4 +129,4 @@ public final class JobManager: @unchecked Sendable {
 
 /// glibc's `malloc_trim` (not exported by the Glibc module): returns free heap pages to the system.
 @_silgen_name("malloc_trim")
-private func releaseFreedHeapMemory(_ pad: Int) -> Int32
+func releaseFreedHeapMemory(_ pad: Int) -> Int32
