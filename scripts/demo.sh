@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline on this machine, from simulated pixels to a streamed explanation through the
-# daemon. Every step is cached in $OUT: a re-run reuses what is already built (delete a folder to redo it).
+# daemon. Every expensive step is cached in $OUT by content: it is redone only when the bytes of its inputs
+# or its settings changed since it last ran (fingerprints in $OUT/.stamps; delete that folder to redo all).
 set -euo pipefail
 BIN="$1"; OUT="$2"
 COUNT="${DEMO_COUNT:-300}"        # cohort size: 210 train / 45 val / 45 test
@@ -11,14 +12,26 @@ COHORT="$OUT/cohort"; STORE="$OUT/store"; SOCK="$OUT/capillary.sock"
 REAL=../shared/real-octa
 t0=$SECONDS
 step() { printf '\n\033[1m== %s\033[0m (%ss so far)\n' "$1" $((SECONDS - t0)); }
+# Content-keyed cache: `fingerprint` hashes files and folders (their bytes, in name order) and plain settings;
+# a step whose stored fingerprint equals the current one is reused.
+fingerprint() {
+  for x in "$@"; do
+    if [ -d "$x" ]; then find "$x" -type f -print0 | sort -z | xargs -0 cat | sha256sum
+    elif [ -f "$x" ]; then sha256sum < "$x"
+    else printf '%s\n' "$x"; fi
+  done | sha256sum | cut -c1-16
+}
+cached() { [ -f "$OUT/.stamps/$1" ] && [ "$(cat "$OUT/.stamps/$1")" = "$2" ] && echo "cached: $1 (inputs unchanged)"; }
+stamp() { mkdir -p "$OUT/.stamps"; printf '%s' "$2" > "$OUT/.stamps/$1"; }
 
 step "1. Simulate a cohort of $COUNT OCTA eyes (3x3 mm, 304 px) with DR pathology and ground truth"
-if [ -f "$COHORT/manifest.jsonl" ] && [ "$(wc -l < "$COHORT/manifest.jsonl")" -eq "$COUNT" ]; then
-  echo "cached: $COHORT"
-else
+K=$(fingerprint generate "$COUNT" "$SEED" "$BIN/capillary")
+if [ -f "$COHORT/manifest.jsonl" ] && cached cohort "$K"; then :; else
   rm -rf "$COHORT"
   "$BIN/capillary" generate --count "$COUNT" --seed "$SEED" --out "$COHORT"
+  stamp cohort "$K"
 fi
+IMAGES=$(fingerprint "$COHORT/images" "$COHORT/manifest.jsonl")
 
 step "2. Vessel graph of one eye (segmentation, skeleton, vessel/ICA/FAZ nodes, biomarkers)"
 EYE=$(grep '"split":"test"' "$COHORT/manifest.jsonl" | head -1 | sed 's/.*"path":"\([^"]*\)".*/\1/')
@@ -26,8 +39,11 @@ EYE=$(grep '"split":"test"' "$COHORT/manifest.jsonl" | head -1 | sed 's/.*"path"
 echo "graph: $OUT/eye.graph.json   overlay: $OUT/eye.overlay.png"
 
 step "3. Train the graph neural network (stages Healthy / NPDR / PDR from the graph)"
-if [ -d "$STORE/graphnet" ]; then echo "cached: $STORE/graphnet"; else
+K=$(fingerprint train-gnn "$IMAGES" "$SEED")
+if [ -d "$STORE/graphnet" ] && cached graphnet "$K"; then :; else
+  rm -rf "$STORE/graphnet"
   "$BIN/capillary" train-gnn --cohort "$COHORT" --store "$STORE" --seed "$SEED" --log "$OUT/gnn-train.jsonl"
+  stamp graphnet "$K"
 fi
 
 step "4. Evaluate the GNN and the biomarker baseline on the held-out test split"
@@ -39,9 +55,12 @@ step "5. Integrated gradients: which structures drove the GNN's decision for tha
     --heatmap "$OUT/eye.heatmap.png"
 
 step "6. Graph knowledge -> grounded Q&A for every eye (findings vs healthy ranges, IG weights)"
-if [ -f "$OUT/knowledge/train.json" ]; then echo "cached: $OUT/knowledge"; else
+K=$(fingerprint knowledge "$IMAGES" "$STORE/graphnet" "$SEED" "${DEMO_IG_STEPS:-16}")
+if [ -f "$OUT/knowledge/train.json" ] && cached knowledge "$K"; then :; else
+  rm -rf "$OUT/knowledge"
   "$BIN/capillary" knowledge --cohort "$COHORT" --store "$STORE" --out "$OUT/knowledge" --seed "$SEED" \
       --stage-source label --ig-steps "${DEMO_IG_STEPS:-16}"
+  stamp knowledge "$K"
 fi
 python3 - "$OUT/knowledge/test.json" <<'PY'
 import json, sys
@@ -52,13 +71,20 @@ for turn in rec["conversations"][-2:]:
 PY
 
 step "7. Train the student VLM twice on the same images and budget: FT (stage label only) and GFT (graph knowledge)"
-VLM_ARGS=(--config small --store "$STORE" --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED")
-if [ -d "$STORE/vlm-ft" ]; then echo "cached: $STORE/vlm-ft"; else
+VLM_SETTINGS=(--config small --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED")
+VLM_ARGS=(--store "$STORE" "${VLM_SETTINGS[@]}")
+K=$(fingerprint vlm-ft "$IMAGES" "${VLM_SETTINGS[@]}")
+if [ -d "$STORE/vlm-ft" ] && cached vlm-ft "$K"; then :; else
+  rm -rf "$STORE/vlm-ft"
   "$BIN/capillary" vlm-captions --cohort "$COHORT" --out "$OUT/labels.json" --style label
   "$BIN/capillary" train-vlm --data "$OUT/labels.json" --name vlm-ft --log "$OUT/vlm-ft-train.jsonl" "${VLM_ARGS[@]}"
+  stamp vlm-ft "$K"
 fi
-if [ -d "$STORE/vlm" ]; then echo "cached: $STORE/vlm"; else
+K=$(fingerprint vlm-gft "$IMAGES" "$OUT/knowledge" "${VLM_SETTINGS[@]}")
+if [ -d "$STORE/vlm" ] && cached vlm "$K"; then :; else
+  rm -rf "$STORE/vlm"
   "$BIN/capillary" train-vlm --data "$OUT/knowledge" --name vlm --log "$OUT/vlm-gft-train.jsonl" "${VLM_ARGS[@]}"
+  stamp vlm "$K"
 fi
 
 step "8. Evaluate both students on the held-out test split (stage from the Stage: line; facts with Knowledge's parser)"
