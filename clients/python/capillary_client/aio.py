@@ -10,7 +10,7 @@ import itertools
 import json
 
 from . import protocol
-from .client import _image
+from .client import _attribute_params, _image
 from .errors import (ClientError, ConnectionClosed, DaemonNotRunning, JobCancelled, JobFailed,
                      RequestCancelled, RPCError, error_from_response)
 
@@ -233,13 +233,7 @@ class AsyncClient:
 
     async def attribute(self, image, model=None, target=None, steps=None, top_k=None, heatmap=None, fov_mm=None):
         """As ``Client.attribute``: integrated gradients of a warm GNN's decision."""
-        params = {"image": _image(image, fov_mm)}
-        for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
-            if value is not None:
-                params[key] = value
-        if heatmap is not None:
-            params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
-        return await self.call("attribute", params)
+        return await self.call("attribute", _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
 
     async def models(self):
         """``models/list``."""

@@ -256,13 +256,7 @@ class Client:
         score, strongest features), per-type feature totals, edge sums and the convergence delta.
         ``target`` is a class name (default: the predicted class); ``heatmap`` is ``"base64"`` (PNG inline
         as ``result["heatmap"]["pngBase64"]``) or an absolute path the daemon writes the PNG to."""
-        params = {"image": _image(image, fov_mm)}
-        for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
-            if value is not None:
-                params[key] = value
-        if heatmap is not None:
-            params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
-        return self.call("attribute", params)
+        return self.call("attribute", _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
 
     def explain(self, image, fov_mm=None, **params):
         """Streams the explanation of ``image``: iterate to get each text delta as it is generated;
@@ -335,6 +329,17 @@ def _image(image, fov_mm):
     if fov_mm is not None:
         param["fovMM"] = fov_mm
     return param
+
+
+def _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm):
+    """The params of `attribute` (shared by the sync and asyncio clients); None leaves a field out."""
+    params = {"image": _image(image, fov_mm)}
+    for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
+        if value is not None:
+            params[key] = value
+    if heatmap is not None:
+        params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
+    return params
 
 
 def _result(kind, payload, method):
