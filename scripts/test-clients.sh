@@ -99,6 +99,10 @@ elif [ "$py_rc" -ne 0 ]; then
   exit 1
 fi
 
+# 2b. Bad-input sweep (issue 14): 3,000 seeded malformed, truncated, wrong-typed and random messages on one
+#     connection; every reply must carry its category's error code and the daemon must keep serving.
+python3 clients/testing/bad_input_sweep.py "$SOCK" --count 3000 --seed 1
+
 # 3. Node: node --test; a run that executed no test counts as a failure.
 node --test clients/node/test/daemon.test.js clients/node/test/streaming.test.js | tee "$WORK/node.tap" \
   | grep -E '^(not ok|# (tests|pass|fail))' || true
