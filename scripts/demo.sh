@@ -55,11 +55,11 @@ step "5. Integrated gradients: which structures drove the GNN's decision for tha
     --heatmap "$OUT/eye.heatmap.png"
 
 step "6. Graph knowledge -> grounded Q&A for every eye (findings vs healthy ranges, IG weights)"
-K=$(fingerprint knowledge "$IMAGES" "$STORE/graphnet" "$SEED" "${DEMO_IG_STEPS:-16}")
+K=$(fingerprint knowledge "$IMAGES" "$STORE/graphnet" "$SEED" "${DEMO_IG_STEPS:-16}" student-text)
 if [ -f "$OUT/knowledge/train.json" ] && cached knowledge "$K"; then :; else
   rm -rf "$OUT/knowledge"
   "$BIN/capillary" knowledge --cohort "$COHORT" --store "$STORE" --out "$OUT/knowledge" --seed "$SEED" \
-      --stage-source label --ig-steps "${DEMO_IG_STEPS:-16}"
+      --stage-source label --student-text --ig-steps "${DEMO_IG_STEPS:-16}"
   stamp knowledge "$K"
 fi
 python3 - "$OUT/knowledge/test.json" <<'PY'

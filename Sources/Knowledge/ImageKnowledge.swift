@@ -36,12 +36,15 @@ public struct KnowledgeBuilder: Sendable {
     public let classNames: [String]
     /// Seed of the phrasing choices.
     public let seed: UInt64
+    /// Whether the diagnosis answer quotes the graph model's class probabilities (the teacher's report).
+    /// Text for a student that sees only the image leaves them out: it has no graph model to quote.
+    public let quotesModel: Bool
 
     /// A builder for a stored model's references and classes.
     public init(references: [BiomarkerReference], classNames: [String], seed: UInt64,
-                thresholds: KnowledgeThresholds = KnowledgeThresholds()) {
+                thresholds: KnowledgeThresholds = KnowledgeThresholds(), quotesModel: Bool = true) {
         extractor = FindingExtractor(references: references, thresholds: thresholds)
-        self.classNames = classNames; self.seed = seed
+        self.classNames = classNames; self.seed = seed; self.quotesModel = quotesModel
     }
 
     /// Knowledge of one image.
@@ -54,7 +57,8 @@ public struct KnowledgeBuilder: Sendable {
         let findings = try extractor.findings(graph: graph, prediction: prediction, classNames: classNames, evidence: usable,
                                               statedStage: stateLabel ? label : nil)
         let turns = KnowledgeText.turns(findings, chooser: PhraseChooser(seed: seed, imageID: id),
-                                        attributionThreshold: extractor.thresholds.attributionShare, hasEvidence: usable != nil)
+                                        attributionThreshold: extractor.thresholds.attributionShare, hasEvidence: usable != nil,
+                                        quotesModel: quotesModel)
         return ImageKnowledge(id: id, imagePath: imagePath, split: split, label: label,
                               stage: findings.last { $0.subject == .stage }?.stage ?? "healthy", findings: findings,
                               turns: turns, evidenceSource: evidenceSource, hasEvidence: usable != nil)

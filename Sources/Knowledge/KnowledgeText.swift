@@ -19,11 +19,12 @@ public enum KnowledgeText {
 
     /// The five turns (FAZ, perfusion, vasculature, diagnosis, report) for `findings` (as returned by
     /// `FindingExtractor`; must hold one `.stage` finding). `attributionThreshold` is the share above which
-    /// an attribution clause is written (`KnowledgeThresholds.attributionShare`).
+    /// an attribution clause is written (`KnowledgeThresholds.attributionShare`). Without `quotesModel` the
+    /// diagnosis answer does not quote the graph model's class probabilities (text for an image-only student).
     public static func turns(_ findings: [Finding], chooser: PhraseChooser, attributionThreshold: Double = KnowledgeThresholds().attributionShare,
-                             hasEvidence: Bool) -> [InstructionTurn] {
+                             hasEvidence: Bool, quotesModel: Bool = true) -> [InstructionTurn] {
         var c = chooser
-        let a = answers(findings, &c, threshold: attributionThreshold, hasEvidence: hasEvidence)
+        let a = answers(findings, &c, threshold: attributionThreshold, hasEvidence: hasEvidence, quotesModel: quotesModel)
         return [InstructionTurn(question: fazQuestion, answer: a.faz),
                 InstructionTurn(question: perfusionQuestion, answer: a.perfusion),
                 InstructionTurn(question: vasculatureQuestion, answer: a.vasculature),
@@ -41,7 +42,7 @@ public enum KnowledgeText {
         return [faz, perf, vasc, diag, findings]
     }
 
-    static func answers(_ findings: [Finding], _ c: inout PhraseChooser, threshold: Double, hasEvidence: Bool)
+    static func answers(_ findings: [Finding], _ c: inout PhraseChooser, threshold: Double, hasEvidence: Bool, quotesModel: Bool = true)
         -> (faz: String, perfusion: String, vasculature: String, diagnosis: String, report: String) {
         let stageFinding = findings.first { $0.subject == .stage }
         let statedStage = stageFinding?.stage ?? "healthy"
@@ -71,7 +72,10 @@ public enum KnowledgeText {
 
         // Diagnosis.
         var diag = StageLine.render(statedStage == "npdr" ? .npdr : (statedStage == "pdr" ? .pdr : .healthy))
-        if stage != statedStage, let probs = stageFinding?.classProbabilities, let p = probs[stage] {
+        if !quotesModel {
+            // An image-only student has no graph model to quote; its answer goes from the stage to the findings.
+            diag += "\n"
+        } else if stage != statedStage, let probs = stageFinding?.classProbabilities, let p = probs[stage] {
             let others = probs.filter { $0.key != stage }.sorted { $0.key < $1.key }
                 .map { "\(FindingSentences.stageText($0.key)) \(percent($0.value))" }
             diag += "\n" + c.pick(["The graph model disagrees: it rates \(FindingSentences.stageText(stage)) most likely, at \(percent(p)) (\(others.joined(separator: ", "))).",
@@ -105,6 +109,7 @@ public enum KnowledgeText {
             diag += " " + FindingSentences.sentence(focus, stage: stage, threshold: threshold, &c)
         }
 
+        if !quotesModel { diag = diag.replacingOccurrences(of: "\n ", with: "\n") }
         let report = "FAZ: \(faz)\nPerfusion: \(perf)\nVasculature: \(vasc)\nImpression:\n\(diag)"
         return (faz, perf, vasc, diag, report)
     }

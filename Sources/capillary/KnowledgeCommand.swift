@@ -56,6 +56,9 @@ struct KnowledgeBuildCommand: ParsableCommand {
     @Option(name: .customLong("deviation-margin"),
             help: "Call a value abnormal only beyond the healthy p5-p95 range by this fraction of its width.")
     var deviationMargin: Double = KnowledgeThresholds().deviationMargin
+    @Flag(name: .customLong("student-text"),
+          help: "Text for an image-only student: the diagnosis answer does not quote the graph model's probabilities.")
+    var studentText = false
     @Option(help: "Attribution evidence: ig (integrated gradients of the predicted class) or none.")
     var attribution: String = "ig"
     @Option(name: .customLong("ig-steps"), help: "Gauss-Legendre steps of the integrated gradients.")
@@ -85,7 +88,7 @@ struct KnowledgeBuildCommand: ParsableCommand {
         var thresholds = KnowledgeThresholds()
         thresholds.deviationMargin = deviationMargin
         let builder = KnowledgeBuilder(references: m.storedConfig.healthyReferences, classNames: m.classNames, seed: seed,
-                                       thresholds: thresholds)
+                                       thresholds: thresholds, quotesModel: !studentText)
         let progress = ProgressBar(label: "knowledge", total: graphs.count)
         var images: [ImageKnowledge] = []
         var agree = 0

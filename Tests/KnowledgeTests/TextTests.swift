@@ -163,6 +163,31 @@ final class TextTests: XCTestCase {
     }
 }
 
+/// Text for an image-only student: no graph model to quote.
+final class StudentTextTests: XCTestCase {
+    func testStudentTextLeavesOutTheModelsProbabilitiesAndKeepsEveryFact() throws {
+        let g = Fixtures.diseasedGraph()
+        func k(_ quotes: Bool) throws -> ImageKnowledge {
+            try KnowledgeBuilder(references: Fixtures.references(), classNames: Fixtures.classNames, seed: 3, quotesModel: quotes)
+                .knowledge(id: "e", imagePath: "/e.png", split: "train", label: "npdr", graph: g,
+                           prediction: Fixtures.prediction("npdr", [0.1, 0.7, 0.2]), evidence: Fixtures.evidence(g), evidenceSource: "fixture")
+        }
+        let teacher = try k(true), student = try k(false)
+        XCTAssertTrue(teacher.turns[3].answer.contains("70%"), teacher.turns[3].answer)
+        for turn in student.turns {
+            XCTAssertFalse(turn.answer.contains("graph model") || turn.answer.contains("graph neural network") || turn.answer.contains("70%"), turn.answer)
+        }
+        let diag = student.turns[3].answer
+        XCTAssertTrue(diag.hasPrefix("Stage: NPDR\n") && !diag.contains("\n "), diag)
+        XCTAssertEqual(StageLine.parse(diag), .npdr)
+        // Same findings, and every answer still states exactly its facts.
+        XCTAssertEqual(student.facts, teacher.facts)
+        for (turn, stated) in zip(student.turns, KnowledgeText.statedFindings(student.findings)) {
+            XCTAssertEqual(FactParser().parse(turn.answer), Set(stated.map(\.fact)), turn.answer)
+        }
+    }
+}
+
 /// Stating the manifest label instead of the model's stage.
 final class StatedLabelTests: XCTestCase {
     func testLabelStageLineQuotesTheDisagreeingModel() throws {
