@@ -146,7 +146,7 @@ struct AttributeMethod {
         let totalAbs = a.totalAbsoluteNodeScore
         var top: [JSONValue] = []
         for s in a.topK(topK) {
-            guard let nodes = nodeSet(graph, s.nodeType), s.index < nodes.count, let t = a.nodeTypes[s.nodeType] else { continue }
+            guard let nodes = NodeType(name: s.nodeType)?.nodes(of: graph), s.index < nodes.count, let t = a.nodeTypes[s.nodeType] else { continue }
             let fs = t.featureScores[s.index]
             let strongest = fs.indices.sorted { abs(fs[$0]) > abs(fs[$1]) }.prefix(3)
             let sector = Int(nodes.sector[s.index]), quadrant = Int(nodes.quadrant[s.index])
@@ -182,15 +182,6 @@ struct AttributeMethod {
                 "relevant": ["count": .int(Int64(a.relevantSet.count)), "nodes": .int(Int64(a.rankedNodes().count)),
                              "fraction": .double(a.relevantFraction)],
                 "top": .array(top), "featureTotals": .object(totals), "edges": .object(edges)]
-    }
-
-    static func nodeSet(_ g: OCTAGraph, _ type: String) -> NodeSet? {
-        switch type {
-        case "vessel": return g.vessel
-        case "ica": return g.ica
-        case "faz": return g.faz
-        default: return nil
-        }
     }
 
     static func finite(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }

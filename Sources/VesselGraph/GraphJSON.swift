@@ -209,19 +209,7 @@ struct JSONWriter {
                 if k > 0 { b[u] = 0x2C; u += 1 }
                 var x = Int64(a[k])
                 if x < 0 { b[u] = 0x2D; u += 1; x = -x }
-                if x < 10 { b[u] = UInt8(0x30 + x); u += 1; continue }
-                var digits = 1, t = x
-                while t >= 100 { digits += 2; t /= 100 }
-                if t >= 10 { digits += 1 }
-                var i = u + digits
-                while x >= 10 {
-                    let r = Int(x % 100) * 2
-                    x /= 100
-                    b[i - 1] = pairs[r + 1]; b[i - 2] = pairs[r]
-                    i -= 2
-                }
-                if x > 0 { b[i - 1] = UInt8(0x30 + x) }
-                u += digits
+                Self.writeDigits(x, b, &u, pairs)
             }
         }
         b[u] = 0x5D; u += 1
