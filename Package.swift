@@ -3,6 +3,7 @@
 // Data flows one way: Retina -> VesselGraph -> GraphNet -> Attribution -> Knowledge -> VLM;
 // the daemon (RPC + Daemon) serves it all. Lower modules never import higher ones.
 import PackageDescription
+import Foundation
 
 let package = Package(
     name: "Capillary",
@@ -73,3 +74,19 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// MPI scale-out (issue 15, mpi/, docs/SCALING.md): only with CAPILLARY_MPI=1 (`make mpi`), so a plain
+// `swift build` neither needs Open MPI nor sees these targets. Same package and build folder: the MPI build
+// compiles just these targets on top of the modules the plain build already compiled.
+if ProcessInfo.processInfo.environment["CAPILLARY_MPI"] == "1" {
+    package.products.append(.executable(name: "capillary-mpi", targets: ["capillary-mpi"]))
+    package.targets += [
+        .systemLibrary(name: "CMPI", path: "mpi/Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "MessagePassing", dependencies: ["CMPI"], path: "mpi/Sources/MessagePassing"),
+        .executableTarget(name: "capillary-mpi", dependencies: [
+            "MessagePassing", "Common", "Tensors", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution", "Knowledge",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "mpi/Sources/capillary-mpi"),
+    ]
+}
+

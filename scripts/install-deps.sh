@@ -6,6 +6,15 @@ set -euo pipefail
 # Packages needed to build and test. Optional extras are added by flags below.
 packages=(pkg-config libuv1-dev libjansson-dev libopenblas-dev libpng-dev socat neovim)
 
+# --mpi: Open MPI (headers, libmpi and mpirun) for the separate mpi/ package (`capillary-mpi`, `make mpi`).
+# The plain build never needs it; only the MPI build and its test ask for it.
+for arg in "$@"; do
+  case "$arg" in
+    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "install-deps: unknown option $arg (known: --mpi)" >&2; exit 2 ;;
+  esac
+done
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

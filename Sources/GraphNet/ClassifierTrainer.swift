@@ -58,11 +58,15 @@ public enum ClassifierTrainer {
     ///   - logits: logits [indices.count, C] of the given samples of a split, in that order; `mode` says
     ///     whether dropout is on. Called under the caller's thread grad mode (training: enabled).
     ///   - progress: called after every epoch.
-    /// - Throws: `GraphNetError.invalidOption` for bad options, `.badCohort` for an empty split.
+    ///   - parallel: data-parallel training across processes (each runs this with the same arguments, takes
+    ///     its shard of every batch, and the gradients are summed before clipping); nil = this process alone.
+    /// - Throws: `GraphNetError.invalidOption` for bad options, `.badCohort` for an empty split; whatever
+    ///   `parallel`'s transport throws.
     public static func train(module: Module, classNames: [String], trainLabels: [Int], valLabels: [Int],
                              options: TrainingOptions,
                              logits: (_ split: DatasetSplitKind, _ indices: [Int], _ mode: ForwardMode) throws -> Tensor,
-                             progress: (EpochReport) -> Void = { _ in }) throws -> TrainingSummary {
+                             progress: (EpochReport) -> Void = { _ in },
+                             parallel: DataParallelism? = nil) throws -> TrainingSummary {
         try options.validate()
         guard !trainLabels.isEmpty else { throw GraphNetError.badCohort(path: "<training split>", reason: "no training samples") }
         guard !valLabels.isEmpty else { throw GraphNetError.badCohort(path: "<validation split>", reason: "no validation samples") }
@@ -80,6 +84,7 @@ public enum ClassifierTrainer {
         var history: [EpochReport] = []
         let start = Date()
         var step: UInt64 = 0
+        try parallel?.copyFromRoot(module.stateDict().map(\.tensor))
         for epoch in 0..<options.epochs {
             let t0 = Date()
             opt.learningRate = options.schedule.rate(base: options.learningRate, epoch: epoch, epochs: options.epochs)
@@ -92,18 +97,30 @@ public enum ClassifierTrainer {
                 // A trailing batch of one would make the loss noisy for nothing; fold it into the next epoch.
                 if idx.count == 1 && order.count > 1 { continue }
                 step += 1
-                let out = try logits(.train, idx, .training(dropoutSeed: options.seed &* 1_000_003 &+ step))
-                var targets: [Float] = [], weights: [Float] = []
-                for k in idx {
-                    targets += options.labelSmoothing.target(trainLabels[k], classes: c)
-                    weights.append(classWeight[trainLabels[k]])
-                }
-                let loss = Tensor.crossEntropy(logits: out, targetProbabilities: targets, sampleWeights: weights)
+                // Data-parallel: this process's block of the batch, its loss weighted by its share of the batch's
+                // total sample weight, so the summed gradients equal those of the whole batch in one process.
+                let mine = parallel?.shard(idx) ?? idx
                 opt.zeroGrad()
-                loss.backward()
+                var lossValue: Float = 0
+                if !mine.isEmpty {
+                    let out = try logits(.train, mine, .training(dropoutSeed: options.seed &* 1_000_003 &+ step))
+                    var targets: [Float] = [], weights: [Float] = []
+                    for k in mine {
+                        targets += options.labelSmoothing.target(trainLabels[k], classes: c)
+                        weights.append(classWeight[trainLabels[k]])
+                    }
+                    var loss = Tensor.crossEntropy(logits: out, targetProbabilities: targets, sampleWeights: weights)
+                    if parallel != nil {
+                        let total = idx.reduce(0.0) { $0 + Double(classWeight[trainLabels[$1]]) }
+                        loss = loss * Float(weights.reduce(0.0) { $0 + Double($1) } / total)
+                    }
+                    loss.backward()
+                    lossValue = loss.item
+                }
+                if let parallel { lossValue = try parallel.sumAcrossProcesses(params, [lossValue])[0] }
                 if options.gradientClip > 0 { _ = clipGradNorm(params, maxNorm: options.gradientClip) }
                 opt.step()
-                lossSum += Double(loss.item); batches += 1
+                lossSum += Double(lossValue); batches += 1
             }
             let (metrics, valLoss) = try evaluate(classNames: classNames, labels: valLabels) { try logits(.val, $0, .inference) }
             let bal = metrics.balancedAccuracy

@@ -6,11 +6,13 @@ import VesselGraph
 /// Trains a `StagingModel` from labelled graphs: fits the normaliser and the healthy reference ranges on
 /// the training graphs only, then runs `ClassifierTrainer` with disjoint-union mini-batches.
 public enum GraphNetTraining {
-    /// A trained model and how training went.
+    /// A trained model and how training went. `parallel`: data-parallel across processes (see
+    /// `ClassifierTrainer.train`); nil = this process alone.
     /// - Throws: `GraphNetError` (bad options, empty split, unlabelled graph, feature mismatch).
     public static func train(train: [LabeledGraph], val: [LabeledGraph], architecture: GraphNetConfig,
                              options: TrainingOptions, scheme: LabelScheme, builder: VesselGraphConfig = VesselGraphConfig(),
-                             progress: (EpochReport) -> Void = { _ in }) throws -> (model: StagingModel, summary: TrainingSummary) {
+                             progress: (EpochReport) -> Void = { _ in },
+                             parallel: DataParallelism? = nil) throws -> (model: StagingModel, summary: TrainingSummary) {
         let trainLabels = try labels(train), valLabels = try labels(val)
         let normalizer = try FeatureNormalizer(fitting: train.map(\.graph))
         var arch = architecture
@@ -29,7 +31,7 @@ public enum GraphNetTraining {
             logits: { split, idx, mode in
                 let src = split == .train ? trainGraphs : valGraphs
                 return model.network.forward(try model.batch(idx.map { src[$0] }), mode: mode)
-            }, progress: progress)
+            }, progress: progress, parallel: parallel)
         return (model, summary)
     }
 

@@ -104,6 +104,9 @@ public final class VLMTrainer {
     public let checkpointPath: String?
     /// Steps completed so far (restored from a checkpoint).
     public private(set) var step = 0
+    /// Data-parallel training across processes: each takes its shard of every batch, the gradients are summed
+    /// before clipping, and all start from process 0's weights. nil (default) = this process alone.
+    public var parallel: DataParallelism?
 
     /// A trainer. `alignment` may have no examples (stage 1 then uses `instruction`).
     /// - Throws: `VLMError.invalidOption` for empty data or bad options; checkpoint read errors.
@@ -162,7 +165,7 @@ public final class VLMTrainer {
     /// Trains until both stages are done or `cancel` is set (checked before every step). `progress` is
     /// called after every step. Writes a checkpoint every `checkpointEvery` steps, at each stage end and on
     /// cancel.
-    /// - Throws: checkpoint write errors.
+    /// - Throws: checkpoint write errors; whatever `parallel`'s transport throws.
     public func run(cancel: CancellationFlag? = nil, progress: ((TrainingProgress) -> Void)? = nil) throws -> TrainingOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         let resumedFrom = step
@@ -170,6 +173,7 @@ public final class VLMTrainer {
         var recent: [Float] = []
         var cancelled = false
         model.setTraining(true)
+        try parallel?.copyFromRoot(model.parameters())
         while step < options.totalSteps {
             if cancel?.isCancelled == true { cancelled = true; break }
             let (stage, _, _) = stageOf(step)
@@ -178,9 +182,25 @@ public final class VLMTrainer {
             let lr = learningRate(at: step)
             optimizer.learningRate = lr
             model.zeroGrad()
-            let (loss, _) = model.loss(batch: batch, images: corpus.images)
-            let value = loss.item
-            loss.backward()
+            var value: Float
+            if let parallel {
+                // This process's block of the batch, its mean loss weighted by its share of the batch's answer
+                // tokens, so the summed gradients equal those of the whole batch's mean in one process.
+                let mine = parallel.shard(batch)
+                let total = batch.reduce(0) { $0 + $1.answerTokenCount }
+                value = 0
+                if !mine.isEmpty, total > 0 {
+                    let (part, counted) = model.loss(batch: mine, images: corpus.images)
+                    let loss = part * (Float(counted) / Float(total))
+                    loss.backward()
+                    value = loss.item
+                }
+                value = try parallel.sumAcrossProcesses(model.parameters(), [value])[0]
+            } else {
+                let (loss, _) = model.loss(batch: batch, images: corpus.images)
+                value = loss.item
+                loss.backward()
+            }
             let norm = clipGradNorm(model.parameters(), maxNorm: options.clipNorm)
             optimizer.step()
             step += 1
@@ -239,5 +259,12 @@ extension TrainingOptions: CustomStringConvertible {
     /// The options that fix the data order and schedule (a checkpoint only resumes under the same ones).
     public var description: String {
         "align=\(alignmentSteps) instruct=\(instructionSteps) batch=\(batchSize) lr=\(learningRate) min=\(minLearningRate) warmup=\(warmupSteps)"
+    }
+}
+
+extension EncodedExample {
+    /// Answer tokens the loss averages over (targets i + 1 with the loss mask set), as `VLMModel.loss` counts them.
+    var answerTokenCount: Int {
+        ids.count < 2 ? 0 : (1..<ids.count).reduce(0) { $0 + (lossMask[$1] ? 1 : 0) }
     }
 }
