@@ -30,3 +30,12 @@ bench: build
 
 clean:
 	rm -rf .build $(DEMO_OUT)
+
+# MPI scale-out (issue 15, docs/SCALING.md): Open MPI is installed only for these targets and the test; the
+# plain build never needs it. `make mpi` builds capillary-mpi (CAPILLARY_MPI=1 adds its targets to Package.swift).
+.PHONY: mpi mpi-deps
+mpi-deps:
+	@bash scripts/install-deps.sh --mpi
+mpi: mpi-deps
+	CAPILLARY_MPI=1 $(SWIFT) build $(SWIFT_FLAGS) --product capillary-mpi
+test: mpi-deps

@@ -137,4 +137,7 @@ daemon_pid=""
 # (trace-cli-daemon.jsonl: the daemon that the CLI test started and stopped with `capillary daemon start`.)
 bash protocol/conformance/run.sh "$BIN" "$WORK" "$TRACE" "$WORK/trace-cli-daemon.jsonl"
 
+# 7. MPI scale-out (issue 15): capillary-mpi on 2 ranks vs the single-process commands; skips without mpirun.
+bash mpi/test/run.sh
+
 echo "test-clients: all client tests passed"
