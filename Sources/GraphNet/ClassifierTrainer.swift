@@ -122,7 +122,7 @@ public enum ClassifierTrainer {
                 opt.step()
                 lossSum += Double(lossValue); batches += 1
             }
-            let (metrics, valLoss) = try evaluate(classNames: classNames, labels: valLabels) { try logits(.val, $0, .inference) }
+            let (metrics, valLoss) = try evaluate(classNames: classNames, labels: valLabels, parallel: parallel) { try logits(.val, $0, .inference) }
             let bal = metrics.balancedAccuracy
             let isBest = best == nil || bal > best!.bal + 1e-12 || (abs(bal - best!.bal) <= 1e-12 && valLoss < best!.loss)
             if isBest { best = (bal, valLoss, epoch + 1, module.stateDict().map(\.tensor.array), metrics) }
@@ -144,10 +144,24 @@ public enum ClassifierTrainer {
     }
 
     /// Metrics and mean unweighted cross-entropy of a classifier over `labels.count` samples, predicted in
-    /// chunks of 64 without recording gradients.
-    public static func evaluate(classNames: [String], labels: [Int], chunk: Int = 64,
+    /// chunks of 64 without recording gradients. With `parallel`, each process predicts its block of the
+    /// samples and the probabilities are summed across processes (each row is one process's Float softmax plus
+    /// zeros, so the sum is exact and every process gets the same metrics).
+    /// - Throws: whatever `logits` or `parallel`'s transport throws.
+    public static func evaluate(classNames: [String], labels: [Int], chunk: Int = 64, parallel: DataParallelism? = nil,
                                 logits: ([Int]) throws -> Tensor) throws -> (Metrics, Double) {
-        let probs = try probabilities(count: labels.count, chunk: chunk, logits: logits)
+        let probs: [[Double]]
+        if let parallel {
+            let mine = parallel.shard(Array(labels.indices)), c = classNames.count, first = mine.first ?? 0
+            var flat = [Float](repeating: 0, count: labels.count * c)
+            for (r, row) in try probabilities(count: mine.count, chunk: chunk, logits: { try logits($0.map { mine[$0] }) }).enumerated() {
+                for k in 0..<c { flat[(first + r) * c + k] = Float(row[k]) }
+            }
+            flat = try parallel.sumAcrossProcesses([], flat)
+            probs = labels.indices.map { i in (0..<c).map { Double(flat[i * c + $0]) } }
+        } else {
+            probs = try probabilities(count: labels.count, chunk: chunk, logits: logits)
+        }
         var loss = 0.0
         for (p, y) in zip(probs, labels) { loss -= log(max(p[y], 1e-12)) }
         return (Metrics(labels: labels, probabilities: probs, classNames: classNames), loss / Double(max(labels.count, 1)))

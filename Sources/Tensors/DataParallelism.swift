@@ -12,7 +12,8 @@ public struct DataParallelism {
     public let size: Int
     /// Adds, element-wise across all processes, the gradients of `parameters` (in place; a parameter
     /// without a gradient counts as zeros and gets one) and `scalars`; returns the summed scalars.
-    /// Called once per optimizer step by every process, with the same parameters in the same order.
+    /// Called by every process at the same points, with the same parameters in the same order: once per
+    /// optimizer step, and with no parameters to gather per-sample results (e.g. validation probabilities).
     public let sumAcrossProcesses: (_ parameters: [Tensor], _ scalars: [Float]) throws -> [Float]
     /// Overwrites `tensors` with process 0's values (called once before the first step, so all processes
     /// start from bit-identical weights whatever their initialisation did).

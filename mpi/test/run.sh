@@ -30,7 +30,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 RUN=(mpirun -np 2 --oversubscribe --bind-to none)
 
 W="$(mktemp -d /tmp/capillary-mpi-test.XXXXXX)"
-trap 'rm -rf "$W"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 passed=0
 ok() { passed=$((passed + 1)); echo "test-mpi: ok: $*"; }
 fail() { echo "test-mpi: FAILED: $*" >&2; exit 1; }
@@ -67,7 +67,7 @@ grep -q "rank 1" "$W/kill.err" || { cat "$W/kill.err"; fail "kill test: the erro
 ok "killed rank 1: mpirun exit $rc, message: $(grep -m1 -o 'process rank 1[^.]*' "$W/kill.err" || true)"
 "${RUN[@]}" "$MPI" generate "${COHORT[@]}" --out "$W/kill" >"$W/log" 2>&1 || { cat "$W/log"; fail "rerun after the kill"; }
 grep -q "shard 0 of 2 already done in an earlier run: skipped" "$W/log" || { cat "$W/log"; fail "rerun did not skip the finished shard 0"; }
-diff -r "$W/ref" "$W/kill" >/dev/null || fail "rerun after the kill: cohort differs from capillary generate"
+diff -r "$W/ref" "$W/kill" >/dev/null || fail "rerun after the kill: cohort differs from capillary generate: $(diff -rq "$W/ref" "$W/kill" | head -3)"
 ok "rerun skipped finished shard 0, redid shard 1, same cohort as capillary generate"
 
 # 3. graph --cohort: 2 ranks vs capillary graph --cohort (graph JSON files + biomarkers.csv).

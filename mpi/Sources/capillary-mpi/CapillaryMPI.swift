@@ -15,7 +15,7 @@ struct CapillaryMPI: ParsableCommand {
             As root, Open MPI needs --allow-run-as-root; on fewer cores than ranks, --oversubscribe.
             """,
         subcommands: [MPITrainGNNCommand.self, MPITrainVLMCommand.self, MPIGenerateCommand.self, MPIGraphCommand.self,
-                      MPIKnowledgeCommand.self, MPIStageCommand.self])
+                      MPIKnowledgeCommand.self, MPIStageCommand.self, MPIBenchAllreduceCommand.self])
 }
 
 /// Runs one command body as an MPI job: initialises MPI, and when a rank fails, prints the error with its rank
@@ -46,10 +46,14 @@ enum MPIJob {
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
     }
 
-    /// Sum over ranks of each rank's CPU seconds (an allreduce; every rank must call it).
-    static func totalCPUSeconds(_ comm: Communicator) throws -> Double {
-        var v = [Int64(cpuSeconds() * 1e6)]
-        try comm.allreduceSum(&v)
-        return Double(v[0]) / 1e6
+    /// CPU seconds since `start` (a `cpuSeconds()` reading) summed over the ranks and of the busiest rank
+    /// (two allreduces; every rank must call it). On shared cores the busiest rank's CPU time is the critical
+    /// path that wall time would show on dedicated ones.
+    static func cpuAcrossRanks(_ comm: Communicator, since start: Double) throws -> (total: Double, maxRank: Double) {
+        let mine = Int64((cpuSeconds() - start) * 1e6)
+        var sum = [mine], peak = [mine]
+        try comm.allreduceSum(&sum)
+        try comm.allreduceMax(&peak)
+        return (Double(sum[0]) / 1e6, Double(peak[0]) / 1e6)
     }
 }

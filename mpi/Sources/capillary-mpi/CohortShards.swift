@@ -84,6 +84,18 @@ struct CohortShards {
     /// Removes the shard folder (rank 0, after a successful merge).
     func finish() { try? FileManager.default.removeItem(atPath: folder) }
 
+    /// Removes the temporary files that Foundation's atomic writes (`.dat.nosync*`, renamed into place when
+    /// complete) leave behind when their process is killed mid-write, so that a rerun after a dead rank leaves
+    /// the same folder as an uninterrupted run. Call on one rank while no rank writes (before a barrier).
+    static func removeAtomicWriteLeftovers(in folders: [String]) {
+        let fm = FileManager.default
+        for folder in folders {
+            for name in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".dat.nosync") {
+                try? fm.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+            }
+        }
+    }
+
     static func write(_ data: Data, to path: String) throws {
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
         catch { throw ShardError.io(path: path, reason: "cannot write: \(error.localizedDescription)") }

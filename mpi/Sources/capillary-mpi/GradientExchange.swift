@@ -11,7 +11,7 @@ final class GradientExchange {
     private(set) var bytesPerStep = 0
     /// Allreduce calls so far (one per optimizer step).
     private(set) var steps = 0
-    /// Wall seconds inside MPI_Allreduce (includes waiting for slower ranks).
+    /// Wall seconds inside MPI_Allreduce, steps and validation exchanges (includes waiting for slower ranks).
     private(set) var allreduceSeconds = 0.0
     private var buffer: [Float] = []
 
@@ -42,8 +42,8 @@ final class GradientExchange {
         let t0 = DispatchTime.now().uptimeNanoseconds
         try comm.allreduceSum(&buffer)
         allreduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        bytesPerStep = n * MemoryLayout<Float>.size
-        steps += 1
+        // Optimizer steps carry parameters; a parameter-less call (the validation probabilities) is not a step.
+        if !parameters.isEmpty { bytesPerStep = n * MemoryLayout<Float>.size; steps += 1 }
         o = 0
         buffer.withUnsafeBufferPointer { b in
             for (k, p) in parameters.enumerated() {

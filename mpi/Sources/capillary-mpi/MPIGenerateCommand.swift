@@ -26,13 +26,14 @@ struct MPIGenerateCommand: ParsableCommand {
         if let problem = config.validationError() { throw ValidationError(problem) }
         let mix = try StageMix(parsing: stages)
         try MPIJob.run { comm in
-            let t0 = Date()
+            let t0 = Date(), cpu0 = MPIJob.cpuSeconds()
             if comm.isRoot {
                 for sub in ["", "images", "masks", "meta"] {
                     let p = (out as NSString).appendingPathComponent(sub)
                     do { try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true) }
                     catch { throw CohortError.io(path: p, reason: "cannot create folder: \(error.localizedDescription)") }
                 }
+                CohortShards.removeAtomicWriteLeftovers(in: ["images", "masks", "meta"].map { (out as NSString).appendingPathComponent($0) })
             }
             try comm.barrier()
             let shards = try CohortShards(comm: comm, folder: (out as NSString).appendingPathComponent(".mpi-shards"),
@@ -60,10 +61,11 @@ struct MPIGenerateCommand: ParsableCommand {
                 try errors.check()
                 MPIJob.note(comm, "shard \(comm.rank): \(mine.count) eyes", everyRank: true)
             }
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             if comm.isRoot {
                 try CohortManifest(root: out, entries: eyes.map { CohortGenerator.entry(for: $0, fovMM: fovMM) }).save()
                 shards.finish()
-                print(String(format: "wrote %d images to %@ on %d ranks in %.1f s", count, out, comm.size, Date().timeIntervalSince(t0)))
+                print(String(format: "wrote %d images to %@ on %d ranks in %.1f s; CPU %.1f s all ranks, %.1f s busiest rank", count, out, comm.size, Date().timeIntervalSince(t0), cpu.total, cpu.maxRank))
             }
         }
     }

@@ -32,7 +32,7 @@ struct MPIGraphCommand: ParsableCommand {
         encoder.outputFormatting = [.sortedKeys]  // key order must not depend on the process's hash seed
         let configText = String(decoding: (try? encoder.encode(builderConfig)) ?? Data(), as: UTF8.self)
         try MPIJob.run { comm in
-            let t0 = Date()
+            let t0 = Date(), cpu0 = MPIJob.cpuSeconds()
             let manifest = try CohortManifest.load(path: (cohort as NSString).appendingPathComponent("manifest.jsonl"))
             // Paths and fields of view exactly as `capillary graph --cohort` resolves them.
             let files = manifest.entries.map { $0.path.hasPrefix("/") ? $0.path : (cohort as NSString).appendingPathComponent($0.path) }
@@ -40,6 +40,7 @@ struct MPIGraphCommand: ParsableCommand {
             if comm.isRoot {
                 do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
                 catch { throw ShardError.io(path: folder, reason: "cannot create: \(error.localizedDescription)") }
+                CohortShards.removeAtomicWriteLeftovers(in: [folder])
             }
             try comm.barrier()
             let shards = try CohortShards(comm: comm, folder: (folder as NSString).appendingPathComponent(".mpi-shards"),
@@ -68,6 +69,7 @@ struct MPIGraphCommand: ParsableCommand {
                 try CohortShards.write(Data(rows.map { $0 + "\n" }.joined().utf8), to: shards.file("rows", shard: comm.rank))
                 MPIJob.note(comm, "shard \(comm.rank): \(mine.count) images", everyRank: true)
             }
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             guard comm.isRoot else { return }
             var byIndex: [Int: (ok: Bool, text: String)] = [:]
             for s in 0..<comm.size {
@@ -87,8 +89,8 @@ struct MPIGraphCommand: ParsableCommand {
             shards.finish()
             let failed = rows.filter { !$0.ok }.map(\.text)
             for e in failed { FileHandle.standardError.write(Data("capillary-mpi: \(e)\n".utf8)) }
-            print(String(format: "%d/%d images -> %@ (%.1f s on %d ranks)", rows.count - failed.count, files.count, folder,
-                         Date().timeIntervalSince(t0), comm.size))
+            print(String(format: "%d/%d images -> %@ (%.1f s on %d ranks; CPU %.1f s all ranks, %.1f s busiest rank)", rows.count - failed.count, files.count, folder,
+                         Date().timeIntervalSince(t0), comm.size, cpu.total, cpu.maxRank))
             if !failed.isEmpty { throw ShardError.failedEntries(failed) }
         }
     }

@@ -32,7 +32,7 @@ struct MPIKnowledgeCommand: ParsableCommand {
         guard attribution == "ig" || attribution == "none" else { throw ValidationError("--attribution must be ig or none, got \(attribution)") }
         guard igSteps >= 2 else { throw ValidationError("--ig-steps must be >= 2, got \(igSteps)") }
         try MPIJob.run { comm in
-            let t0 = Date()
+            let t0 = Date(), cpu0 = MPIJob.cpuSeconds()
             var v: [Int64] = [0]
             if comm.isRoot { v[0] = Int64(try ModelStore(root: store).load(StagingModel.self, name: model).info.version) }
             try comm.allreduceMax(&v)
@@ -74,6 +74,7 @@ struct MPIKnowledgeCommand: ParsableCommand {
                 _ = try KnowledgeExport.write(images, to: shardFolder(comm.rank))
                 MPIJob.note(comm, "shard \(comm.rank): \(images.count) images", everyRank: true)
             }
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             guard comm.isRoot else { return }
             let order = Dictionary(manifest.entries.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
             var records: [(index: Int, line: Data, object: [String: Any])] = []
@@ -105,7 +106,7 @@ struct MPIKnowledgeCommand: ParsableCommand {
             try CohortShards.write(lines(records.map(\.line)), to: all)
             for s in 0..<comm.size { try? FileManager.default.removeItem(atPath: shardFolder(s)) }
             shards.finish()
-            print(String(format: "%d images -> %@ (%.1f s on %d ranks); splits: %@", records.count, outPath, Date().timeIntervalSince(t0), comm.size,
+            print(String(format: "%d images -> %@ (%.1f s on %d ranks; CPU %.1f s all ranks, %.1f s busiest rank); splits: %@", records.count, outPath, Date().timeIntervalSince(t0), comm.size, cpu.total, cpu.maxRank,
                          bySplit.keys.sorted().map { "\($0) \(bySplit[$0]!.count)" }.joined(separator: ", ")))
             for f in files + [all] { print("wrote \(f)") }
         }

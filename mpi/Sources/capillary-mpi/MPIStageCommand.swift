@@ -22,7 +22,7 @@ struct MPIStageCommand: ParsableCommand {
 
     func run() throws {
         try MPIJob.run { comm in
-            let t0 = Date()
+            let t0 = Date(), cpu0 = MPIJob.cpuSeconds()
             // Rank 0 picks the version so that a model stored mid-job cannot split the ranks between two versions.
             var v: [Int64] = [0]
             if comm.isRoot { v[0] = Int64(try version ?? ModelStore(root: store).load(StagingModel.self, name: name).info.version) }
@@ -58,6 +58,7 @@ struct MPIStageCommand: ParsableCommand {
                 try CohortShards.write(Data(lines.map { $0 + "\n" }.joined().utf8), to: shards.file("predictions", shard: comm.rank))
                 MPIJob.note(comm, "shard \(comm.rank): \(mine.count) images", everyRank: true)
             }
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             guard comm.isRoot else { return }
             var byIndex: [Int: Substring] = [:]
             for s in 0..<comm.size {
@@ -74,8 +75,8 @@ struct MPIStageCommand: ParsableCommand {
             }
             try CohortShards.write(Data(ordered.map { $0 + "\n" }.joined().utf8), to: out)
             shards.finish()
-            print(String(format: "staged %d images with %@ v%d -> %@ (%.1f s on %d ranks)", ordered.count, info.name, info.version, out,
-                         Date().timeIntervalSince(t0), comm.size))
+            print(String(format: "staged %d images with %@ v%d -> %@ (%.1f s on %d ranks; CPU %.1f s all ranks, %.1f s busiest rank)", ordered.count, info.name, info.version, out,
+                         Date().timeIntervalSince(t0), comm.size, cpu.total, cpu.maxRank))
         }
     }
 }

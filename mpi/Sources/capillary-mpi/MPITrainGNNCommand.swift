@@ -69,11 +69,10 @@ struct MPITrainGNNCommand: ParsableCommand {
                                              r.validation.balancedAccuracy, r.seconds, r.isBest ? " *" : ""))
                 }, parallel: exchange.parallelism)
             let seconds = Date().timeIntervalSince(t0)
-            var cpu = [Int64((MPIJob.cpuSeconds() - cpu0) * 1e6)]
-            try comm.allreduceSum(&cpu)
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             var report: [String: Any] = [
                 "event": "trained", "model": "gnn", "ranks": comm.size, "train_seconds": seconds,
-                "cpu_seconds_all_ranks": Double(cpu[0]) / 1e6, "steps": exchange.steps,
+                "cpu_seconds_all_ranks": cpu.total, "cpu_seconds_max_rank": cpu.maxRank, "steps": exchange.steps,
                 "allreduce_bytes_per_step": exchange.bytesPerStep, "allreduce_seconds_rank0": exchange.allreduceSeconds,
                 "parameters": m.network.parameterCount, "best_epoch": summary.bestEpoch, "epochs_run": summary.epochsRun,
                 "val_balanced_accuracy": summary.validation.balancedAccuracy,

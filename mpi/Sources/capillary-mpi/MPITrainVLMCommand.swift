@@ -68,8 +68,7 @@ struct MPITrainVLMCommand: ParsableCommand {
                 if p.step == 1 || p.step % 10 == 0 || p.step == p.totalSteps { MPIJob.note(comm, p.line) }
             }
             let seconds = Date().timeIntervalSince(t0)
-            var cpu = [Int64((MPIJob.cpuSeconds() - cpu0) * 1e6)]
-            try comm.allreduceSum(&cpu)
+            let cpu = try MPIJob.cpuAcrossRanks(comm, since: cpu0)
             if comm.isRoot {
                 let metrics: [String: Any] = [
                     "final_loss": Double(outcome.finalLoss), "steps": outcome.stepsDone,
@@ -81,7 +80,7 @@ struct MPITrainVLMCommand: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: work)
                 let report: [String: Any] = [
                     "event": "trained", "model": "vlm", "ranks": comm.size, "train_seconds": seconds,
-                    "cpu_seconds_all_ranks": Double(cpu[0]) / 1e6, "steps": exchange.steps, "resumed_from": outcome.resumedFrom,
+                    "cpu_seconds_all_ranks": cpu.total, "cpu_seconds_max_rank": cpu.maxRank, "steps": exchange.steps, "resumed_from": outcome.resumedFrom,
                     "allreduce_bytes_per_step": exchange.bytesPerStep, "allreduce_seconds_rank0": exchange.allreduceSeconds,
                     "parameters": model.parameterCount, "final_loss": Double(outcome.finalLoss), "path": dir,
                 ]
