@@ -12,3 +12,4 @@ mkdir -p bench-out
 "$BIN/capillary" bench-gnn --cohort bench-out/gnn-cohort --out bench-out/gnn.json    # GraphNet: s/epoch of 1,000 graphs, ms/graph at batch 1 and 64
 "$BIN/capillary" bench-daemon --out bench-out/daemon.json   # Daemon: graph/stage p50/p99, explain TTFT and tokens/s (1 and 8 clients), RSS with default models
 "$BIN/capillary" bench-attribution --out bench-out/attribution.json   # Attribution: ms for 50-step IG on one graph, batched vs step by step
+if [ -x "$BIN/capillary-mpi" ] && command -v mpirun >/dev/null; then python3 mpi/bench.py "$BIN" --out bench-out/scaling.json && python3 mpi/project.py bench-out/scaling.json; else echo "bench: capillary-mpi or mpirun missing (make mpi): MPI scaling skipped"; fi   # MPI: 1 vs 2 ranks, allreduce bytes/step, 16-256 rank projection (docs/SCALING.md)
