@@ -6,7 +6,8 @@
 #   stage --cohort writes the same predictions on 2 ranks as on 1,
 #   a rank killed mid-job fails the job loudly (non-zero exit naming rank 1) and a rerun skips the finished shard,
 #   train-gnn and train-vlm on 2 ranks give the weights of single-process `capillary train-gnn|train-vlm` with the
-#   same global batch (compare_weights.py: relative 1e-5; a negative control shows the bound discriminates).
+#   same global batch (compare_weights.py: relative 1e-5; a negative control shows the bound discriminates),
+#   and a 2-rank train-vlm killed mid-run resumes from rank 0's checkpoint to the same weights.
 # Skips (exit 0, with the reason) when mpirun is absent: install it with scripts/install-deps.sh --mpi.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -115,5 +116,28 @@ d="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["d_model"])
 python3 mpi/test/compare_weights.py "$W/v1/vlm/v1/weights.safetensors" "$W/v2/vlm/v1/weights.safetensors" --rtol 1e-5 \
   --zero-gradient "blocks.*.qkv.bias:$d:$((2 * d))" --atol 0.032 || fail "train-vlm: 2-rank weights differ from capillary train-vlm"
 ok "train-vlm: 2 ranks = 1 process within 1e-5 (key bias within 2 lr steps)"
+
+# 8. train-vlm killed mid-run on 2 ranks (after rank 0's checkpoint at step 20 or earlier), rerun: every rank
+#    resumes from rank 0's checkpoint and the weights match an uninterrupted single-process run of 63 steps
+#    (key-bias bound 2 lr x 63 steps = 0.252; the kill lands between steps 20 and 63).
+RES=(--data "$W/k1" --config tiny --align-steps 3 --steps 60 --batch 6 --warmup 1 --vocab 300 --lr 2e-3 --checkpoint-every 2)
+"$CAP" train-vlm "${RES[@]}" --store "$W/r1" >/dev/null 2>&1
+"${RUN[@]}" "$MPI" train-vlm "${RES[@]}" --store "$W/r2" >/dev/null 2>"$W/r2.err" &
+mpirun_pid=$!
+for _ in $(seq 1 1200); do
+  [ -f "$W/r2/vlm/checkpoint/checkpoint.safetensors" ] && grep -q "step 20/" "$W/r2.err" && break
+  sleep 0.05
+done
+victim="$(pgrep -P "$mpirun_pid" | tail -1 || true)"
+[ -n "$victim" ] || fail "resume test: no rank to kill (did the run end already?)"
+kill -KILL "$victim"
+set +e; wait "$mpirun_pid"; rc=$?; set -e
+[ "$rc" -ne 0 ] || fail "resume test: mpirun exited 0 although a rank was killed"
+"${RUN[@]}" "$MPI" train-vlm "${RES[@]}" --store "$W/r2" >"$W/r2.json" 2>"$W/log" || { cat "$W/log"; fail "train-vlm rerun after the kill"; }
+resumed="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["resumed_from"])' "$W/r2.json")"
+[ "$resumed" -gt 0 ] || fail "resume test: the rerun did not resume from a checkpoint"
+python3 mpi/test/compare_weights.py "$W/r1/vlm/v1/weights.safetensors" "$W/r2/vlm/v1/weights.safetensors" --rtol 1e-5 \
+  --zero-gradient "blocks.*.qkv.bias:$d:$((2 * d))" --atol 0.252 || fail "train-vlm resumed on 2 ranks differs from 1 uninterrupted process"
+ok "train-vlm killed on 2 ranks (mpirun exit $rc), resumed from step $resumed, = 1 uninterrupted process within 1e-5"
 
 echo "$passed passed (test-mpi)"
