@@ -221,7 +221,6 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // Vessel nodes.
         let vesselFootprints = Self.group(owner, count: segs.count)
         var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
-        var totalLengthPX = 0.0
         var pathOffset = 0
         var rs: [Double] = []   // radii along one segment, px (one buffer reused for all segments)
         for (s, seg) in segs.enumerated() {
@@ -236,7 +235,6 @@ public struct VesselGraphBuilder: Codable, Sendable {
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
-            totalLengthPX += seg.lengthPX
             let mid = Int(seg.path[seg.path.count / 2])
             let mx = Double(mid % w), my = Double(mid / w)
             let row: [Float] = [
@@ -319,7 +317,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let vesselCount = mask.reduce(0) { $0 + Int($1) }
         var bio: [String: Double] = [
             "perfusion_density": Double(vesselCount) / Double(n),
-            "skeleton_length_density_mm_per_mm2": totalLengthPX * px / fieldMM2,
+            "skeleton_length_density_mm_per_mm2": Biomarkers.chainLengthPX(traced.skeleton, pixels: skeletonPixels, width: w, height: h) * px / fieldMM2,
             "fractal_dimension": Biomarkers.boxCountingDimension(skeletonPixels, width: w, height: h),
             "faz_found": hasFAZ ? 1 : 0,
             "faz_area_mm2": fazShape.map { $0.areaPX * px * px } ?? 0,
