@@ -38,12 +38,18 @@ enum Biomarkers {
         while s <= min(w, h) / 4 { sizes.append(s); s *= 2 }
         guard sizes.count >= 3 else { return 0 }
         var xs: [Double] = [], ys: [Double] = []
+        // Coordinates once; box sizes are powers of two, so box indices are shifts (no divisions per pixel).
+        var px = [Int32](repeating: 0, count: pixels.count), py = px
+        for (k, p) in pixels.enumerated() { px[k] = p % Int32(w); py[k] = p / Int32(w) }
+        var hit = [Bool]()
         for s in sizes {
+            let shift = Int32(s.trailingZeroBitCount)
             let bw = (w + s - 1) / s, bh = (h + s - 1) / s
-            var hit = [Bool](repeating: false, count: bw * bh)
+            hit.removeAll(keepingCapacity: true)
+            hit.append(contentsOf: repeatElement(false, count: bw * bh))
             var count = 0
-            for p in pixels {
-                let b = (Int(p) / w / s) * bw + (Int(p) % w) / s
+            for k in 0..<pixels.count {
+                let b = Int(py[k] >> shift) * bw + Int(px[k] >> shift)
                 if !hit[b] { hit[b] = true; count += 1 }
             }
             xs.append(log(1 / Double(s))); ys.append(log(Double(count)))

@@ -294,8 +294,10 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         var ii = Relation(name: "ica-ica", sourceType: "ica", targetType: "ica", source: [], target: [])
         var fi = Relation(name: "faz-ica", sourceType: "faz", targetType: "ica", source: [], target: [])
+        contacts.sortPartners()
         for a in 0..<(icaCount + 1) {
-            for (b, touches) in contacts.pairs(of: a) {
+            for (b32, touches) in contacts.pairs(of: a) {
+                let b = Int(b32)
                 if b == icaCount { fazICA.insert(Int32(a)); continue }
                 // Two regions meeting at a single pixel corner (diagonally across a branch point) are not neighbours.
                 guard touches >= 2 else { continue }
@@ -305,7 +307,8 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         for r in fazICA.sorted() { fi.source.append(0); fi.target.append(r) }
         var vi = Relation(name: "vessel-ica", sourceType: "vessel", targetType: "ica", source: [], target: [])
-        for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(Int32(r)) } }
+        vesselICA.sortPartners()
+        for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(r) } }
         var fv = Relation(name: "faz-vessel", sourceType: "faz", targetType: "vessel", source: [], target: [])
         for s in fazVessel.sorted() { fv.source.append(0); fv.target.append(s) }
         lap("features")
@@ -415,7 +418,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
     private func append(_ set: inout NodeSet, row: [Float], x: Double, y: Double, px: Double, grid: ETDRSGrid,
                         footprint: [Int32]) {
         set.count += 1
-        set.features.append(contentsOf: row.map { $0.isFinite ? $0 : 0 })
+        for v in row { set.features.append(v.isFinite ? v : 0) }   // no mapped copy per node
         set.xPX.append(Float(x)); set.yPX.append(Float(y))
         set.xMM.append(Float(x * px)); set.yMM.append(Float(y * px))
         set.sector.append(Int32(grid.sector(x: x, y: y)))
@@ -437,6 +440,12 @@ struct PairCounter {
         lists[a].append((b32, 1))
     }
 
-    /// Partners of `a` with their contact counts, sorted by partner.
-    func pairs(of a: Int) -> [(Int, Int)] { lists[a].sorted { $0.0 < $1.0 }.map { (Int($0.0), Int($0.1)) } }
+    /// Sorts every partner list by partner, in place (call once, after the last `add`).
+    mutating func sortPartners() {
+        for a in 0..<lists.count where lists[a].count > 1 { lists[a].sort { $0.0 < $1.0 } }
+    }
+
+    /// Partners of `a` with their contact counts (partner, count); sorted by partner after `sortPartners`.
+    /// The stored list itself, so no copy per call.
+    func pairs(of a: Int) -> [(Int32, Int32)] { lists[a] }
 }
