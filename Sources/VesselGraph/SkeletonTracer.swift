@@ -83,15 +83,19 @@ enum SkeletonTracer {
         // bits are only ever set for neighbours inside the image, so `p + offset[k]` is always valid.
         let pw = w + 2
         var padded = [UInt8](repeating: 0, count: pw * (h + 2))
-        var pixels: [Int32] = []
-        for y in 0..<h { for x in 0..<w where sk[y * w + x] != 0 { padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)) } }
+        var pixels: [Int32] = [], paddedIndex: [Int32] = []
+        for y in 0..<h {
+            for x in 0..<w where sk[y * w + x] != 0 {
+                padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)); paddedIndex.append(Int32((y + 1) * pw + x + 1))
+            }
+        }
         var code = [UInt8](repeating: 0, count: n)
         var nb = [UInt8](repeating: 0, count: n)
         let paddedOffset = [-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1]
         let offset = [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1]
         padded.withUnsafeBufferPointer { b in
-            for p32 in pixels {
-                let p = Int(p32), i = (p / w + 1) * pw + p % w + 1
+            for (j, p32) in pixels.enumerated() {
+                let p = Int(p32), i = Int(paddedIndex[j])
                 var c: UInt8 = 0
                 for k in 0..<8 where b[i + paddedOffset[k]] != 0 { c |= 1 << UInt8(k) }
                 code[p] = c

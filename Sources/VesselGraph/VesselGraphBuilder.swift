@@ -155,15 +155,18 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var vesselICA = PairCounter(count: segs.count)
         var fazVessel = Set<Int32>()
         let fazRegion = Int32(icaCount)
-        for p in 0..<n where owner[p] >= 0 {
-            let x = p % w, o = Int(owner[p])
-            // The four 4-neighbours' regions (-1 outside the image or outside every region).
-            let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
-            let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
-            if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
-            if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
-            if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
-            if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+        // Raster order by rows and columns (an integer division per pixel cost more than the test itself).
+        for y in 0..<h {
+            for x in 0..<w where owner[y * w + x] >= 0 {
+                let p = y * w + x, o = Int(owner[p])
+                // The four 4-neighbours' regions (-1 outside the image or outside every region).
+                let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
+                let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
+                if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
+                if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
+                if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
+                if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+            }
         }
 
         // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
@@ -180,12 +183,13 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
         var contacts = PairCounter(count: icaCount + 1)
-        for p in 0..<n {
-            let a = grown[p]
-            if a < 0 { continue }
-            let x = p % w, y = p / w
-            if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
-            if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+        for y in 0..<h {
+            for x in 0..<w {
+                let p = y * w + x, a = grown[p]
+                if a < 0 { continue }
+                if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+                if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+            }
         }
 
         // The FAZ's neighbours: every vessel and region within `fazNeighbourDistanceUM` of its border (a dark
@@ -379,39 +383,39 @@ public struct VesselGraphBuilder: Codable, Sendable {
     /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
                                    eightConnected: Bool, allowed: (Int) -> Bool) {
-        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends.
+        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends. Each
+        // entry carries its column, so the border tests need no division (one per pixel was a tenth of this
+        // function's time; the seeds pay it once here).
         let n = w * h
         var buffer = [Int32](repeating: 0, count: n + queue.count)
+        var columns = [Int32](repeating: 0, count: n + queue.count)
         var tail = queue.count
-        for (i, p) in queue.enumerated() { buffer[i] = p }
+        for (i, p) in queue.enumerated() { buffer[i] = p; columns[i] = p % Int32(w) }
         var head = 0
         labels.withUnsafeMutableBufferPointer { lab in
+          columns.withUnsafeMutableBufferPointer { col in
             buffer.withUnsafeMutableBufferPointer { q in
+                @inline(__always) func push(_ c: Int, _ x: Int, _ o: Int32) {
+                    lab[c] = o; q[tail] = Int32(c); col[tail] = Int32(x); tail += 1
+                }
                 while head < tail {
-                    let p = Int(q[head]); head += 1
-                    let x = p % w, o = lab[p]
+                    let p = Int(q[head]), x = Int(col[head]); head += 1
+                    let o = lab[p]
                     let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
-                    var c0 = -1, c1 = -1, c2 = -1, c3 = -1, c4 = -1, c5 = -1, c6 = -1, c7 = -1
-                    if left { c0 = p - 1 }
-                    if right { c1 = p + 1 }
-                    if up { c2 = p - w }
-                    if down { c3 = p + w }
+                    // Same neighbour order as before: W, E, N, S, then NW, NE, SW, SE.
+                    if left && lab[p - 1] < 0 && allowed(p - 1) { push(p - 1, x - 1, o) }
+                    if right && lab[p + 1] < 0 && allowed(p + 1) { push(p + 1, x + 1, o) }
+                    if up && lab[p - w] < 0 && allowed(p - w) { push(p - w, x, o) }
+                    if down && lab[p + w] < 0 && allowed(p + w) { push(p + w, x, o) }
                     if eightConnected {
-                        if up && left { c4 = p - w - 1 }
-                        if up && right { c5 = p - w + 1 }
-                        if down && left { c6 = p + w - 1 }
-                        if down && right { c7 = p + w + 1 }
+                        if up && left && lab[p - w - 1] < 0 && allowed(p - w - 1) { push(p - w - 1, x - 1, o) }
+                        if up && right && lab[p - w + 1] < 0 && allowed(p - w + 1) { push(p - w + 1, x + 1, o) }
+                        if down && left && lab[p + w - 1] < 0 && allowed(p + w - 1) { push(p + w - 1, x - 1, o) }
+                        if down && right && lab[p + w + 1] < 0 && allowed(p + w + 1) { push(p + w + 1, x + 1, o) }
                     }
-                    if c0 >= 0 && lab[c0] < 0 && allowed(c0) { lab[c0] = o; q[tail] = Int32(c0); tail += 1 }
-                    if c1 >= 0 && lab[c1] < 0 && allowed(c1) { lab[c1] = o; q[tail] = Int32(c1); tail += 1 }
-                    if c2 >= 0 && lab[c2] < 0 && allowed(c2) { lab[c2] = o; q[tail] = Int32(c2); tail += 1 }
-                    if c3 >= 0 && lab[c3] < 0 && allowed(c3) { lab[c3] = o; q[tail] = Int32(c3); tail += 1 }
-                    if c4 >= 0 && lab[c4] < 0 && allowed(c4) { lab[c4] = o; q[tail] = Int32(c4); tail += 1 }
-                    if c5 >= 0 && lab[c5] < 0 && allowed(c5) { lab[c5] = o; q[tail] = Int32(c5); tail += 1 }
-                    if c6 >= 0 && lab[c6] < 0 && allowed(c6) { lab[c6] = o; q[tail] = Int32(c6); tail += 1 }
-                    if c7 >= 0 && lab[c7] < 0 && allowed(c7) { lab[c7] = o; q[tail] = Int32(c7); tail += 1 }
                 }
             }
+          }
         }
     }
 
