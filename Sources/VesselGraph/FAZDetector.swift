@@ -43,7 +43,7 @@ struct FAZDetector {
         guard median - seedLevel > 0.02 else { return nil }  // no dark centre: blank or inverted image
         let level = seedLevel + Float(config.fazThresholdFraction) * (median - seedLevel)
         var below = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where s[i] < level { below[i] = 1 }
+        below.withUnsafeMutableBufferPointer { b in for i in 0..<n where s[i] < level { b[i] = 1 } }
         guard below[seed] != 0 else { return nil }
         var region = Self.component(of: seed, in: below, width: w, height: h)
         // The smoothed level stops short of the first vessels; annotators draw the FAZ up to the vessel walls,

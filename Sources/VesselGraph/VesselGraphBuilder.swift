@@ -129,7 +129,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
 
         // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
         var avascular = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { avascular[i] = 1 }
+        // Per-pixel loops write through raw buffers: an array write next to other arrays' reads paid a
+        // uniqueness check per pixel.
+        avascular.withUnsafeMutableBufferPointer { av in
+            for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { av[i] = 1 }
+        }
         let cc = ComponentLabeling(avascular, width: w, height: h, eightConnected: false)
         let minICAPX = max(1, Int((config.minICAAreaUM2 / (umPerPX * umPerPX)).rounded(.up)))
         var icaIndex = [Int32](repeating: -1, count: cc.count)
@@ -140,10 +144,12 @@ public struct VesselGraphBuilder: Codable, Sendable {
         for c in 0..<cc.count where cc.sizes[c] >= minICAPX && !border[c] { icaIndex[c] = Int32(icaCount); icaCount += 1 }
         // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
         var region = [Int32](repeating: -1, count: n)
-        for i in 0..<n {
-            if fazBits[i] != 0 { region[i] = Int32(icaCount); continue }
-            let c = cc.labels[i]
-            if c >= 0 { region[i] = icaIndex[Int(c)] }
+        region.withUnsafeMutableBufferPointer { rg in
+            for i in 0..<n {
+                if fazBits[i] != 0 { rg[i] = Int32(icaCount); continue }
+                let c = cc.labels[i]
+                if c >= 0 { rg[i] = icaIndex[Int(c)] }
+            }
         }
         // Pixel lists per region (the last one is the FAZ), in raster order.
         var regionPixels = Self.group(region, count: icaCount + 1)
@@ -177,9 +183,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
         // the border (two regions meeting across it are not separated by a vessel).
         var crossable = [Bool](repeating: false, count: n)
-        for i in 0..<n {
-            let c = cc.labels[i]
-            crossable[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+        crossable.withUnsafeMutableBufferPointer { cr in
+            for i in 0..<n {
+                let c = cc.labels[i]
+                cr[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+            }
         }
         Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
         var contacts = PairCounter(count: icaCount + 1)
@@ -372,11 +380,17 @@ public struct VesselGraphBuilder: Codable, Sendable {
     /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
     private static func group(_ labels: [Int32], count: Int) -> [[Int32]] {
         var start = [Int](repeating: 0, count: count + 1)
-        for l in labels where l >= 0 { start[Int(l) + 1] += 1 }
-        for k in 0..<count { start[k + 1] += start[k] }
+        start.withUnsafeMutableBufferPointer { st in
+            for l in labels where l >= 0 { st[Int(l) + 1] += 1 }
+            for k in 0..<count { st[k + 1] += st[k] }
+        }
         var flat = [Int32](repeating: 0, count: start[count])
         var fill = start
-        for (p, l) in labels.enumerated() where l >= 0 { flat[fill[Int(l)]] = Int32(p); fill[Int(l)] += 1 }
+        flat.withUnsafeMutableBufferPointer { fl in
+            fill.withUnsafeMutableBufferPointer { fi in
+                for (p, l) in labels.enumerated() where l >= 0 { fl[fi[Int(l)]] = Int32(p); fi[Int(l)] += 1 }
+            }
+        }
         return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
     }
 

@@ -20,8 +20,12 @@ enum VesselRim {
         let pw = w + 2
         var pm = [UInt8](repeating: 0, count: pw * (h + 2))
         var pg = [Float](repeating: -.infinity, count: pw * (h + 2))
-        for y in 0..<h {
-            for x in 0..<w { pm[(y + 1) * pw + x + 1] = mask[y * w + x]; pg[(y + 1) * pw + x + 1] = g[y * w + x] }
+        pm.withUnsafeMutableBufferPointer { m in
+            pg.withUnsafeMutableBufferPointer { gp in
+                for y in 0..<h {
+                    for x in 0..<w { m[(y + 1) * pw + x + 1] = mask[y * w + x]; gp[(y + 1) * pw + x + 1] = g[y * w + x] }
+                }
+            }
         }
         var out = mask
         pm.withUnsafeBufferPointer { m in
