@@ -178,8 +178,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
         // territories meet are separated by one vessel centreline (or touch directly).
         var grown = region
-        queue.removeAll(keepingCapacity: true)
-        for i in 0..<n where grown[i] >= 0 { queue.append(Int32(i)) }
+        queue = [Int32](unsafeUninitializedCapacity: n) { q, filled in
+            var c = 0
+            for i in 0..<n where grown[i] >= 0 { q[c] = Int32(i); c += 1 }
+            filled = c
+        }
         // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
         // the border (two regions meeting across it are not separated by a vessel).
         var crossable = [Bool](repeating: false, count: n)
@@ -326,8 +329,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
         lap("features")
 
         // Biomarkers.
-        var skeletonPixels: [Int32] = []
-        for i in 0..<n where traced.skeleton[i] != 0 { skeletonPixels.append(Int32(i)) }
+        let skeletonPixels = [Int32](unsafeUninitializedCapacity: n) { q, filled in
+            var c = 0
+            for i in 0..<n where traced.skeleton[i] != 0 { q[c] = Int32(i); c += 1 }
+            filled = c
+        }
         let fieldMM2 = Double(n) * px * px
         let vesselCount = mask.reduce(0) { $0 + Int($1) }
         var bio: [String: Double] = [
