@@ -10,20 +10,30 @@ enum Biomarkers {
     static func chainLengthPX(_ skeleton: [UInt8], pixels: [Int32], width w: Int, height h: Int) -> Double {
         var axial = 0, diagonal = 0, isolated = 0
         @inline(__always) func on(_ x: Int, _ y: Int) -> Bool { x >= 0 && y >= 0 && x < w && y < h && skeleton[y * w + x] != 0 }
-        for p32 in pixels {
-            let p = Int(p32), x = p % w, y = p / w
-            let e = on(x + 1, y), we = on(x - 1, y), s = on(x, y + 1), n = on(x, y - 1)
-            var a = 0, d = 0
-            if e { a += 1 }
-            if we { a += 1 }
-            if s { a += 1 }
-            if n { a += 1 }
-            if !e && !s && on(x + 1, y + 1) { d += 1 }
-            if !e && !n && on(x + 1, y - 1) { d += 1 }
-            if !we && !s && on(x - 1, y + 1) { d += 1 }
-            if !we && !n && on(x - 1, y - 1) { d += 1 }
-            if a + d == 0 { isolated += 1 }
-            axial += a; diagonal += d
+        skeleton.withUnsafeBufferPointer { sk in
+            for p32 in pixels {
+                let p = Int(p32), x = p % w, y = p / w
+                let e: Bool, we: Bool, s: Bool, n: Bool, se: Bool, ne: Bool, sw: Bool, nw: Bool
+                if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+                    // Inside the border: direct reads.
+                    e = sk[p + 1] != 0; we = sk[p - 1] != 0; s = sk[p + w] != 0; n = sk[p - w] != 0
+                    se = sk[p + w + 1] != 0; ne = sk[p - w + 1] != 0; sw = sk[p + w - 1] != 0; nw = sk[p - w - 1] != 0
+                } else {
+                    e = on(x + 1, y); we = on(x - 1, y); s = on(x, y + 1); n = on(x, y - 1)
+                    se = on(x + 1, y + 1); ne = on(x + 1, y - 1); sw = on(x - 1, y + 1); nw = on(x - 1, y - 1)
+                }
+                var a = 0, d = 0
+                if e { a += 1 }
+                if we { a += 1 }
+                if s { a += 1 }
+                if n { a += 1 }
+                if !e && !s && se { d += 1 }
+                if !e && !n && ne { d += 1 }
+                if !we && !s && sw { d += 1 }
+                if !we && !n && nw { d += 1 }
+                if a + d == 0 { isolated += 1 }
+                axial += a; diagonal += d
+            }
         }
         // Each link was seen from both of its pixels.
         return (Double(axial) + Double(diagonal) * 2.0.squareRoot()) / 2 + Double(isolated)
