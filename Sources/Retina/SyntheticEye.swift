@@ -148,9 +148,17 @@ public struct GroundTruth: Codable, Sendable, Equatable {
     public var fazCircularity: Double
     /// Fraction of image pixels inside the vessel mask, 0-1.
     public var perfusionDensity: Double
-    /// Length of the union of the visible vessel centrelines on the pixel grid (8-neighbour step weights,
-    /// see `CentrelineRaster` and docs/COHORT.md), mm, per field area, mm2.
+    /// Skeleton length of the true vessel mask (`vesselMask`), mm, per field area, mm2: the mask thinned
+    /// (Zhang-Suen) and measured as an 8-neighbour chain, 1 px per axial and sqrt 2 px per diagonal link
+    /// (`VesselMaskMorphometry`), with no spur pruning. This is what OCTA studies call vessel skeleton
+    /// density (measured on the binarised image), and what an image of this eye can show (docs/COHORT.md).
     public var skeletonLengthDensityMMPerMM2: Double
+    /// Length of the union of ALL visible simulated centrelines on the pixel grid (8-neighbour step weights,
+    /// see `CentrelineRaster`), mm, per field area, mm2, including structure below the optical resolution
+    /// (centrelines closer than the PSF-widened vessel width, twigs ending inside their parent's tube) that no
+    /// image or mask shows; about 30% above `skeletonLengthDensityMMPerMM2` at 3 mm. `nil` when decoded from
+    /// metadata written before this field existed (there, `skeleton_length_density_mm_per_mm2` held it).
+    public var centrelineLengthDensityMMPerMM2: Double?
     /// Dropout-mask pixels x pixel area, mm2.
     public var nonPerfusionAreaMM2: Double
     /// Number of microaneurysms.
@@ -168,6 +176,7 @@ public struct GroundTruth: Codable, Sendable, Equatable {
         case fazCircularity = "faz_circularity"
         case perfusionDensity = "perfusion_density"
         case skeletonLengthDensityMMPerMM2 = "skeleton_length_density_mm_per_mm2"
+        case centrelineLengthDensityMMPerMM2 = "centreline_length_density_mm_per_mm2"
         case nonPerfusionAreaMM2 = "non_perfusion_area_mm2"
         case microaneurysmCount = "microaneurysm_count"
         case neovascularizationCount = "neovascularization_count"

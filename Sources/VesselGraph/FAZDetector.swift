@@ -43,7 +43,7 @@ struct FAZDetector {
         guard median - seedLevel > 0.02 else { return nil }  // no dark centre: blank or inverted image
         let level = seedLevel + Float(config.fazThresholdFraction) * (median - seedLevel)
         var below = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where s[i] < level { below[i] = 1 }
+        below.withUnsafeMutableBufferPointer { b in for i in 0..<n where s[i] < level { b[i] = 1 } }
         guard below[seed] != 0 else { return nil }
         var region = Self.component(of: seed, in: below, width: w, height: h)
         // The smoothed level stops short of the first vessels; annotators draw the FAZ up to the vessel walls,
@@ -57,7 +57,7 @@ struct FAZDetector {
             let core = Morphology.open(region, width: w, height: h, radiusPX: config.fazCoreRadiusUM / umPerPX)
             if core.contains(1) {
                 let near = Morphology.dilate(core, width: w, height: h, radiusPX: config.fazCoreReachUM / umPerPX)
-                for i in 0..<n where near[i] == 0 { region[i] = 0 }
+                region.withUnsafeMutableBufferPointer { rg in for i in 0..<n where near[i] == 0 { rg[i] = 0 } }
             }
         }
         region = Morphology.open(region, width: w, height: h, radiusPX: config.fazOpeningRadiusUM / umPerPX)
@@ -67,7 +67,7 @@ struct FAZDetector {
         var keep = Int(cc.labels[seed])
         if keep < 0 { keep = cc.sizes.indices.max { cc.sizes[$0] < cc.sizes[$1] }! }
         var faz = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where cc.labels[i] == Int32(keep) { faz[i] = 1 }
+        faz.withUnsafeMutableBufferPointer { f in for i in 0..<n where cc.labels[i] == Int32(keep) { f[i] = 1 } }
         if cc.touchesBorder(width: w, height: h)[keep] { return nil }
         let areaMM2 = Double(cc.sizes[keep]) * image.pixelAreaMM2
         guard areaMM2 >= config.minFAZAreaMM2, areaMM2 <= config.maxFAZAreaMM2 else { return nil }

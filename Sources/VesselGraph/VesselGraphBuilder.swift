@@ -129,7 +129,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
 
         // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
         var avascular = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { avascular[i] = 1 }
+        // Per-pixel loops write through raw buffers: an array write next to other arrays' reads paid a
+        // uniqueness check per pixel.
+        avascular.withUnsafeMutableBufferPointer { av in
+            for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { av[i] = 1 }
+        }
         let cc = ComponentLabeling(avascular, width: w, height: h, eightConnected: false)
         let minICAPX = max(1, Int((config.minICAAreaUM2 / (umPerPX * umPerPX)).rounded(.up)))
         var icaIndex = [Int32](repeating: -1, count: cc.count)
@@ -140,10 +144,12 @@ public struct VesselGraphBuilder: Codable, Sendable {
         for c in 0..<cc.count where cc.sizes[c] >= minICAPX && !border[c] { icaIndex[c] = Int32(icaCount); icaCount += 1 }
         // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
         var region = [Int32](repeating: -1, count: n)
-        for i in 0..<n {
-            if fazBits[i] != 0 { region[i] = Int32(icaCount); continue }
-            let c = cc.labels[i]
-            if c >= 0 { region[i] = icaIndex[Int(c)] }
+        region.withUnsafeMutableBufferPointer { rg in
+            for i in 0..<n {
+                if fazBits[i] != 0 { rg[i] = Int32(icaCount); continue }
+                let c = cc.labels[i]
+                if c >= 0 { rg[i] = icaIndex[Int(c)] }
+            }
         }
         // Pixel lists per region (the last one is the FAZ), in raster order.
         var regionPixels = Self.group(region, count: icaCount + 1)
@@ -155,37 +161,46 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var vesselICA = PairCounter(count: segs.count)
         var fazVessel = Set<Int32>()
         let fazRegion = Int32(icaCount)
-        for p in 0..<n where owner[p] >= 0 {
-            let x = p % w, o = Int(owner[p])
-            // The four 4-neighbours' regions (-1 outside the image or outside every region).
-            let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
-            let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
-            if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
-            if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
-            if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
-            if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+        // Raster order by rows and columns (an integer division per pixel cost more than the test itself).
+        for y in 0..<h {
+            for x in 0..<w where owner[y * w + x] >= 0 {
+                let p = y * w + x, o = Int(owner[p])
+                // The four 4-neighbours' regions (-1 outside the image or outside every region).
+                let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
+                let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
+                if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
+                if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
+                if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
+                if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+            }
         }
 
         // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
         // territories meet are separated by one vessel centreline (or touch directly).
         var grown = region
-        queue.removeAll(keepingCapacity: true)
-        for i in 0..<n where grown[i] >= 0 { queue.append(Int32(i)) }
+        queue = [Int32](unsafeUninitializedCapacity: n) { q, filled in
+            var c = 0
+            for i in 0..<n where grown[i] >= 0 { q[c] = Int32(i); c += 1 }
+            filled = c
+        }
         // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
         // the border (two regions meeting across it are not separated by a vessel).
         var crossable = [Bool](repeating: false, count: n)
-        for i in 0..<n {
-            let c = cc.labels[i]
-            crossable[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+        crossable.withUnsafeMutableBufferPointer { cr in
+            for i in 0..<n {
+                let c = cc.labels[i]
+                cr[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+            }
         }
         Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
         var contacts = PairCounter(count: icaCount + 1)
-        for p in 0..<n {
-            let a = grown[p]
-            if a < 0 { continue }
-            let x = p % w, y = p / w
-            if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
-            if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+        for y in 0..<h {
+            for x in 0..<w {
+                let p = y * w + x, a = grown[p]
+                if a < 0 { continue }
+                if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+                if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+            }
         }
 
         // The FAZ's neighbours: every vessel and region within `fazNeighbourDistanceUM` of its border (a dark
@@ -221,7 +236,6 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // Vessel nodes.
         let vesselFootprints = Self.group(owner, count: segs.count)
         var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
-        var totalLengthPX = 0.0
         var pathOffset = 0
         var rs: [Double] = []   // radii along one segment, px (one buffer reused for all segments)
         for (s, seg) in segs.enumerated() {
@@ -236,7 +250,6 @@ public struct VesselGraphBuilder: Codable, Sendable {
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
-            totalLengthPX += seg.lengthPX
             let mid = Int(seg.path[seg.path.count / 2])
             let mx = Double(mid % w), my = Double(mid / w)
             let row: [Float] = [
@@ -296,8 +309,10 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         var ii = Relation(name: "ica-ica", sourceType: "ica", targetType: "ica", source: [], target: [])
         var fi = Relation(name: "faz-ica", sourceType: "faz", targetType: "ica", source: [], target: [])
+        contacts.sortPartners()
         for a in 0..<(icaCount + 1) {
-            for (b, touches) in contacts.pairs(of: a) {
+            for (b32, touches) in contacts.pairs(of: a) {
+                let b = Int(b32)
                 if b == icaCount { fazICA.insert(Int32(a)); continue }
                 // Two regions meeting at a single pixel corner (diagonally across a branch point) are not neighbours.
                 guard touches >= 2 else { continue }
@@ -307,19 +322,23 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         for r in fazICA.sorted() { fi.source.append(0); fi.target.append(r) }
         var vi = Relation(name: "vessel-ica", sourceType: "vessel", targetType: "ica", source: [], target: [])
-        for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(Int32(r)) } }
+        vesselICA.sortPartners()
+        for s in 0..<segs.count { for (r, _) in vesselICA.pairs(of: s) { vi.source.append(Int32(s)); vi.target.append(r) } }
         var fv = Relation(name: "faz-vessel", sourceType: "faz", targetType: "vessel", source: [], target: [])
         for s in fazVessel.sorted() { fv.source.append(0); fv.target.append(s) }
         lap("features")
 
         // Biomarkers.
-        var skeletonPixels: [Int32] = []
-        for i in 0..<n where traced.skeleton[i] != 0 { skeletonPixels.append(Int32(i)) }
+        let skeletonPixels = [Int32](unsafeUninitializedCapacity: n) { q, filled in
+            var c = 0
+            for i in 0..<n where traced.skeleton[i] != 0 { q[c] = Int32(i); c += 1 }
+            filled = c
+        }
         let fieldMM2 = Double(n) * px * px
         let vesselCount = mask.reduce(0) { $0 + Int($1) }
         var bio: [String: Double] = [
             "perfusion_density": Double(vesselCount) / Double(n),
-            "skeleton_length_density_mm_per_mm2": totalLengthPX * px / fieldMM2,
+            "skeleton_length_density_mm_per_mm2": Biomarkers.chainLengthPX(traced.skeleton, pixels: skeletonPixels, width: w, height: h) * px / fieldMM2,
             "fractal_dimension": Biomarkers.boxCountingDimension(skeletonPixels, width: w, height: h),
             "faz_found": hasFAZ ? 1 : 0,
             "faz_area_mm2": fazShape.map { $0.areaPX * px * px } ?? 0,
@@ -367,57 +386,63 @@ public struct VesselGraphBuilder: Codable, Sendable {
     /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
     private static func group(_ labels: [Int32], count: Int) -> [[Int32]] {
         var start = [Int](repeating: 0, count: count + 1)
-        for l in labels where l >= 0 { start[Int(l) + 1] += 1 }
-        for k in 0..<count { start[k + 1] += start[k] }
+        start.withUnsafeMutableBufferPointer { st in
+            for l in labels where l >= 0 { st[Int(l) + 1] += 1 }
+            for k in 0..<count { st[k + 1] += st[k] }
+        }
         var flat = [Int32](repeating: 0, count: start[count])
         var fill = start
-        for (p, l) in labels.enumerated() where l >= 0 { flat[fill[Int(l)]] = Int32(p); fill[Int(l)] += 1 }
+        flat.withUnsafeMutableBufferPointer { fl in
+            fill.withUnsafeMutableBufferPointer { fi in
+                for (p, l) in labels.enumerated() where l >= 0 { fl[fi[Int(l)]] = Int32(p); fi[Int(l)] += 1 }
+            }
+        }
         return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
     }
 
     /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
                                    eightConnected: Bool, allowed: (Int) -> Bool) {
-        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends.
+        // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends. Each
+        // entry carries its column, so the border tests need no division (one per pixel was a tenth of this
+        // function's time; the seeds pay it once here).
         let n = w * h
         var buffer = [Int32](repeating: 0, count: n + queue.count)
+        var columns = [Int32](repeating: 0, count: n + queue.count)
         var tail = queue.count
-        for (i, p) in queue.enumerated() { buffer[i] = p }
+        for (i, p) in queue.enumerated() { buffer[i] = p; columns[i] = p % Int32(w) }
         var head = 0
         labels.withUnsafeMutableBufferPointer { lab in
+          columns.withUnsafeMutableBufferPointer { col in
             buffer.withUnsafeMutableBufferPointer { q in
+                @inline(__always) func push(_ c: Int, _ x: Int, _ o: Int32) {
+                    lab[c] = o; q[tail] = Int32(c); col[tail] = Int32(x); tail += 1
+                }
                 while head < tail {
-                    let p = Int(q[head]); head += 1
-                    let x = p % w, o = lab[p]
+                    let p = Int(q[head]), x = Int(col[head]); head += 1
+                    let o = lab[p]
                     let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
-                    var c0 = -1, c1 = -1, c2 = -1, c3 = -1, c4 = -1, c5 = -1, c6 = -1, c7 = -1
-                    if left { c0 = p - 1 }
-                    if right { c1 = p + 1 }
-                    if up { c2 = p - w }
-                    if down { c3 = p + w }
+                    // Same neighbour order as before: W, E, N, S, then NW, NE, SW, SE.
+                    if left && lab[p - 1] < 0 && allowed(p - 1) { push(p - 1, x - 1, o) }
+                    if right && lab[p + 1] < 0 && allowed(p + 1) { push(p + 1, x + 1, o) }
+                    if up && lab[p - w] < 0 && allowed(p - w) { push(p - w, x, o) }
+                    if down && lab[p + w] < 0 && allowed(p + w) { push(p + w, x, o) }
                     if eightConnected {
-                        if up && left { c4 = p - w - 1 }
-                        if up && right { c5 = p - w + 1 }
-                        if down && left { c6 = p + w - 1 }
-                        if down && right { c7 = p + w + 1 }
+                        if up && left && lab[p - w - 1] < 0 && allowed(p - w - 1) { push(p - w - 1, x - 1, o) }
+                        if up && right && lab[p - w + 1] < 0 && allowed(p - w + 1) { push(p - w + 1, x + 1, o) }
+                        if down && left && lab[p + w - 1] < 0 && allowed(p + w - 1) { push(p + w - 1, x - 1, o) }
+                        if down && right && lab[p + w + 1] < 0 && allowed(p + w + 1) { push(p + w + 1, x + 1, o) }
                     }
-                    if c0 >= 0 && lab[c0] < 0 && allowed(c0) { lab[c0] = o; q[tail] = Int32(c0); tail += 1 }
-                    if c1 >= 0 && lab[c1] < 0 && allowed(c1) { lab[c1] = o; q[tail] = Int32(c1); tail += 1 }
-                    if c2 >= 0 && lab[c2] < 0 && allowed(c2) { lab[c2] = o; q[tail] = Int32(c2); tail += 1 }
-                    if c3 >= 0 && lab[c3] < 0 && allowed(c3) { lab[c3] = o; q[tail] = Int32(c3); tail += 1 }
-                    if c4 >= 0 && lab[c4] < 0 && allowed(c4) { lab[c4] = o; q[tail] = Int32(c4); tail += 1 }
-                    if c5 >= 0 && lab[c5] < 0 && allowed(c5) { lab[c5] = o; q[tail] = Int32(c5); tail += 1 }
-                    if c6 >= 0 && lab[c6] < 0 && allowed(c6) { lab[c6] = o; q[tail] = Int32(c6); tail += 1 }
-                    if c7 >= 0 && lab[c7] < 0 && allowed(c7) { lab[c7] = o; q[tail] = Int32(c7); tail += 1 }
                 }
             }
+          }
         }
     }
 
     private func append(_ set: inout NodeSet, row: [Float], x: Double, y: Double, px: Double, grid: ETDRSGrid,
                         footprint: [Int32]) {
         set.count += 1
-        set.features.append(contentsOf: row.map { $0.isFinite ? $0 : 0 })
+        for v in row { set.features.append(v.isFinite ? v : 0) }   // no mapped copy per node
         set.xPX.append(Float(x)); set.yPX.append(Float(y))
         set.xMM.append(Float(x * px)); set.yMM.append(Float(y * px))
         set.sector.append(Int32(grid.sector(x: x, y: y)))
@@ -439,6 +464,12 @@ struct PairCounter {
         lists[a].append((b32, 1))
     }
 
-    /// Partners of `a` with their contact counts, sorted by partner.
-    func pairs(of a: Int) -> [(Int, Int)] { lists[a].sorted { $0.0 < $1.0 }.map { (Int($0.0), Int($0.1)) } }
+    /// Sorts every partner list by partner, in place (call once, after the last `add`).
+    mutating func sortPartners() {
+        for a in 0..<lists.count where lists[a].count > 1 { lists[a].sort { $0.0 < $1.0 } }
+    }
+
+    /// Partners of `a` with their contact counts (partner, count); sorted by partner after `sortPartners`.
+    /// The stored list itself, so no copy per call.
+    func pairs(of a: Int) -> [(Int32, Int32)] { lists[a] }
 }

@@ -15,11 +15,12 @@ struct VesselSegmenter {
         let g = GaussianBlur.apply(image.pixels, width: w, height: h, sigmaPX: config.noiseSigmaUM / umPerPX)
         let bg = GaussianBlur.apply(g, width: w, height: h, sigmaPX: config.backgroundSigmaUM / umPerPX)
         var d = [Float](repeating: 0, count: n)
-        for i in 0..<n { d[i] = g[i] - bg[i] }
+        // Per-pixel writes through raw buffers (an array write per pixel paid a uniqueness check).
+        d.withUnsafeMutableBufferPointer { dp in for i in 0..<n { dp[i] = g[i] - bg[i] } }
         let high = max(OtsuThreshold.threshold(d) * Float(config.thresholdFactor), Float(config.minimumContrast))
         let low = high * Float(config.hysteresisLowFraction)
         var weak = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where d[i] > low { weak[i] = 1 }
+        weak.withUnsafeMutableBufferPointer { wk in for i in 0..<n where d[i] > low { wk[i] = 1 } }
         // Hysteresis and small-object removal in one labelling pass: keep weak components that hold a strong
         // pixel and are large enough.
         let cc = ComponentLabeling(weak, width: w, height: h, eightConnected: true)
@@ -27,9 +28,11 @@ struct VesselSegmenter {
         for i in 0..<n where cc.labels[i] >= 0 && d[i] > high { hasStrong[Int(cc.labels[i])] = true }
         let minPX = Int((config.minVesselObjectAreaUM2 / (umPerPX * umPerPX)).rounded(.up))
         var mask = [UInt8](repeating: 0, count: n)
-        for i in 0..<n {
-            let l = Int(cc.labels[i])
-            if l >= 0 && hasStrong[l] && cc.sizes[l] >= minPX { mask[i] = 1 }
+        mask.withUnsafeMutableBufferPointer { m in
+            for i in 0..<n {
+                let l = Int(cc.labels[i])
+                if l >= 0 && hasStrong[l] && cc.sizes[l] >= minPX { m[i] = 1 }
+            }
         }
         // Clamped to the image size before the conversion, so no configuration value (huge, infinite, NaN:
         // max(1, NaN) is 1) can trap.

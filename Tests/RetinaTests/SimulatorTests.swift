@@ -126,6 +126,7 @@ final class SimulatorTests: XCTestCase {
         let faz = DRStage.allCases.map { s in mean(s) { $0.fazAreaMM2 } }
         let pd = DRStage.allCases.map { s in mean(s) { $0.perfusionDensity } }
         let sld = DRStage.allCases.map { s in mean(s) { $0.skeletonLengthDensityMMPerMM2 } }
+        let centrelines = DRStage.allCases.map { s in mean(s) { $0.centrelineLengthDensityMMPerMM2! } }
         let circ = DRStage.allCases.map { s in mean(s) { $0.fazCircularity } }
         XCTAssertLessThan(faz[0], faz[1]); XCTAssertLessThan(faz[1], faz[2])
         XCTAssertGreaterThan(pd[0], pd[1]); XCTAssertGreaterThan(pd[1], pd[2])
@@ -135,7 +136,11 @@ final class SimulatorTests: XCTestCase {
         // about 0.40-0.50, skeleton length density about 15-20 mm/mm2; tolerances cover an 8-eye sample).
         XCTAssert((0.22...0.38).contains(faz[0]), "healthy FAZ \(faz[0])")
         XCTAssert((0.37...0.50).contains(pd[0]), "healthy perfusion density \(pd[0])")
-        XCTAssert((15...23).contains(sld[0]), "healthy skeleton length density \(sld[0])")
+        // The true mask's skeleton (the metadata's skeleton length density) is below the length of all simulated
+        // centrelines, which includes structure finer than the PSF-widened vessels (docs/COHORT.md).
+        XCTAssert((13...20).contains(sld[0]), "healthy skeleton length density \(sld[0])")
+        XCTAssert((15...23).contains(centrelines[0]), "healthy centreline length density \(centrelines[0])")
+        XCTAssertGreaterThan(centrelines[1], centrelines[2])
         // The stages overlap: some healthy eye has a larger FAZ than some PDR eye.
         let healthyMax = eyes.filter { $0.truth.stage == .healthy }.map(\.truth.fazAreaMM2).max()!
         let pdrMin = eyes.filter { $0.truth.stage == .pdr }.map(\.truth.fazAreaMM2).min()!
@@ -189,7 +194,8 @@ final class SimulatorTests: XCTestCase {
         let data = try CohortGenerator.metadataJSON(t)
         let obj = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         for key in ["stage", "grade", "severity", "seed", "faz_area_mm2", "faz_circularity", "perfusion_density",
-                    "skeleton_length_density_mm_per_mm2", "microaneurysm_count", "neovascularization_count",
+                    "skeleton_length_density_mm_per_mm2", "centreline_length_density_mm_per_mm2",
+                    "microaneurysm_count", "neovascularization_count",
                     "non_perfusion_count", "lesions", "config"] {
             XCTAssertNotNil(obj[key], "missing key \(key)")
         }
@@ -200,6 +206,12 @@ final class SimulatorTests: XCTestCase {
         // The stored config regenerates the same eye.
         let again = OCTASimulator(config: t.config).generate(seed: t.seed, severity: t.severity)
         XCTAssertEqual(again.truth, t)
+        // Metadata written before the centreline field existed still decodes (the field is then nil).
+        var old = obj
+        old.removeValue(forKey: "centreline_length_density_mm_per_mm2")
+        let decodedOld = try JSONDecoder().decode(GroundTruth.self, from: try JSONSerialization.data(withJSONObject: old))
+        XCTAssertNil(decodedOld.centrelineLengthDensityMMPerMM2)
+        XCTAssertEqual(decodedOld.skeletonLengthDensityMMPerMM2, t.skeletonLengthDensityMMPerMM2)
     }
 
     func testInvalidConfigIsReportedByName() {

@@ -40,10 +40,17 @@ final class SyntheticAccuracyTests: XCTestCase {
         XCTAssertLessThanOrEqual(e.reduce(0, +) / Double(e.count), 0.035, "\(e)")
     }
 
+    func testSkeletonLengthDensityMatchesTheTrueMasksSkeleton() {
+        // The truth is the skeleton length of the true vessel mask (Retina's VesselMaskMorphometry: plain
+        // Zhang-Suen, chain length, no spur pruning). Issue target: relative error <= 10% (40 eyes:
+        // `capillary graph --evaluate-synthetic 40`, docs/GRAPH_FORMAT.md); 8 eyes get a little slack.
+        let rows = Self.rows
+        let errors = rows.map { abs($0.sld - $0.trueSLD) / $0.trueSLD }
+        XCTAssertLessThanOrEqual(errors.reduce(0, +) / Double(errors.count), 0.12, "\(errors)")
+        for r in rows { XCTAssertGreaterThan(r.sld, 0.75 * r.trueSLD); XCTAssertLessThan(r.sld, 1.2 * r.trueSLD) }
+    }
+
     func testSkeletonLengthDensityRanksEyesLikeTheTruth() {
-        // The truth is the union of the centrelines at pixel resolution; capillaries closer than the PSF-widened
-        // vessel width still merge into one ridge, so a skeleton reads about 30-40% lower (docs/GRAPH_FORMAT.md);
-        // the ordering across eyes must hold.
         let rows = Self.rows
         var concordant = 0, pairs = 0
         for i in 0..<rows.count {
@@ -53,6 +60,5 @@ final class SyntheticAccuracyTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(Double(concordant) / Double(pairs), 0.75, "\(concordant) of \(pairs) eye pairs in the true order")
-        for r in rows { XCTAssertGreaterThan(r.sld, 0.5 * r.trueSLD); XCTAssertLessThan(r.sld, 1.1 * r.trueSLD) }
     }
 }

@@ -45,7 +45,7 @@ final class VesselRimTests: XCTestCase {
     }
 
     func testMinimumFilterMatchesBruteForce() {
-        for (w, h) in [(13, 9), (1, 5), (2, 7), (6, 1)] {
+        for (w, h) in [(13, 9), (1, 5), (2, 7), (6, 1), (37, 11), (24, 17), (9, 30)] {   // 8-lane bodies and tails
             let a: [Float] = (0..<(w * h)).map { Float(($0 * 7919) % 101) }
             for r in 1...4 {
                 let f = VesselRim.minimumFilter(a, width: w, height: h, radius: r)
