@@ -71,7 +71,10 @@ for turn in rec["conversations"][-2:]:
 PY
 
 step "7. Train the student VLM twice on the same images and budget: FT (stage label only) and GFT (graph knowledge)"
-VLM_SETTINGS=(--config small --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED")
+# Both students get the same staging aids (docs/VLM.md): encoder distillation (FT: the stage; GFT: the stage and
+# the graph biomarkers), class-balanced and rotation/mirror-augmented stage 1.
+VLM_SETTINGS=(--config small --align-steps "${DEMO_ALIGN_STEPS:-150}" --steps "${DEMO_STEPS:-600}" --seed "$SEED"
+              --distill 1 --balanced --augment)
 VLM_ARGS=(--store "$STORE" "${VLM_SETTINGS[@]}")
 K=$(fingerprint vlm-ft "$IMAGES" "${VLM_SETTINGS[@]}")
 if [ -d "$STORE/vlm-ft" ] && cached vlm-ft "$K"; then :; else
@@ -92,7 +95,7 @@ for v in ft gft; do
   name=vlm; [ "$v" = ft ] && name=vlm-ft
   echo "-- student $v ($name)"
   "$BIN/capillary" eval-vlm --data "$OUT/knowledge" --store "$STORE" --name "$name" --facts knowledge \
-      --out "$OUT/eval-vlm-$v.json" | grep -E "^\| (accuracy|balanced|macro F1|QWK|fact F1|hallucination)"
+      --out "$OUT/eval-vlm-$v.json" | grep -E "^\| (accuracy|balanced|macro F1|QWK|agreement|fact F1|hallucination)"
 done
 
 step "9. Start capillaryd with these models; stage, attribute and stream an explanation of a held-out eye"

@@ -97,9 +97,12 @@ final class DecoderSession {
             let kv = cache[l]
             Kernels.layerNormRows(x, h, gamma: ptr(blk.ln1.weight), beta: ptr(blk.ln1.bias), rows: n, cols: d)
             linear(h, rows: n, blk.qkv, kv + p0 * d3)
-            if n == 1 {
-                Kernels.cachedAttention(query: kv + p0 * d3, keys: kv + d, values: kv + 2 * d, rowStride: d3,
-                                        positions: p0 + 1, heads: c.heads, headDim: hd, out: a, scratch: s)
+            // Every row's keys and values go to the cache, but after the last layer only the final row is read
+            // (its logits): the last layer's attention output, projection and MLP run for that row alone.
+            let r0 = l == c.layers - 1 ? n - 1 : 0, m = n - r0
+            if m == 1 {
+                Kernels.cachedAttention(query: kv + (p0 + r0) * d3, keys: kv + d, values: kv + 2 * d, rowStride: d3,
+                                        positions: p0 + r0 + 1, heads: c.heads, headDim: hd, out: a, scratch: s)
             } else {
                 let total = p0 + n
                 for head in 0..<c.heads {
@@ -111,13 +114,14 @@ final class DecoderSession {
                                c: a + off, ldc: d)
                 }
             }
-            linear(a, rows: n, blk.attnProj, h)
-            Kernels.addInPlace(x, h, count: n * d)
-            Kernels.layerNormRows(x, h, gamma: ptr(blk.ln2.weight), beta: ptr(blk.ln2.bias), rows: n, cols: d)
-            linear(h, rows: n, blk.fc1, f)
-            Kernels.gelu(f, f, count: n * 4 * d)
-            linear(f, rows: n, blk.fc2, h)
-            Kernels.addInPlace(x, h, count: n * d)
+            let xr = x + r0 * d
+            linear(a, rows: m, blk.attnProj, h)
+            Kernels.addInPlace(xr, h, count: m * d)
+            Kernels.layerNormRows(xr, h, gamma: ptr(blk.ln2.weight), beta: ptr(blk.ln2.bias), rows: m, cols: d)
+            linear(h, rows: m, blk.fc1, f)
+            Kernels.gelu(f, f, count: m * 4 * d)
+            linear(f, rows: m, blk.fc2, h)
+            Kernels.addInPlace(xr, h, count: m * d)
         }
         // Only the last row's logits are needed (earlier rows are prompt).
         let last = x + (n - 1) * d

@@ -21,9 +21,19 @@ public struct InstructionRecord: Sendable, Equatable {
     public var turns: [InstructionTurn]
     /// Split named by the record ("train", "val", "test"), if any.
     public var split: String?
+    /// The stage the graph teacher (the GNN) predicted for this image, when the record says: a top-level
+    /// `teacher_stage` string, or the `model_stage` of the `diagnosis.stage` entry of `findings` (datasets
+    /// from `capillary knowledge`). Used for the teacher-agreement metric.
+    public var teacherStage: DRStage?
+    /// Graph biomarkers measured by the teacher for this image (`findings[].measurement` name -> value,
+    /// in the measurement's own unit); empty for datasets without findings. Stage 1 can distil them into
+    /// the vision encoder.
+    public var measurements: [String: Double]
     /// A record.
-    public init(id: String, imagePath: String, turns: [InstructionTurn], split: String? = nil) {
+    public init(id: String, imagePath: String, turns: [InstructionTurn], split: String? = nil,
+                teacherStage: DRStage? = nil, measurements: [String: Double] = [:]) {
         self.id = id; self.imagePath = imagePath; self.turns = turns; self.split = split
+        self.teacherStage = teacherStage; self.measurements = measurements
     }
 
     /// The first turn whose answer starts with `Stage:` (the diagnosis question), if any.
@@ -111,7 +121,19 @@ public struct InstructionDataset: Sendable {
         guard !turns.isEmpty else { throw bad("no question/answer pair") }
         let id = (d["id"] as? String) ?? (d["id"].map { "\($0)" } ?? "record\(index)")
         let resolved = image.hasPrefix("/") ? image : (root as NSString).appendingPathComponent(image)
-        return InstructionRecord(id: id, imagePath: resolved, turns: turns, split: d["split"] as? String)
+        var teacher = (d["teacher_stage"] as? String).flatMap { DRStage(rawValue: $0.lowercased()) }
+        var measurements: [String: Double] = [:]
+        for f in (d["findings"] as? [[String: Any]]) ?? [] {
+            if teacher == nil, f["subject"] as? String == "diagnosis.stage", let m = f["model_stage"] as? String {
+                teacher = DRStage(rawValue: m.lowercased())
+            }
+            if let m = f["measurement"] as? [String: Any], let name = m["name"] as? String,
+               let value = (m["value"] as? NSNumber)?.doubleValue, value.isFinite {
+                measurements[name] = value
+            }
+        }
+        return InstructionRecord(id: id, imagePath: resolved, turns: turns, split: d["split"] as? String,
+                                 teacherStage: teacher, measurements: measurements)
     }
 
     /// Writes records as a LLaVA JSON array, image paths relative to the file's folder, each record's
@@ -127,6 +149,7 @@ public struct InstructionDataset: Sendable {
             }
             var o: [String: Any] = ["id": r.id, "image": Self.relativePath(r.imagePath, from: root), "conversations": conv]
             if let s = r.split { o["split"] = s }
+            if let t = r.teacherStage { o["teacher_stage"] = t.rawValue }
             for (k, v) in extraFields[r.id] ?? [:] { o[k] = v }
             return o
         }
@@ -162,6 +185,10 @@ public struct EncodedCorpus: Sendable {
     public var images: [[Float]]
     /// Every turn of every record as an example.
     public var examples: [EncodedExample]
+    /// Per image: the stage index (0 healthy, 1 NPDR, 2 PDR) of its record's diagnosis answer, -1 without one.
+    public var stages: [Int]
+    /// Per image: its record's graph biomarkers (`InstructionRecord.measurements`).
+    public var measurements: [[String: Double]]
 
     /// The prompt part of a turn: `<human> question <gpt>`.
     public static func promptIDs(question: String, tokenizer: Tokenizer) -> [Int] {
@@ -174,12 +201,16 @@ public struct EncodedCorpus: Sendable {
                 answerTransform: ((InstructionTurn) -> String?)? = nil) throws {
         images = []
         examples = []
+        stages = []
+        measurements = []
         for r in dataset.records {
             let image: GrayImage
             do { image = try ImageIO.read(path: r.imagePath) }
             catch { throw VLMError.io(path: r.imagePath, reason: "cannot read image: \(error)") }
             let index = images.count
             images.append(ImagePatches.patches(of: image, config: config))
+            stages.append(r.diagnosisTurn.flatMap { StageLine.parse($0.answer) }?.index ?? -1)
+            measurements.append(r.measurements)
             for t in r.turns {
                 guard let answer = answerTransform.map({ $0(t) }) ?? t.answer else { continue }
                 let prompt = Self.promptIDs(question: t.question, tokenizer: tokenizer)

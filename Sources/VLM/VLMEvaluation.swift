@@ -9,6 +9,8 @@ public struct EvaluatedAnswer: Sendable, Codable {
     public var truth: String
     /// Stage from the generated `Stage:` line (nil when unreadable).
     public var predicted: String?
+    /// The graph teacher's (GNN's) stage for this image, when the dataset records it.
+    public var teacher: String?
     /// The generated diagnosis answer.
     public var generated: String
 }
@@ -24,11 +26,17 @@ public struct EvaluationReport: Sendable, Codable {
     /// Mean time to first token, ms, and decode tokens/s over the run.
     public var meanTTFTMS: Double
     public var decodeTokensPerSecond: Double
+    /// Agreement with the GNN teacher: the fraction of the images with a recorded teacher stage whose
+    /// generated stage equals the teacher's (an unparsed answer disagrees); nil when no record has one.
+    public var teacherAgreement: Double?
+    /// Images with a recorded teacher stage.
+    public var teacherCount: Int
     /// Every evaluated answer.
     public var answers: [EvaluatedAnswer]
 
     enum CodingKeys: String, CodingKey {
         case staging, facts, answers
+        case teacherAgreement = "teacher_agreement", teacherCount = "teacher_count"
         case factScorer = "fact_scorer", meanTTFTMS = "mean_ttft_ms", decodeTokensPerSecond = "decode_tokens_per_s"
     }
 }
@@ -62,13 +70,17 @@ public enum VLMEvaluation {
             let p = StageLine.parse(result.text)
             truths.append(truth); preds.append(p)
             if let scorer { pairs.append((scorer.facts(in: result.text), scorer.facts(in: turn.answer))) }
-            answers.append(EvaluatedAnswer(id: r.id, truth: truth.rawValue, predicted: p?.rawValue, generated: result.text))
+            answers.append(EvaluatedAnswer(id: r.id, truth: truth.rawValue, predicted: p?.rawValue,
+                                           teacher: r.teacherStage?.rawValue, generated: result.text))
             progress?(n + 1, items.count)
         }
+        let withTeacher = answers.filter { $0.teacher != nil }
+        let agreeing = withTeacher.filter { $0.predicted == $0.teacher }.count
         return EvaluationReport(staging: StagingMetrics(truth: truths, predicted: preds),
                                 facts: scorer.map { s in FactScore(pairs: pairs, isFinding: s.isFinding) },
                                 factScorer: scorer?.name, meanTTFTMS: 1000 * ttft / Double(max(1, answers.count)),
                                 decodeTokensPerSecond: decodeSecs > 0 ? Double(decodeTokens) / decodeSecs : 0,
-                                answers: answers)
+                                teacherAgreement: withTeacher.isEmpty ? nil : Double(agreeing) / Double(withTeacher.count),
+                                teacherCount: withTeacher.count, answers: answers)
     }
 }

@@ -32,7 +32,7 @@ public final class DecoderBlock: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let a = attnProj(Tensor.causalSelfAttention(qkv(ln1(x)), heads: heads))
         let h = x + a
-        return h + fc2(fc1(ln2(h)).gelu())
+        return h + fc2(Tensor.linearGELU(ln2(h), weight: fc1.weight, bias: fc1.bias))
     }
 }
 
@@ -83,15 +83,20 @@ public final class VLMModel: Module, @unchecked Sendable {
 
     /// Visual tokens [B, K, d] from patches [B, K, patchDim].
     public func encodeImages(_ patches: Tensor) -> Tensor {
-        projector(patchEmbed(patches).gelu())
+        projector(Tensor.linearGELU(patches, weight: patchEmbed.weight, bias: patchEmbed.bias))
     }
 
     /// Final hidden states [B, L, d] of the text positions for a batch of images and equal-length texts.
     /// - patches: B * visualTokens * patchDim floats; ids: B * L token ids.
     func textHidden(patches: [Float], ids: [Int], batch: Int, length: Int) -> Tensor {
+        let v = encodeImages(Tensor(patches, shape: [batch, config.visualTokens, config.patchDim]))
+        return textHidden(visual: v, ids: ids, batch: batch, length: length)
+    }
+
+    /// Final hidden states [B, L, d] of the text positions after the visual tokens `v` [B, K, d].
+    func textHidden(visual v: Tensor, ids: [Int], batch: Int, length: Int) -> Tensor {
         let k = config.visualTokens, t = k + length
         precondition(t <= config.maxPositions, "VLMModel: sequence of \(t) exceeds max_positions \(config.maxPositions)")
-        let v = encodeImages(Tensor(patches, shape: [batch, k, config.patchDim]))
         let e = wte(ids, shape: [batch, length])
         var x = Tensor.concat([v, e], axis: 1) + wpe(Array(0..<t))
         for b in blocks.items { x = b(x) }
@@ -107,6 +112,13 @@ public final class VLMModel: Module, @unchecked Sendable {
     /// Mean next-token cross-entropy over the answer tokens of a batch (padded with `<pad>`), with the graph
     /// recorded for `backward()`. Returns the loss and the number of answer tokens it averages over.
     public func loss(batch: [EncodedExample], images: [[Float]]) -> (loss: Tensor, answerTokens: Int) {
+        let r = lossAndVisual(batch: batch, images: images)
+        return (r.loss, r.answerTokens)
+    }
+
+    /// `loss(batch:images:)` plus the batch's visual tokens [B, K, d] (in the same graph), so an auxiliary
+    /// loss on the vision encoder can share the forward pass.
+    public func lossAndVisual(batch: [EncodedExample], images: [[Float]]) -> (loss: Tensor, answerTokens: Int, visual: Tensor) {
         let b = batch.count
         let length = batch.map(\.ids.count).max() ?? 1
         var ids = [Int](repeating: Tokenizer.pad, count: b * length)
@@ -121,7 +133,9 @@ public final class VLMModel: Module, @unchecked Sendable {
                 targets[r * length + i] = ex.ids[i + 1]; counted += 1
             }
         }
-        let logits = textLogits(patches: patches, ids: ids, batch: b, length: length)
-        return (Tensor.crossEntropy(logits: logits, targets: targets), counted)
+        let v = encodeImages(Tensor(patches, shape: [b, config.visualTokens, config.patchDim]))
+        let h = textHidden(visual: v, ids: ids, batch: b, length: length).reshaped([b * length, config.dModel])
+        let logits = Tensor.matmul(h, wte.weight, transposeB: true)
+        return (Tensor.crossEntropy(logits: logits, targets: targets), counted, v)
     }
 }

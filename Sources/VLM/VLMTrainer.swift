@@ -24,15 +24,26 @@ public struct TrainingOptions: Sendable {
     public var seed: UInt64
     /// Steps between checkpoints (0 = only at the end of a stage).
     public var checkpointEvery: Int
+    /// Weight of the vision-encoder distillation loss (`VisualDistillation`: stage and, with graph knowledge,
+    /// biomarkers predicted from the pooled visual tokens), added to the language-model loss in both stages;
+    /// 0 turns it off.
+    public var distillWeight: Float
+    /// Stage 1 draws its examples class-balanced (each stage equally often) instead of in epoch order.
+    public var balancedAlignment: Bool
+    /// Stage 1 shows each image under a seeded random rotation/mirror (`PatchAugmentation`).
+    public var augmentAlignment: Bool
 
     /// Options; the defaults suit the `small` config.
     public init(alignmentSteps: Int = 150, instructionSteps: Int = 600, batchSize: Int = 16,
                 learningRate: Float = 2e-3, minLearningRate: Float = 1e-4, warmupSteps: Int = 30,
-                weightDecay: Float = 0.01, clipNorm: Float = 1, seed: UInt64 = 1, checkpointEvery: Int = 50) {
+                weightDecay: Float = 0.01, clipNorm: Float = 1, seed: UInt64 = 1, checkpointEvery: Int = 50,
+                distillWeight: Float = 0, balancedAlignment: Bool = false, augmentAlignment: Bool = false) {
         self.alignmentSteps = alignmentSteps; self.instructionSteps = instructionSteps; self.batchSize = batchSize
         self.learningRate = learningRate; self.minLearningRate = minLearningRate; self.warmupSteps = warmupSteps
         self.weightDecay = weightDecay; self.clipNorm = clipNorm; self.seed = seed
         self.checkpointEvery = checkpointEvery
+        self.distillWeight = distillWeight; self.balancedAlignment = balancedAlignment
+        self.augmentAlignment = augmentAlignment
     }
 
     /// Steps of both stages.
@@ -100,6 +111,10 @@ public final class VLMTrainer {
     public let options: TrainingOptions
     let alignment: EncodedCorpus, instruction: EncodedCorpus
     let optimizer: ResumableAdamW
+    /// Stage-1 image symmetries (nil unless `augmentAlignment`).
+    let augmentation: PatchAugmentation?
+    /// The encoder's auxiliary probe (nil when `distillWeight` is 0 or no image has a known stage).
+    public let distillation: VisualDistillation?
     /// Checkpoint file (nil: no checkpoints).
     public let checkpointPath: String?
     /// Steps completed so far (restored from a checkpoint).
@@ -120,8 +135,11 @@ public final class VLMTrainer {
         self.model = model; self.options = options
         self.alignment = alignment.examples.isEmpty ? instruction : alignment
         self.instruction = instruction
-        optimizer = ResumableAdamW(parameters: model.namedParameters(), learningRate: options.learningRate,
-                                   weightDecay: options.weightDecay)
+        augmentation = options.augmentAlignment ? PatchAugmentation(config: model.config) : nil
+        distillation = options.distillWeight > 0 && instruction.stages.contains { $0 >= 0 }
+            ? VisualDistillation(corpus: instruction, dModel: model.config.dModel, seed: options.seed) : nil
+        optimizer = ResumableAdamW(parameters: model.namedParameters() + (distillation?.namedParameters(prefix: "distill.") ?? []),
+                                   learningRate: options.learningRate, weightDecay: options.weightDecay)
         self.checkpointPath = checkpointPath
         if let p = checkpointPath, FileManager.default.fileExists(atPath: p) { try restore(from: p) }
     }
@@ -144,6 +162,7 @@ public final class VLMTrainer {
     /// examples.
     func batchIndices(at s: Int) -> [Int] {
         let (stage, local, _) = stageOf(s)
+        if stage == 1 && options.balancedAlignment, let picks = balancedIndices(local: local) { return picks }
         let n = (stage == 1 ? alignment : instruction).examples.count
         var out: [Int] = []
         var cachedEpoch = -1
@@ -162,6 +181,24 @@ public final class VLMTrainer {
         return out
     }
 
+    /// Class-balanced stage-1 batch of local step `local`: example j has stage (local * batch + j) mod the
+    /// number of stages present, drawn uniformly within that stage (seeded by the step). Nil when no
+    /// alignment example has a known stage.
+    func balancedIndices(local: Int) -> [Int]? {
+        var byStage: [[Int]] = [[], [], []]
+        for (i, ex) in alignment.examples.enumerated() {
+            let st = alignment.stages[ex.imageIndex]
+            if st >= 0 { byStage[st].append(i) }
+        }
+        byStage = byStage.filter { !$0.isEmpty }
+        guard !byStage.isEmpty else { return nil }
+        var g = SeededGenerator(seed: options.seed, stream: UInt64(3_000_000 + local))
+        return (0..<options.batchSize).map { j in
+            let pool = byStage[(local * options.batchSize + j) % byStage.count]
+            return pool[g.int(below: pool.count)]
+        }
+    }
+
     /// Trains until both stages are done or `cancel` is set (checked before every step). `progress` is
     /// called after every step. Writes a checkpoint every `checkpointEvery` steps, at each stage end and on
     /// cancel.
@@ -173,7 +210,7 @@ public final class VLMTrainer {
         var recent: [Float] = []
         var cancelled = false
         model.setTraining(true)
-        try parallel?.copyFromRoot(model.parameters())
+        try parallel?.copyFromRoot(optimizer.parameters.map(\.tensor))
         while step < options.totalSteps {
             if cancel?.isCancelled == true { cancelled = true; break }
             let (stage, _, _) = stageOf(step)
@@ -182,26 +219,46 @@ public final class VLMTrainer {
             let lr = learningRate(at: step)
             optimizer.learningRate = lr
             model.zeroGrad()
+            distillation?.zeroGrad()
+            var (inputs, images) = (batch, corpus.images)
+            if stage == 1, let augmentation {
+                // Each example gets its own view; the transform depends only on (seed, step, slot).
+                var g = SeededGenerator(seed: options.seed, stream: UInt64(5_000_000 + step))
+                images = batch.map { augmentation.apply(g.int(below: 8), to: corpus.images[$0.imageIndex]) }
+                for j in inputs.indices { inputs[j].imageIndex = j }
+            }
             var value: Float
             if let parallel {
                 // This process's block of the batch, its mean loss weighted by its share of the batch's answer
-                // tokens, so the summed gradients equal those of the whole batch's mean in one process.
-                let mine = parallel.shard(batch)
+                // tokens, so the summed gradients equal those of the whole batch's mean in one process. The
+                // distillation term is weighted by the share of examples: exact for its biomarker mean, and an
+                // approximation for its class-weighted cross-entropy (whose normaliser is the whole batch's
+                // weight sum).
+                let slots = parallel.shard(Array(batch.indices))
                 let total = batch.reduce(0) { $0 + $1.answerTokenCount }
                 value = 0
-                if !mine.isEmpty, total > 0 {
-                    let (part, counted) = model.loss(batch: mine, images: corpus.images)
-                    let loss = part * (Float(counted) / Float(total))
-                    loss.backward()
+                if !slots.isEmpty, total > 0 {
+                    let (part, counted, visual) = model.lossAndVisual(batch: slots.map { inputs[$0] }, images: images)
+                    var loss = part * (Float(counted) / Float(total))
                     value = loss.item
+                    if let distillation {
+                        let share = Float(slots.count) / Float(batch.count)
+                        loss = loss + (options.distillWeight * share)
+                            * distillation.loss(visual: visual, imageIndices: slots.map { batch[$0].imageIndex })
+                    }
+                    loss.backward()
                 }
-                value = try parallel.sumAcrossProcesses(model.parameters(), [value])[0]
+                value = try parallel.sumAcrossProcesses(optimizer.parameters.map(\.tensor), [value])[0]
             } else {
-                let (loss, _) = model.loss(batch: batch, images: corpus.images)
-                value = loss.item
+                let (lmLoss, _, visual) = model.lossAndVisual(batch: inputs, images: images)
+                value = lmLoss.item
+                var loss = lmLoss
+                if let distillation {
+                    loss = loss + options.distillWeight * distillation.loss(visual: visual, imageIndices: batch.map(\.imageIndex))
+                }
                 loss.backward()
             }
-            let norm = clipGradNorm(model.parameters(), maxNorm: options.clipNorm)
+            let norm = clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: options.clipNorm)
             optimizer.step()
             step += 1
             tokens += batch.reduce(0) { $0 + $1.ids.count }
@@ -229,7 +286,7 @@ public final class VLMTrainer {
     /// - Throws: `SafeTensorsError` / `VLMError.io` naming the file.
     public func saveCheckpoint(to path: String) throws {
         let tmp = path + ".tmp"
-        try SafeTensors.write(model.namedParameters() + optimizer.stateTensors(),
+        try SafeTensors.write(optimizer.parameters + optimizer.stateTensors(),
                               metadata: ["step": String(step), "adam_step": String(optimizer.stepCount),
                                          "seed": String(options.seed), "config": options.description],
                               to: tmp)
@@ -244,7 +301,7 @@ public final class VLMTrainer {
         guard meta["seed"] == String(options.seed), meta["config"] == options.description else {
             throw VLMError.io(path: path, reason: "checkpoint was written by a run with other options (seed/steps/batch); delete it or use the same options")
         }
-        for (name, t) in model.namedParameters() + optimizer.stateTensors() {
+        for (name, t) in optimizer.parameters + optimizer.stateTensors() {
             guard let src = byName[name], src.shape == t.shape else {
                 throw VLMError.io(path: path, reason: "checkpoint lacks \(name) with shape \(t.shape); delete it to start fresh")
             }
@@ -259,6 +316,8 @@ extension TrainingOptions: CustomStringConvertible {
     /// The options that fix the data order and schedule (a checkpoint only resumes under the same ones).
     public var description: String {
         "align=\(alignmentSteps) instruct=\(instructionSteps) batch=\(batchSize) lr=\(learningRate) min=\(minLearningRate) warmup=\(warmupSteps)"
+            + (distillWeight > 0 ? " distill=\(distillWeight)" : "") + (balancedAlignment ? " balanced" : "")
+            + (augmentAlignment ? " augment" : "")
     }
 }
 

@@ -45,6 +45,9 @@ struct EvalVLMCommand: ParsableCommand {
         print("| metric | value |\n|---|---|")
         print(String(format: "| accuracy | %.3f |\n| balanced accuracy | %.3f |\n| macro F1 | %.3f |\n| QWK | %.3f |",
                      s.accuracy, s.balancedAccuracy, s.macroF1, s.quadraticWeightedKappa))
+        if let a = report.teacherAgreement {
+            print(String(format: "| agreement with the GNN teacher | %.3f (%d images) |", a, report.teacherCount))
+        }
         if let f = report.facts {
             print(String(format: "| fact precision | %.3f |\n| fact recall | %.3f |\n| fact F1 | %.3f |\n| hallucination rate | %.3f |",
                          f.precision, f.recall, f.f1, f.hallucinationRate))

@@ -42,12 +42,19 @@ struct TrainVLMCommand: ParsableCommand {
     var checkpointEvery: Int = 50
     @Option(help: "Write JSON progress lines to this file.")
     var log: String?
+    @Option(help: "Weight of the vision-encoder distillation loss (stage, and the graph biomarkers when the data has them, predicted from the pooled visual tokens); 0 = off.")
+    var distill: Float = 0
+    @Flag(help: "Stage 1 draws its examples class-balanced.")
+    var balanced = false
+    @Flag(help: "Stage 1 shows each image under a random rotation/mirror.")
+    var augment = false
 
     func run() throws {
         let cfg = try VLMConfig.preset(config)
         let options = TrainingOptions(alignmentSteps: alignSteps, instructionSteps: steps, batchSize: batch,
                                       learningRate: lr, minLearningRate: lr / 20, warmupSteps: warmup, seed: seed,
-                                      checkpointEvery: checkpointEvery)
+                                      checkpointEvery: checkpointEvery, distillWeight: distill,
+                                      balancedAlignment: balanced, augmentAlignment: augment)
         var logHandle: FileHandle?
         var announced = false
         if let log {
