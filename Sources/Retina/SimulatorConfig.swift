@@ -46,7 +46,7 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).
     public static let superficial = PlexusGrowth(
-        sinkDensityPerMM2: 450, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
+        sinkDensityPerMM2: 520, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
         coneHalfAngleDeg: 90, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 300)
 
     /// Deep plexus: a finer, polygonal capillary net fed from the superficial one (Murray k = 2.9, wide cone).
@@ -98,7 +98,7 @@ public struct RenderOptions: Codable, Sendable, Equatable {
 
     /// Defaults matched to OCTA-500 projections (mean 0.27-0.39, std about 0.19; see docs/COHORT.md).
     public static let standard = RenderOptions(
-        psfFWHMUM: 22, speckle: 0.32, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
+        psfFWHMUM: 23.5, speckle: 0.32, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
         bleedThrough: 0.18, motionLineProbability: 0.15, floaterProbability: 0.10,
         meanIntensityRange: 0.27...0.40, contrastSDRange: 0.55...0.72, gammaRange: 0.8...1.25)
 }
@@ -158,6 +158,11 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
     public var render: RenderOptions
     /// Severity-driven pathology.
     public var pathology: PathologyOptions
+    /// Perifoveal capillary ring (nil or false: off, the default): the FAZ border becomes a closed ring of
+    /// capillary loops 20 um outside a capillary-scale scalloped outline, capillary density and signal
+    /// taper over the last 100-200 um towards it. Off by default because VesselGraph's FAZ detector,
+    /// tuned without it, undershoots such FAZs by 10-15% in area (docs/COHORT.md).
+    public var perifovealRing: Bool?
 
     enum CodingKeys: String, CodingKey {
         case sizePX = "size_px"
@@ -165,13 +170,15 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
         case plexus, superficial, deep, render, pathology
         case largeVessels = "large_vessels"
         case trunkRadiusUM = "trunk_radius_um"
+        case perifovealRing = "perifoveal_ring"
     }
 
     /// A configuration; defaults are a 304 px, 3x3 mm superficial-plexus scan.
     public init(sizePX: Int = 304, fovMM: Double = 3, plexus: Plexus = .superficial,
                 largeVessels: PlexusGrowth = .largeVessels, trunkRadiusUM: ClosedRange<Double> = 24...34,
                 superficial: PlexusGrowth = .superficial, deep: PlexusGrowth = .deep,
-                render: RenderOptions = .standard, pathology: PathologyOptions = .standard) {
+                render: RenderOptions = .standard, pathology: PathologyOptions = .standard,
+                perifovealRing: Bool? = nil) {
         self.sizePX = sizePX
         self.fovMM = fovMM
         self.plexus = plexus
@@ -181,6 +188,7 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
         self.deep = deep
         self.render = render
         self.pathology = pathology
+        self.perifovealRing = perifovealRing
     }
 
     /// Side of one pixel, mm.

@@ -10,7 +10,9 @@ struct StarShape: Sendable {
     let radiusMM: [Double]
 
     /// A FAZ of `areaMM2` whose border irregularity (harmonic amplitudes) grows with `irregularity` in [0, 1].
-    init(centreX: Double, centreY: Double, areaMM2: Double, irregularity: Double, ovality: Double = 0.06, rng: inout SeededGenerator) {
+    /// `capillaryLoops` (FAZ only) adds the scalloped border of a ring of capillary loops.
+    init(centreX: Double, centreY: Double, areaMM2: Double, irregularity: Double, ovality: Double = 0.06,
+         capillaryLoops: CapillaryLoops? = nil, rng: inout SeededGenerator) {
         self.centreX = centreX
         self.centreY = centreY
         var amps: [(k: Double, a: Double, phi: Double)] = []
@@ -30,10 +32,38 @@ struct StarShape: Sendable {
             r[i] = max(0.35, v)
         }
         // Scale so that the polygon area is exactly `areaMM2`.
-        var unitArea = 0.0
-        for i in 0..<720 { unitArea += 0.5 * r[i] * r[i] * (2 * Double.pi / 720) }
-        let s = (areaMM2 / unitArea).squareRoot()
-        radiusMM = r.map { $0 * s }
+        r = Self.scaled(r, toAreaMM2: areaMM2)
+        if let loops = capillaryLoops {
+            // The FAZ border is a ring of capillary loops: each loop is an arc bulging into the FAZ, loops
+            // meet in outward cusps (where a capillary leaves the ring). Lengths and depths in mm.
+            var theta = 0
+            while theta < 720 {
+                let r0 = r[theta]
+                let lengthMM = rng.uniform(loops.lengthMM.lowerBound, loops.lengthMM.upperBound)
+                let depthMM = loops.depthMM * rng.uniform(0.4, 1.0)
+                var n = max(4, Int((lengthMM / (r0 * 2 * Double.pi / 720)).rounded()))
+                // The last loop absorbs the remainder, so the outline closes at a cusp.
+                if 720 - theta - n < n / 2 { n = 720 - theta }
+                for j in 0..<n { r[theta + j] -= depthMM * Foundation.sin(Double.pi * Double(j) / Double(n)) }
+                theta += n
+            }
+            r = Self.scaled(r, toAreaMM2: areaMM2)
+        }
+        radiusMM = r
+    }
+
+    /// Capillary-scale scalloping of a FAZ border: loop lengths and the largest inward depth, mm.
+    struct CapillaryLoops: Sendable {
+        var lengthMM: ClosedRange<Double>
+        var depthMM: Double
+    }
+
+    /// `r` times the factor that makes the sector-sum area exactly `areaMM2`.
+    static func scaled(_ r: [Double], toAreaMM2 areaMM2: Double) -> [Double] {
+        var area = 0.0
+        for v in r { area += 0.5 * v * v * (2 * Double.pi / Double(r.count)) }
+        let s = (areaMM2 / area).squareRoot()
+        return r.map { $0 * s }
     }
 
     /// Border radius in the direction `theta` (radians), mm.

@@ -90,9 +90,18 @@ struct VascularTree {
 /// cost is O(new nodes x sinks in reach) per iteration instead of O(nodes x sinks).
 struct SpaceColonization {
     let growth: PlexusGrowth
+    /// Side of the square growth domain, mm.
     let fieldMM: Double
+    /// Lower-left (top-left) corner of the growth domain, mm (both axes): the domain is
+    /// [origin, origin + fieldMM]^2. Large vessels grow in a domain larger than the image, so that arcade
+    /// trunks outside the field still send branches into it.
+    var originMM = 0.0
     /// Standard deviation of the random turn added to every step, radians.
     var jitterRad = 0.12
+    /// Optional point (mm) that pulls every step towards it with the given weight (0: none; 1: as much as
+    /// the sinks). Macular arterioles and venules converge on the fovea while they branch, so their
+    /// paths bend towards it instead of running straight.
+    var focus: (x: Double, y: Double, weight: Double)? = nil
 
     /// Grows `roots` (position, unit direction) into `tree` towards `sinks`; nodes for which `blocked`
     /// returns true are never created (e.g. inside the FAZ). Returns the index range of the new nodes.
@@ -107,7 +116,8 @@ struct SpaceColonization {
         // Grid of sinks.
         let cells = max(1, Int((fieldMM / dp).rounded(.up)))
         let cellSize = fieldMM / Double(cells)
-        func cell(_ v: Double) -> Int { min(cells - 1, max(0, Int(v / cellSize))) }
+        let origin = originMM
+        func cell(_ v: Double) -> Int { min(cells - 1, max(0, Int((v - origin) / cellSize))) }
         var bucketStart = [Int](repeating: 0, count: cells * cells + 1)
         for s in sinks { bucketStart[cell(s.y) * cells + cell(s.x) + 1] += 1 }
         for i in 0..<(cells * cells) { bucketStart[i + 1] += bucketStart[i] }
@@ -180,11 +190,21 @@ struct SpaceColonization {
                 accX[j] = 0; accY[j] = 0; accN[j] = 0
                 if norm < 1e-6 { continue }
                 gx /= norm; gy /= norm
+                if let f = focus {
+                    let fx = f.x - tree.x[n], fy = f.y - tree.y[n]
+                    let fd = (fx * fx + fy * fy).squareRoot()
+                    if fd > 1e-9 {
+                        gx += f.weight * fx / fd; gy += f.weight * fy / fd
+                        let m = (gx * gx + gy * gy).squareRoot()
+                        if m < 1e-6 { continue }
+                        gx /= m; gy /= m
+                    }
+                }
                 let a = rng.normal() * jitterRad
                 let ca = Foundation.cos(a), sa = Foundation.sin(a)
                 let ux = gx * ca - gy * sa, uy = gx * sa + gy * ca
                 let px = tree.x[n] + step * ux, py = tree.y[n] + step * uy
-                if px < -step || py < -step || px > fieldMM + step || py > fieldMM + step { continue }
+                if px < origin - step || py < origin - step || px > origin + fieldMM + step || py > origin + fieldMM + step { continue }
                 // A step into a forbidden region, or a repeat of this node's previous step, would stall
                 // growth: the sinks that only this node sees are given up instead of retried forever.
                 if blocked(px, py) || ux * lastChildX[j] + uy * lastChildY[j] > 0.97 {
