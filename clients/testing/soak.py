@@ -2,7 +2,7 @@
 """Soak test (issue 14): many clients for minutes against one capillaryd. Standard library only.
 
     soak.py BIN_DIR [--minutes 10] [--clients 64] [--seed 1] [--store DIR] [--out bench-out/soak.json]
-            [--rss-bound-mib 96]
+            [--rss-bound-mib 96] [--size-px 96]
     soak.py --socket SOCK --pid PID [...]     (attach to a running daemon; methods without a model are left out)
 
 Starts capillaryd on a private socket. Without --store it trains tiny models through the daemon first (a
@@ -164,11 +164,15 @@ class Stats:
                     self.unexpected.append(f"{method}: {detail}"[:300])
 
 
+SIZE_PX = 96
+
+
 def params_for(method, rng, images):
     if images and rng.random() < 0.6:
         image = {"path": rng.choice(images)}
     else:
-        image = {"synthetic": {"seed": rng.randrange(10000), "stage": rng.choice(["healthy", "npdr", "pdr"]), "sizePX": 96}}
+        image = {"synthetic": {"seed": rng.randrange(10000), "stage": rng.choice(["healthy", "npdr", "pdr"]),
+                               "sizePX": SIZE_PX}}
     if method == "explain":
         return {"image": image, "maxTokens": 64, "partialResultToken": "p", "temperature": rng.choice([0, 0.8]),
                 "seed": rng.randrange(1 << 30)}
@@ -246,11 +250,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--store", help="a store with graphnet and vlm models (default: tiny ones trained first)")
     ap.add_argument("--out", default="bench-out/soak.json")
+    ap.add_argument("--size-px", type=int, default=96, help="side of the synthetic eyes requested (px)")
     ap.add_argument("--rss-bound-mib", type=float, default=96,
                     help="largest allowed RSS growth from the start (after warm-up) to the end")
     args = ap.parse_args()
 
-    global WEIGHTS
+    global WEIGHTS, SIZE_PX
+    SIZE_PX = args.size_px
     attached = args.socket is not None
     if attached == (args.bin_dir is not None) or (attached and not args.pid):
         ap.error("give BIN_DIR, or --socket with --pid")
@@ -334,7 +340,7 @@ def main():
                      "maxMS": max(xs) if xs else None})
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
     report = {
-        "name": "soak", "minutes": args.minutes, "clients": args.clients, "seed": args.seed,
+        "name": "soak", "minutes": args.minutes, "clients": args.clients, "seed": args.seed, "sizePX": args.size_px,
         "models": args.store or ("those of the attached daemon" if attached else "tiny (trained by the run)"),
         "trainSeconds": round(train_s, 1), "elapsedSeconds": round(elapsed, 1),
         "requestsCompleted": stats.completed, "throughputPerSecond": round(stats.completed / elapsed, 2),
