@@ -11,11 +11,19 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 FUZZ_TARGETS="${FUZZ_TARGETS:-framing images safetensors}"
 FUZZ_SANITIZERS="${FUZZ_SANITIZERS:-fuzzer address}"
 SCRATCH=.build-fuzz
+# swiftc keeps only the last -sanitize= flag (a later -sanitize=address would silently drop the fuzzer's
+# coverage instrumentation), so the list goes to swiftc as one comma-separated flag, after SwiftPM's own.
 san_flags=()
 for s in $FUZZ_SANITIZERS; do san_flags+=(--sanitize="$s"); done
+joined="$(echo $FUZZ_SANITIZERS | tr ' ' ',')"
 
-"$SWIFT" build -c release --product CapillaryFuzz --scratch-path "$SCRATCH" "${san_flags[@]}" -Xswiftc -DCAPILLARY_FUZZ
+"$SWIFT" build -c release --product CapillaryFuzz --scratch-path "$SCRATCH" "${san_flags[@]}" \
+  -Xswiftc -sanitize="$joined" -Xswiftc -DCAPILLARY_FUZZ
 BIN="$("$SWIFT" build -c release --scratch-path "$SCRATCH" --show-bin-path)/CapillaryFuzz"
+if ! readelf -S "$BIN" | grep -q __sancov_guards; then
+  echo "fuzz: $BIN has no coverage instrumentation (check the -sanitize flags)" >&2
+  exit 1
+fi
 mkdir -p bench-out/fuzz
 json="["
 status=0

@@ -1,25 +1,35 @@
 import Foundation
 
-/// `CapillaryFuzz`: libFuzzer driver for the parsers that read untrusted bytes (docs/RELIABILITY.md).
+/// `CapillaryFuzz`: libFuzzer targets for the parsers that read untrusted bytes (docs/RELIABILITY.md).
 ///
 /// Built with `swift build -c release --sanitize=fuzzer -Xswiftc -DCAPILLARY_FUZZ` (what `make fuzz` does,
-/// in its own scratch path), it is a libFuzzer binary: `CAPILLARY_FUZZ_TARGET=framing CapillaryFuzz
-/// corpus/ -max_total_time=60`. In the normal build it replays inputs instead, so the seed corpus and every
-/// crash found are re-run without the fuzzer: `CapillaryFuzz framing FILE_OR_FOLDER...` (exit 0 when no
-/// input breaks an invariant; a trap or an invariant failure aborts naming the input).
+/// in its own scratch path), it is a libFuzzer binary (libFuzzer supplies `main`):
+/// `CAPILLARY_FUZZ_TARGET=framing CapillaryFuzz corpus/ -max_total_time=60`. In the normal build it replays
+/// inputs instead, so the seed corpus and every crash found are re-run without the fuzzer:
+/// `CapillaryFuzz framing FILE_OR_FOLDER...` (exit 0 when no input breaks an invariant; a trap or an
+/// invariant failure aborts after naming the input on stderr).
+#if CAPILLARY_FUZZ
+/// The target chosen by `CAPILLARY_FUZZ_TARGET` (read once).
+let selectedTarget: FuzzTarget = {
+    let name = ProcessInfo.processInfo.environment["CAPILLARY_FUZZ_TARGET"] ?? ""
+    guard let t = FuzzTargets.all.first(where: { $0.name == name }) else {
+        FileHandle.standardError.write(Data("CapillaryFuzz: set CAPILLARY_FUZZ_TARGET to one of \(FuzzTargets.all.map(\.name).joined(separator: ", "))\n".utf8))
+        exit(2)
+    }
+    return t
+}()
+
+/// libFuzzer's entry for one input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+    selectedTarget.run(bytes)
+    return 0
+}
+#else
 @main
 struct FuzzMain {
     static func main() {
-        #if CAPILLARY_FUZZ
-        let name = ProcessInfo.processInfo.environment["CAPILLARY_FUZZ_TARGET"] ?? ""
-        guard let target = FuzzTargets.all.first(where: { $0.name == name }) else {
-            fail("set CAPILLARY_FUZZ_TARGET to one of \(FuzzTargets.all.map(\.name).joined(separator: ", "))")
-        }
-        selected = target
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))
-        #else
         let args = Array(CommandLine.arguments.dropFirst())
         guard let name = args.first, let target = FuzzTargets.all.first(where: { $0.name == name }), args.count >= 2 else {
             fail("usage: CapillaryFuzz \(FuzzTargets.all.map(\.name).joined(separator: "|")) FILE_OR_FOLDER...")
@@ -39,7 +49,6 @@ struct FuzzMain {
             }
         }
         print("CapillaryFuzz \(name): \(count) inputs replayed, no invariant broken")
-        #endif
     }
 
     static func fail(_ message: String) -> Never {
@@ -47,20 +56,4 @@ struct FuzzMain {
         exit(2)
     }
 }
-
-#if CAPILLARY_FUZZ
-nonisolated(unsafe) var selected: FuzzTarget?
-
-/// libFuzzer's entry for one input.
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
-    selected!.run(bytes)
-    return 0
-}
-
-/// libFuzzer's driver (compiler-rt's FuzzerDriver): parses libFuzzer flags from argv and runs `callback`.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 #endif
