@@ -19,7 +19,10 @@ joined="$(echo $FUZZ_SANITIZERS | tr ' ' ',')"
 
 "$SWIFT" build -c release --product CapillaryFuzz --scratch-path "$SCRATCH" "${san_flags[@]}" \
   -Xswiftc -sanitize="$joined" -Xswiftc -DCAPILLARY_FUZZ
-BIN="$("$SWIFT" build -c release --scratch-path "$SCRATCH" --show-bin-path)/CapillaryFuzz"
+# The same flags here: a --show-bin-path without them re-plans the build without sanitizers, and the next
+# make fuzz would recompile everything.
+BIN="$("$SWIFT" build -c release --scratch-path "$SCRATCH" "${san_flags[@]}" -Xswiftc -sanitize="$joined" \
+  -Xswiftc -DCAPILLARY_FUZZ --show-bin-path)/CapillaryFuzz"
 if ! readelf -S "$BIN" | grep -q __sancov_guards; then
   echo "fuzz: $BIN has no coverage instrumentation (check the -sanitize flags)" >&2
   exit 1
