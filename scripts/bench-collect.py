@@ -5,7 +5,7 @@
 
 RUNS_TSV has one line per benchmark: name, its JSON file (or -), wall seconds, exit code, command. Every
 benchmark JSON is read as it is; each of its "rows" (or the file itself when it has none) becomes one line of
-the table, labelled by the row's text fields, with its numeric fields as `key value` pairs (nested objects
+the table (a benchmark without "rows" uses its first list of objects), labelled by the row's text fields, with its numeric fields as `key value` pairs (nested objects
 flattened with dots). The header names the machine (nproc, CPU model, memory), the date and the git commit.
 """
 import json
@@ -71,8 +71,15 @@ def fmt(v):
 
 def table_rows(name, data):
     """One (case, metrics) pair per row of a benchmark's JSON."""
-    rows = data.get("rows") if isinstance(data, dict) else None
-    if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+    rows = None
+    if isinstance(data, dict):
+        # "rows" by convention; otherwise the first list of objects ("results", "runs", ...).
+        for key in ["rows"] + [k for k, v in data.items() if isinstance(v, list)]:
+            v = data.get(key)
+            if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+                rows = v
+                break
+    if rows:
         items = rows
     elif isinstance(data, dict):
         items = [{k: v for k, v in data.items() if k not in ("machine", "rows")}]
