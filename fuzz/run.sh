@@ -23,7 +23,7 @@ joined="$(echo $FUZZ_SANITIZERS | tr ' ' ',')"
 # make fuzz would recompile everything.
 BIN="$("$SWIFT" build -c release --scratch-path "$SCRATCH" "${san_flags[@]}" -Xswiftc -sanitize="$joined" \
   -Xswiftc -DCAPILLARY_FUZZ --show-bin-path)/CapillaryFuzz"
-if ! readelf -S "$BIN" | grep -q __sancov_guards; then
+if ! readelf -S "$BIN" | grep -q __sancov_; then
   echo "fuzz: $BIN has no coverage instrumentation (check the -sanitize flags)" >&2
   exit 1
 fi
