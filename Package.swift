@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "RPC", dependencies: ["Common", "CLibUV", "CJansson"]),
 
         // Method handlers, warm model registry and jobs served by capillaryd.
-        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution"]),
+        .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution", "Tensors"]),
 
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
@@ -58,6 +58,10 @@ let package = Package(
             "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge", "Attribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // libFuzzer driver for the parsers of untrusted bytes (RPC framing + JSON, PNG/BMP, safetensors). A small
+        // replay tool in normal builds; `make fuzz` builds it with --sanitize=fuzzer in .build-fuzz.
+        .executableTarget(name: "CapillaryFuzz", dependencies: ["RPC", "Retina", "Tensors"]),
 
         // Tests: one target per module.
         .testTarget(name: "CommonTests", dependencies: ["Common"]),

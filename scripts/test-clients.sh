@@ -103,6 +103,15 @@ fi
 #     connection; every reply must carry its category's error code and the daemon must keep serving.
 python3 clients/testing/bad_input_sweep.py "$SOCK" --count 3000 --seed 1
 
+# 2c. Disconnect storm (issue 14): 200 streaming explains abandoned six ways (16 at a time); the daemon's fds
+#     and threads must return to their baseline exactly and its RSS stay within 64 MiB.
+python3 clients/testing/disconnect_storm.py "$SOCK" --pid "$daemon_pid" --rounds 200 --parallel 16
+
+# 2d. Soak smoke (issue 14; `make soak` is the 10-minute run): 64 clients for 0.5 min mixing stage, attribute
+#     and streaming explain with cancels and disconnects against this daemon's models.
+python3 clients/testing/soak.py --socket "$SOCK" --pid "$daemon_pid" --minutes 0.5 --clients 64 \
+  --out "$WORK/soak-smoke.json"
+
 # 3. Node: node --test; a run that executed no test counts as a failure.
 node --test clients/node/test/daemon.test.js clients/node/test/streaming.test.js | tee "$WORK/node.tap" \
   | grep -E '^(not ok|# (tests|pass|fail))' || true
@@ -139,5 +148,12 @@ bash protocol/conformance/run.sh "$BIN" "$WORK" "$TRACE" "$WORK/trace-cli-daemon
 
 # 7. MPI scale-out (issue 15): capillary-mpi on 2 ranks vs the single-process commands; skips without mpirun.
 bash mpi/test/run.sh
+
+# 8. Fault injection (issue 14): kill -9 during training and mid-save, a full disk (tmpfs; skipped with the
+#    reason when it cannot be mounted), each against fresh daemons on their own stores.
+python3 clients/testing/fault_injection.py "$BIN" --kills 5
+
+# 9. The fuzz seed corpus (and every crash input kept there) replayed through the fuzz targets' invariants.
+for t in framing images safetensors; do "$BIN/CapillaryFuzz" "$t" "fuzz/corpus/$t" 2>/dev/null; done
 
 echo "test-clients: all client tests passed"

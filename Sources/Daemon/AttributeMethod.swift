@@ -3,6 +3,7 @@ import Foundation
 import GraphNet
 import Retina
 import RPC
+import Tensors
 import VesselGraph
 
 /// `attribute {image, model?, target?, steps?, quadrature?, topK?, heatmap?}`: integrated gradients of a warm
@@ -54,8 +55,13 @@ struct AttributeMethod {
 
     func handle(_ ctx: RequestContext) throws -> JSONValue {
         // Integrated gradients free hundreds of MB of batch temporaries; hand the pages back afterwards so
-        // the daemon's RSS returns to its serving size between requests.
-        defer { _ = releaseFreedHeapMemory(0) }
+        // the daemon's RSS returns to its serving size between requests. The temporaries land in Tensors'
+        // buffer cache first (kept for reuse, up to 1 GiB, one list per buffer size: graphs of other sizes
+        // never reuse them), so empty it before the trim or RSS creeps up under varied images.
+        defer {
+            Tensor.releaseCachedMemory()
+            _ = releaseFreedHeapMemory(0)
+        }
         let o = try ctx.decodeParams(Options.self)
         var options = IntegratedGradientsOptions()
         options.stepsPerPass = Self.stepsPerPass

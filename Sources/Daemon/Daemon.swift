@@ -67,8 +67,11 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// Loads the default models the store has (keep-alive forever) and starts the keep-alive sweep.
+    /// Removes leftovers of interrupted saves (`StaleTemporaryFiles`), loads the default models the store has
+    /// (keep-alive forever) and starts the keep-alive sweep.
     public func start() {
+        // Temporary folders and files of writers killed mid-save (they never count as versions).
+        for p in StaleTemporaryFiles.remove(in: configuration.storePath) { logger.info("removed \(p): left by an interrupted save") }
         let stored = registry.refresh()
         for name in configuration.defaultModels where stored.contains(where: { $0.name == name }) {
             do {

@@ -109,16 +109,21 @@ public struct ModelStore: Sendable {
             do {
                 try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
                 let env = StoredEnvelope(format: Self.format, kind: M.kind, name: name, version: version, createdAt: created, config: model.storedConfig)
-                try enc.encode(env).write(to: URL(fileURLWithPath: (tmp as NSString).appendingPathComponent("config.json")))
+                // Each file is fsynced (DurableFile), then the folder, so the rename below publishes only
+                // complete bytes: a crash or a full disk leaves the previous versions as they were.
+                try DurableFile.write(enc.encode(env), to: (tmp as NSString).appendingPathComponent("config.json"))
                 try SafeTensors.write(model.weights.stateDict(), metadata: ["kind": M.kind, "name": name, "version": String(version)],
                                       to: (tmp as NSString).appendingPathComponent("weights.safetensors"))
-                try enc.encode(metrics).write(to: URL(fileURLWithPath: (tmp as NSString).appendingPathComponent("metrics.json")))
+                try DurableFile.write(enc.encode(metrics), to: (tmp as NSString).appendingPathComponent("metrics.json"))
+                try DurableFile.syncDirectory(tmp)
             } catch {
                 try? fm.removeItem(atPath: tmp)
                 throw GraphNetError.io(path: tmp, reason: "cannot write the model: \(error)")
             }
             let final = folder(name: name, version: version)
             if rename(tmp, final) == 0 {
+                // The version is visible now; make the new name durable too (best effort: it is already served).
+                try? DurableFile.syncDirectory(dir)
                 return StoredModelInfo(name: name, version: version, path: final, createdAt: created, kind: M.kind)
             }
             try? fm.removeItem(atPath: tmp)

@@ -187,19 +187,14 @@ public enum SafeTensors {
         return (tensors, metadata)
     }
 
-    /// Writes tensors to `path` atomically (a temporary file renamed into place). Throws `.io` on failure.
+    /// Writes tensors to `path` atomically and durably (`DurableFile`: a temporary file, fsync, rename, fsync
+    /// of the folder): after a crash at any instant the file is either the old one or the complete new one.
+    /// Throws `.io` naming the file (a full disk says "no space left on the device"); the old file is kept.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
                              to path: String) throws {
         let bytes = encode(tensors, metadata: metadata)
-        let tmp = path + ".tmp-\(getpid())"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: tmp, toPath: path)
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw SafeTensorsError.io(path: path, reason: "cannot write (\(error.localizedDescription))")
-        }
+        do { try DurableFile.write(bytes, to: path) }
+        catch let e as DurableWriteError { throw SafeTensorsError.io(path: path, reason: "cannot write: \(e.reason)") }
     }
 
     /// Reads a safetensors file. Throws `SafeTensorsError` (io, truncated, invalidHeader, unsupportedDType,

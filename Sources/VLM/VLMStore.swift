@@ -33,7 +33,7 @@ public enum VLMStore {
     }
 
     /// Writes a new version of `name` and returns its folder.
-    /// - Throws: `VLMError.io` naming the folder, or `SafeTensorsError` from writing the weights.
+    /// - Throws: `VLMError.io` naming the folder (a full disk says "no space left on the device").
     @discardableResult
     public static func save(model: VLMModel, tokenizer: Tokenizer, metrics: [String: Any], store: String,
                             name: String = defaultName) throws -> String {
@@ -48,18 +48,27 @@ public enum VLMStore {
         catch { throw VLMError.io(path: tmp, reason: "cannot create: \(error.localizedDescription)") }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Every file is fsynced (DurableFile), then the folder, then it is renamed into place: a crash or a
+        // full disk leaves the earlier versions as they were, and a failed save removes its temporary folder.
         do {
-            try enc.encode(model.config).write(to: URL(fileURLWithPath: tmp + "/config.json"))
-            let m = try JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys])
-            try m.write(to: URL(fileURLWithPath: tmp + "/metrics.json"))
-        } catch { throw VLMError.io(path: tmp, reason: "cannot write config/metrics: \(error.localizedDescription)") }
-        try tokenizer.save(to: tmp + "/tokenizer.json")
-        try SafeTensors.write(model.namedParameters(), metadata: ["format": "pt", "capillary": "vlm"],
-                              to: tmp + "/weights.safetensors")
+            try DurableFile.write(enc.encode(model.config), to: tmp + "/config.json")
+            try DurableFile.write(JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys]),
+                                  to: tmp + "/metrics.json")
+            try DurableFile.write(tokenizer.jsonData(), to: tmp + "/tokenizer.json")
+            try SafeTensors.write(model.namedParameters(), metadata: ["format": "pt", "capillary": "vlm"],
+                                  to: tmp + "/weights.safetensors")
+            try DurableFile.syncDirectory(tmp)
+        } catch {
+            try? fm.removeItem(atPath: tmp)
+            throw VLMError.io(path: tmp, reason: "cannot write the model: \(error)")
+        }
         let final = (parent as NSString).appendingPathComponent("v\(next)")
         guard rename(tmp, final) == 0 else {
-            throw VLMError.io(path: final, reason: "cannot rename \(tmp) into place (errno \(errno))")
+            let e = errno
+            try? fm.removeItem(atPath: tmp)
+            throw VLMError.io(path: final, reason: "cannot rename \(tmp) into place (\(String(cString: strerror(e))))")
         }
+        try? DurableFile.syncDirectory(parent)
         return final
     }
 
