@@ -25,6 +25,7 @@ struct BenchAttributionCommand: ParsableCommand {
     @Flag(name: .customLong("no-generated"), help: "Skip the generated 6 mm / 400 px eye.") var noGenerated = false
     @Option(help: "Where to write JSON.") var out: String = "bench-out/attribution.json"
     @Option(name: .customLong("sweep"), help: "Comma-separated steps-per-pass values to time as well (e.g. 5,10,25).") var sweep: String = "5,10,25"
+    @Flag(name: .customLong("batched-only"), help: "Time only the batched run (no step-by-step, sweep or phases): for profilers.") var batchedOnly = false
     @Flag(name: .customLong("system-malloc"), help: "Keep glibc's default mmap/trim thresholds (to measure their cost).") var systemMalloc = false
 
     struct Row: Codable {
@@ -74,6 +75,10 @@ struct BenchAttributionCommand: ParsableCommand {
                 delta = abs(r.convergenceDelta) / max(abs(r.targetLogit - r.baselineLogit), 1e-12)
             }
             let batchedCPU = Self.lastCPU
+            if batchedOnly {
+                print(String(format: "%@: batched %.1f ms (CPU %.0f ms), rel. delta %.1e", label, batched, batchedCPU, delta))
+                continue
+            }
             let stepwise = try median(max(1, repeats / 2)) { _ = try ig.attributeStepByStep(g, options: o) }
             let stepwiseCPU = Self.lastCPU
             var oc = o
@@ -90,6 +95,7 @@ struct BenchAttributionCommand: ParsableCommand {
             rows.append(Row(graph: label, vesselNodes: g.vessel.count, icaNodes: g.ica.count, edges: edges, batchedMS: batched, batchedCPUMS: batchedCPU, stepByStepCPUMS: stepwiseCPU,
                             stepByStepMS: stepwise, speedup: stepwise / batched, chunked10MS: chunked, sweepMS: sweepMS, phases: phases, relativeDelta: delta))
         }
+        if batchedOnly { return }
         let cpu = BenchRPCCommand.cpuModel()
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
         print("Integrated gradients, \(steps) Gauss-Legendre steps, malloc \(systemMalloc ? "glibc defaults" : "freed memory kept (GNNMemory)"), GNN hidden \(hidden), \(layers) layers (random weights), median of \(repeats); \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), load \(load)\n")
