@@ -1,3 +1,5 @@
+import Common
+import Dispatch
 import Foundation
 import GraphNet
 import Tensors
@@ -19,9 +21,15 @@ public struct IntegratedGradientsOptions: Sendable, Equatable {
     /// Also interpolate the global biomarkers the head reads (their attributions are reported separately).
     /// When false they stay at their real values along the path.
     public var attributeGlobals: Bool = true
-    /// Steps per forward/backward pass; nil (default) = all steps in one batched pass. Smaller values bound
-    /// memory on very large graphs (about 0.9 MB per 1,000 nodes per step at hidden width 64) at some speed cost.
+    /// Steps per forward/backward pass; nil (default) = the steps split evenly into `concurrentPasses`
+    /// batched passes (all steps in ONE pass when that is 1). Smaller values bound memory on very large
+    /// graphs (about 0.9 MB per 1,000 nodes per step at hidden width 64).
     public var stepsPerPass: Int?
+    /// Batched passes run at the same time, each on its own core with single-threaded kernels; nil (default)
+    /// = one per core (`Parallel.threadCount`). 1 = one pass at a time, each op spread over the cores.
+    /// Independent passes need no per-op thread hand-offs and keep each core's tensors in its own cache,
+    /// which on 2 cores is faster than splitting every op (docs/BENCHMARKS.md, Attribution).
+    public var concurrentPasses: Int?
 
     /// The defaults (predicted class, 50 Gauss-Legendre steps, training-mean baseline, edges and globals on).
     public init() {}
@@ -70,16 +78,21 @@ public struct IntegratedGradients {
         if let p = options.stepsPerPass, p < 1 {
             throw AttributionError.invalidOption(name: "steps-per-pass", reason: "must be at least 1, got \(p)")
         }
-        let ends = try endpoints(graph, options: options)
+        if let p = options.concurrentPasses, p < 1 || p > 256 {
+            throw AttributionError.invalidOption(name: "concurrent-passes", reason: "must be 1...256, got \(p)")
+        }
+        // The graph is batched (and normalised) once; every union below is a copy of it.
+        let single = try model.makeBatch([graph])
+        let ends = try endpoints(single, options: options)
         let target = options.targetClass ?? ends.predicted
         guard target >= 0 && target < model.classNames.count else {
             throw AttributionError.invalidOption(name: "class", reason: "class index \(options.targetClass ?? -1) is outside 0..<\(model.classNames.count) (\(model.classNames.joined(separator: ", ")))")
         }
         let grads: PathGradients
         if batched {
-            grads = try integrateBatched(graph, ends: ends, rule: rule, target: target, options: options)
+            grads = try integrateBatched(single, ends: ends, rule: rule, target: target, options: options)
         } else {
-            grads = try integrateStepByStep(graph, ends: ends, rule: rule, target: target, options: options)
+            grads = try integrateStepByStep(single, ends: ends, rule: rule, target: target, options: options)
         }
         var nodeAttr: [[Float]] = []
         for t in NodeType.allCases {
@@ -117,8 +130,8 @@ public struct IntegratedGradients {
         var predicted: Int
     }
 
-    func endpoints(_ graph: OCTAGraph, options: IntegratedGradientsOptions) throws -> PathEnds {
-        var pair = try model.makeBatch([graph, graph])
+    func endpoints(_ single: GraphBatch, options: IntegratedGradientsOptions) throws -> PathEnds {
+        var pair = single.repeated(2)
         let counts = NodeType.allCases.map { pair.nodeCount($0) / 2 }
         let widths = NodeType.allCases.map { pair.features[$0.rawValue].shape[1] }
         let edgeCounts = (0..<GraphSchema.relations.count).map { pair.edgeCount($0) / 2 }
@@ -162,35 +175,63 @@ public struct IntegratedGradients {
         var global: [Double]
     }
 
-    /// All steps (or `stepsPerPass` at a time) as copies in one disjoint-union batch.
-    func integrateBatched(_ graph: OCTAGraph, ends: PathEnds, rule: QuadratureRule, target: Int,
+    /// The steps as copies in disjoint-union batches: `stepsPerPass` copies per pass (default: the steps
+    /// split evenly over `concurrentPasses`), passes running `concurrentPasses` at a time on their own
+    /// threads. Each worker sums its own passes; the sums are added in worker order (deterministic).
+    func integrateBatched(_ single: GraphBatch, ends: PathEnds, rule: QuadratureRule, target: Int,
                           options: IntegratedGradientsOptions) throws -> PathGradients {
         let n = rule.alphas.count
-        let chunk = min(options.stepsPerPass ?? n, n)
-        // One union of `chunk` copies, built (and normalised) once; each pass only replaces its leaves. A
-        // short last pass is padded with weight-0 copies so the structure is reused.
-        let template = try model.makeBatch([OCTAGraph](repeating: graph, count: chunk))
-        var acc = PathGradients(node: ends.nodeCounts.indices.map { [Double](repeating: 0, count: ends.nodeCounts[$0] * ends.widths[$0]) },
-                                edge: ends.edgeCounts.map { [Double](repeating: 0, count: $0) },
-                                global: [Double](repeating: 0, count: ends.input.global.count))
-        var start = 0
-        while start < n {
-            let end = min(start + chunk, n)
-            let alphas = Array(rule.alphas[start..<end]) + [Double](repeating: 0, count: chunk - (end - start))
-            let weights = Array(rule.weights[start..<end]) + [Double](repeating: 0, count: chunk - (end - start))
-            try pass(template, ends: ends, alphas: alphas, weights: weights, target: target, options: options, into: &acc)
-            start = end
+        let workersWanted = options.concurrentPasses ?? Parallel.threadCount
+        let chunk = min(options.stepsPerPass ?? (n + workersWanted - 1) / workersWanted, n)
+        let passes = stride(from: 0, to: n, by: chunk).map { $0..<min($0 + chunk, n) }
+        let workers = min(workersWanted, passes.count)
+        // One union of `chunk` copies, built once from the normalised single graph and shared read-only by
+        // every pass (each pass only replaces its leaves). A short last pass is padded with weight-0 copies.
+        let template = single.repeated(chunk)
+        var results = [Result<PathGradients, Error>?](repeating: nil, count: workers)
+        let run: (Int) -> Result<PathGradients, Error> = { w in
+            Result {
+                var acc = self.zeroGradients(ends)
+                for p in stride(from: w, to: passes.count, by: workers) {
+                    let r = passes[p], pad = chunk - r.count
+                    let alphas = Array(rule.alphas[r]) + [Double](repeating: 0, count: pad)
+                    let weights = Array(rule.weights[r]) + [Double](repeating: 0, count: pad)
+                    try self.pass(template, ends: ends, alphas: alphas, weights: weights, target: target, options: options, into: &acc)
+                }
+                return acc
+            }
         }
-        return acc
+        if workers == 1 {
+            results[0] = run(0)
+        } else {
+            // Kernels called inside a concurrentPerform worker run on that worker (libdispatch gives a nested
+            // apply the threads left over, here none), so each pass is single-threaded on its own core.
+            results.withUnsafeMutableBufferPointer { out in
+                let slots = out.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: workers) { w in slots[w] = run(w) }
+            }
+        }
+        var total = zeroGradients(ends)
+        for r in results {
+            let g = try r!.get()
+            for t in total.node.indices { for i in total.node[t].indices { total.node[t][i] += g.node[t][i] } }
+            for e in total.edge.indices { for i in total.edge[e].indices { total.edge[e][i] += g.edge[e][i] } }
+            for j in total.global.indices { total.global[j] += g.global[j] }
+        }
+        return total
+    }
+
+    /// Zero sums, shaped like the inputs.
+    func zeroGradients(_ ends: PathEnds) -> PathGradients {
+        PathGradients(node: ends.nodeCounts.indices.map { [Double](repeating: 0, count: ends.nodeCounts[$0] * ends.widths[$0]) },
+                      edge: ends.edgeCounts.map { [Double](repeating: 0, count: $0) },
+                      global: [Double](repeating: 0, count: ends.input.global.count))
     }
 
     /// One single-graph forward/backward per step (the reference).
-    func integrateStepByStep(_ graph: OCTAGraph, ends: PathEnds, rule: QuadratureRule, target: Int,
+    func integrateStepByStep(_ single: GraphBatch, ends: PathEnds, rule: QuadratureRule, target: Int,
                              options: IntegratedGradientsOptions) throws -> PathGradients {
-        let single = try model.makeBatch([graph])
-        var acc = PathGradients(node: ends.nodeCounts.indices.map { [Double](repeating: 0, count: ends.nodeCounts[$0] * ends.widths[$0]) },
-                                edge: ends.edgeCounts.map { [Double](repeating: 0, count: $0) },
-                                global: [Double](repeating: 0, count: ends.input.global.count))
+        var acc = zeroGradients(ends)
         for s in rule.alphas.indices {
             try pass(single, ends: ends, alphas: [rule.alphas[s]], weights: [rule.weights[s]], target: target, options: options, into: &acc)
         }

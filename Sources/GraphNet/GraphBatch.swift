@@ -89,6 +89,61 @@ public struct GraphBatch: @unchecked Sendable {
         }
     }
 
+    /// The disjoint union of `copies` copies of this batch (graphs b, b + graphCount, ... are copies of
+    /// graph b): node features and globals repeated, edge indices shifted. Equal to `init(graphs:)` on the
+    /// repeated graph list, without re-normalising the features or re-validating the edges, so integrated
+    /// gradients can stack its quadrature points cheaply. Feature tensors are fresh leaves (no gradient).
+    public func repeated(_ copies: Int) -> GraphBatch {
+        precondition(copies >= 1, "GraphBatch.repeated: need at least one copy, got \(copies)")
+        let types = NodeType.allCases
+        let counts = types.map { nodeCount($0) }
+        var feats: [Tensor] = [], batches: [[Int]] = [], offsets: [[Int]] = []
+        for t in types {
+            let f = features[t.rawValue], n = f.count
+            let out = Tensor.zeros([counts[t.rawValue] * copies, f.shape[1]])
+            for c in 0..<copies { (out.data.baseAddress! + c * n).update(from: f.data.baseAddress!, count: n) }
+            feats.append(out)
+            var b: [Int] = [], off: [Int] = [0]
+            b.reserveCapacity(batch[t.rawValue].count * copies)
+            off.reserveCapacity(graphCount * copies + 1)
+            for c in 0..<copies {
+                let g0 = c * graphCount, n0 = c * counts[t.rawValue]
+                b.append(contentsOf: batch[t.rawValue].lazy.map { $0 + g0 })
+                off.append(contentsOf: nodeOffsets[t.rawValue].dropFirst().lazy.map { $0 + n0 })
+            }
+            batches.append(b); offsets.append(off)
+        }
+        let gw = globalFeatures.shape[1], gn = globalFeatures.count
+        let globals = Tensor.zeros([graphCount * copies, gw])
+        for c in 0..<copies { (globals.data.baseAddress! + c * gn).update(from: globalFeatures.data.baseAddress!, count: gn) }
+        var src: [[Int]] = [], tgt: [[Int]] = [], eoff: [[Int]] = []
+        for (r, rel) in GraphSchema.relations.enumerated() {
+            let ns = counts[rel.source.rawValue], nt = counts[rel.target.rawValue], e = sources[r].count
+            var s: [Int] = [], d: [Int] = [], off: [Int] = [0]
+            s.reserveCapacity(e * copies); d.reserveCapacity(e * copies); off.reserveCapacity(graphCount * copies + 1)
+            for c in 0..<copies {
+                s.append(contentsOf: sources[r].lazy.map { $0 + c * ns })
+                d.append(contentsOf: targets[r].lazy.map { $0 + c * nt })
+                off.append(contentsOf: edgeOffsets[r].dropFirst().lazy.map { $0 + c * e })
+            }
+            src.append(s); tgt.append(d); eoff.append(off)
+        }
+        let indexes = GraphSchema.relations.enumerated().map { r, rel in
+            EdgeIndex(source: src[r], target: tgt[r], sourceRows: counts[rel.source.rawValue] * copies,
+                      targetRows: counts[rel.target.rawValue] * copies)
+        }
+        return GraphBatch(graphCount: graphCount * copies, features: feats, globalFeatures: globals, batch: batches,
+                          nodeOffsets: offsets, sources: src, targets: tgt, edgeOffsets: eoff, edgeIndexes: indexes)
+    }
+
+    /// Memberwise (for `repeated`).
+    private init(graphCount: Int, features: [Tensor], globalFeatures: Tensor, batch: [[Int]], nodeOffsets: [[Int]],
+                 sources: [[Int]], targets: [[Int]], edgeOffsets: [[Int]], edgeIndexes: [EdgeIndex]) {
+        self.graphCount = graphCount; self.features = features; self.globalFeatures = globalFeatures; self.batch = batch
+        self.nodeOffsets = nodeOffsets; self.sources = sources; self.targets = targets; self.edgeOffsets = edgeOffsets
+        self.edgeIndexes = edgeIndexes
+    }
+
     /// An all-ones edge mask per relation (the real graph), each [E_r] with `requiresGrad` as given: the
     /// starting point of integrated gradients over edges.
     public func onesEdgeMasks(requiresGrad: Bool = false) -> [Tensor] {

@@ -16,7 +16,8 @@ public enum ForwardMode: Sendable, Equatable {
 /// Per-type linear encoders of the z-scored features -> `layers` layers of typed SAGE-style message passing
 /// h'_i = h_i + act(LayerNorm(W_self h_i + b + sum_r W_r mean_{j in N_r(i)} m_j h_j))
 /// over the eight message channels of `GraphSchema.channels` (m_j = edge mask, 1 for the real graph) ->
-/// per-type mean and max pooling (+ encoded global biomarkers) -> MLP -> class logits.
+/// per-type mean and max pooling (or mean and log-mean-exp, `GraphReadout`) (+ encoded global biomarkers)
+/// -> MLP -> class logits.
 ///
 /// LayerNorm rather than BatchNorm: it has no train/eval difference and no running state, so inference
 /// and integrated gradients see exactly the function that was trained, a batch of one graph is fine, and
@@ -117,7 +118,11 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         for t in NodeType.allCases {
             if let s = states[t.rawValue] {
                 pooled.append(s.segmentMean(batch.batch[t.rawValue], segments: batch.graphCount))
-                pooled.append(s.segmentMax(batch.batch[t.rawValue], segments: batch.graphCount))
+                switch config.readout {
+                case .meanMax: pooled.append(s.segmentMax(batch.batch[t.rawValue], segments: batch.graphCount))
+                case .meanLogMeanExp:
+                    pooled.append(s.segmentLogMeanExp(batch.batch[t.rawValue], segments: batch.graphCount, sharpness: config.readoutSharpness))
+                }
             } else {
                 pooled.append(Tensor.zeros([batch.graphCount, h])); pooled.append(Tensor.zeros([batch.graphCount, h]))
             }

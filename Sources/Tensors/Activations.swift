@@ -51,6 +51,16 @@ struct GELUKernel: UnaryKernel {
     @inline(__always) func df(x: Float, y: Float) -> Float { Kernels.geluDerivative(x) }
 }
 
+/// SiLU (swish) x * sigmoid(x): smooth (infinitely differentiable) everywhere, unlike ReLU's kink at 0.
+struct SiLUKernel: UnaryKernel {
+    @inline(__always) func f(_ x: Float) -> Float { x / (1 + Kernels.exp(-x)) }
+    /// sigmoid(x) (1 + x (1 - sigmoid(x))), from x alone (y is not needed).
+    @inline(__always) func df(x: Float, y: Float) -> Float {
+        let s = 1 / (1 + Kernels.exp(-x))
+        return s * (1 + x * (1 - s))
+    }
+}
+
 extension Tensor {
     func unary<K: UnaryKernel>(_ k: K) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
@@ -76,6 +86,8 @@ extension Tensor {
     public func elu(alpha: Float = 1) -> Tensor { unary(ELUKernel(alpha: alpha)) }
     /// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
     public func gelu() -> Tensor { unary(GELUKernel()) }
+    /// SiLU (swish): x * sigmoid(x) = x / (1 + e^-x).
+    public func silu() -> Tensor { unary(SiLUKernel()) }
     /// Hyperbolic tangent.
     public func tanh() -> Tensor { unary(TanhKernel()) }
     /// Logistic sigmoid 1 / (1 + e^-x).

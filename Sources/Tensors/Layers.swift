@@ -121,6 +121,9 @@ public final class Conv2d: Module {
 /// Activation functions selectable by configuration.
 public enum Activation: String, Codable, Sendable {
     case relu, leakyRelu, elu, gelu, tanh
+    /// x * sigmoid(x): smooth, so a model built from it (and other smooth ops) has a smooth input gradient,
+    /// which integrated gradients' quadrature needs to converge fast.
+    case silu
     /// Applies the activation (leaky ReLU slope 0.01, ELU alpha 1).
     public func apply(_ x: Tensor) -> Tensor {
         switch self {
@@ -129,6 +132,7 @@ public enum Activation: String, Codable, Sendable {
         case .elu: return x.elu()
         case .gelu: return x.gelu()
         case .tanh: return x.tanh()
+        case .silu: return x.silu()
         }
     }
 }

@@ -3,12 +3,16 @@ import Common
 extension Tensor {
     /// act(x W^T + b) in one op for `.relu` and `.leakyRelu` (slope 0.01), whose derivative can be read off
     /// the output's sign: the bias, the product and the activation write one [..., out] tensor, and the
-    /// backward pass needs no stored pre-activation. Other activations run as `linear` then `apply`.
+    /// backward pass needs no stored pre-activation. `.gelu` and `.silu` (smooth) are fused too, keeping the
+    /// pre-activation for the backward pass (no separate activation op, output tensor or gradient buffer).
+    /// Other activations run as `linear` then `apply`.
     /// Shapes as `linear`; traps, naming both shapes, on mismatch.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, activation: Activation) -> Tensor {
         switch activation {
         case .relu: return linear(x, weight: weight, bias: bias, kernel: ReLUKernel())
         case .leakyRelu: return linear(x, weight: weight, bias: bias, kernel: LeakyReLUKernel(slope: 0.01))
+        case .gelu: return linear(x, weight: weight, bias: bias, smoothKernel: GELUKernel())
+        case .silu: return linear(x, weight: weight, bias: bias, smoothKernel: SiLUKernel())
         default: return activation.apply(linear(x, weight: weight, bias: bias))
         }
     }
@@ -42,6 +46,48 @@ extension Tensor {
                     BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
                 }
                 if flags[1] {  // dW [N,K] += dZ^T [N,M] * X [M,K]
+                    let (gw, acc) = weight.gradDestination()
+                    BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
+                }
+                if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
+            }
+        }
+        return out
+    }
+
+    /// The fused product + any differentiable activation: the pre-activation z = x W^T + b is kept (only when
+    /// a graph is recorded) and the backward pass uses f'(z).
+    static func linear<K: UnaryKernel>(_ x: Tensor, weight: Tensor, bias: Tensor?, smoothKernel k: K) -> Tensor {
+        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
+                     shapeMismatchMessage("linear", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
+        let kIn = weight.shape[1], n = weight.shape[0]
+        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linear bias", weight.shape, b.shape)) }
+        let m = x.count / max(kIn, 1)
+        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
+        let Y = out.data.baseAddress!
+        // The product goes into the pre-activation buffer when a backward pass may need it, else straight
+        // into the output (activated in place).
+        let pre: BufferOwner? = isGradEnabled ? BufferOwner(count: m * n) : nil
+        let Z = pre?.buffer.baseAddress ?? Y
+        if let b = bias { Kernels.broadcastRows(b.data.baseAddress!, into: Z, rows: m, cols: n) }
+        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
+                   beta: bias == nil ? 0 : 1, c: Z)
+        Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in for i in r { Y[i] = k.f(Z[i]) } }
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        record(out, inputs) { flags in
+            { out in
+                let Z = pre!.buffer.baseAddress!  // keeps the pre-activation alive with the closure
+                let G = out.grad!.baseAddress!
+                let dz = BufferOwner(count: m * n)
+                let DZ = dz.buffer.baseAddress!
+                Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
+                    for i in r { DZ[i] = G[i] * k.df(x: Z[i], y: Y[i]) }
+                }
+                if flags[0] {
+                    let (gx, acc) = x.gradDestination()
+                    BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
+                }
+                if flags[1] {
                     let (gw, acc) = weight.gradDestination()
                     BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
                 }

@@ -121,17 +121,23 @@ extension Tensor {
             guard gradX || gradEdge else { return }
             let dA = BufferOwner(count: rows * d)  // dA = dY Wk
             BLAS.sgemm(m: rows, n: d, k: outDim, a: G, b: Wk, c: dA.buffer.baseAddress!)
-            if gradX {
+            if gradX && gradEdge {  // one pass over the edges for both (each dA row is read once per edge)
+                let (g, acc) = m.x.gradDestination()
+                scatterBySource(e, from: dA.buffer.baseAddress!, width: d, weights: W, mean: mean, into: g, accumulate: acc,
+                                edgeGradient: (sourceValues: UnsafePointer(X), into: m.edgeWeight!))
+            } else if gradX {
                 let (g, acc) = m.x.gradDestination()
                 scatterBySource(e, from: dA.buffer.baseAddress!, width: d, weights: W, mean: mean, into: g, accumulate: acc)
+            } else if gradEdge {
+                edgeWeightGradient(e, targetGrad: dA.buffer.baseAddress!, sourceValues: X, width: d, mean: mean, into: m.edgeWeight!)
             }
-            if gradEdge { edgeWeightGradient(e, targetGrad: dA.buffer.baseAddress!, sourceValues: X, width: d, mean: mean, into: m.edgeWeight!) }
         } else {
             // Y += aggregate(P) with P = X Wk^T [N_k, outDim]; S holds P.
             if gradX || gradWeight {
                 let dP = BufferOwner(count: e.sourceRows * outDim)  // dP[s] = sum over s's edges of scale w dY[t]
                 let DP = dP.buffer.baseAddress!
-                scatterBySource(e, from: G, width: outDim, weights: W, mean: mean, into: DP, accumulate: false)
+                scatterBySource(e, from: G, width: outDim, weights: W, mean: mean, into: DP, accumulate: false,
+                                edgeGradient: gradEdge ? (sourceValues: UnsafePointer(S), into: m.edgeWeight!) : nil)
                 if gradWeight {  // dWk += dP^T X
                     let (g, acc) = m.weight.gradDestination()
                     BLAS.sgemm(transA: true, m: outDim, n: d, k: e.sourceRows, a: DP, b: X, beta: acc ? 1 : 0, c: g)
@@ -141,7 +147,7 @@ extension Tensor {
                     BLAS.sgemm(m: e.sourceRows, n: d, k: outDim, a: DP, b: Wk, beta: acc ? 1 : 0, c: g)
                 }
             }
-            if gradEdge { edgeWeightGradient(e, targetGrad: G, sourceValues: S, width: outDim, mean: mean, into: m.edgeWeight!) }
+            else if gradEdge { edgeWeightGradient(e, targetGrad: G, sourceValues: S, width: outDim, mean: mean, into: m.edgeWeight!) }
         }
     }
 
@@ -168,8 +174,15 @@ extension Tensor {
 
     /// out[s] (=|+=) sum over edges e out of s of scale_target(e) w_e g[target(e)]: the transpose of
     /// `gatherByTarget`, parallel over source rows.
+    ///
+    /// With `edgeGradient`, also d(loss)/d(w_e) (=|+=) scale_t dot(g[t], sourceValues[s]) for every edge
+    /// s -> t, as `edgeWeightGradient` computes it, in the same sweep: the g rows of s's edges are read
+    /// right before they are summed (so from cache), and sourceValues[s] once per source row instead of
+    /// once per edge. Each edge belongs to one source row, so threads write disjoint gradient entries.
     static func scatterBySource(_ e: EdgeIndex, from g: UnsafePointer<Float>, width d: Int, weights W: UnsafePointer<Float>?,
-                                mean: Bool, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                                mean: Bool, into out: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                edgeGradient: (sourceValues: UnsafePointer<Float>, into: Tensor)? = nil) {
+        let edgeDest = edgeGradient.map { $0.into.gradDestination() }
         e.sourceStart.withUnsafeBufferPointer { start in
         e.bySource.withUnsafeBufferPointer { ids in
         e.target.withUnsafeBufferPointer { target in
@@ -177,6 +190,14 @@ extension Tensor {
             let avgDegree = max(1, e.count / max(e.sourceRows, 1))
             Parallel.forEach(e.sourceRows, minChunk: max(1, elementwiseMinChunk / (d * avgDegree))) { r in
                 for s in r {
+                    if let edgeGradient, let dest = edgeDest {
+                        let gw = dest.buffer, acc = dest.accumulate, xs = edgeGradient.sourceValues + s * d
+                        for k in Int(start[s])..<Int(start[s + 1]) {
+                            let id = Int(ids[k]), t = Int(target[id])
+                            let v = (mean ? inv[t] : 1) * Kernels.dot(g + t * d, xs, count: d)
+                            gw[id] = acc ? gw[id] + v : v
+                        }
+                    }
                     weightedRowSum(into: out + s * d, accumulate: accumulate, width: d, terms: Int(start[s])..<Int(start[s + 1])) { k in
                         let id = Int(ids[k]), t = Int(target[id])
                         return (g + t * d, (W?[id] ?? 1) * (mean ? inv[t] : 1))

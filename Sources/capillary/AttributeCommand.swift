@@ -31,7 +31,7 @@ struct AttributeCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Class to explain (name, e.g. npdr; default: the predicted class).") var className: String?
     @Option(help: "Quadrature points.") var steps: Int = 50
     @Option(help: "Quadrature: gl (Gauss-Legendre) or trapezoid.") var quadrature: String = "gl"
-    @Option(name: .customLong("steps-per-pass"), help: "Steps per batched pass (default: all at once; lower to save memory).")
+    @Option(name: .customLong("steps-per-pass"), help: "Steps per batched pass (default: the steps split evenly over the cores, one concurrent pass per core; lower to save memory).")
     var stepsPerPass: Int?
     @Flag(name: .customLong("no-edges"), help: "Do not attribute edge masks (edges stay on along the path).") var noEdges = false
     @Option(name: .customLong("fov-mm"), help: "Field of view, mm (default from the width).") var fovMM: Double?

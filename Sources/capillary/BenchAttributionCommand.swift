@@ -24,7 +24,8 @@ struct BenchAttributionCommand: ParsableCommand {
     @Option(help: "Message-passing layers.") var layers: Int = 2
     @Flag(name: .customLong("no-generated"), help: "Skip the generated 6 mm / 400 px eye.") var noGenerated = false
     @Option(help: "Where to write JSON.") var out: String = "bench-out/attribution.json"
-    @Option(name: .customLong("sweep"), help: "Comma-separated steps-per-pass values to time as well (e.g. 5,10,25).") var sweep: String = "5,10,25"
+    @Option(name: .customLong("sweep"), help: "Comma-separated pass layouts to time as well: STEPS-PER-PASS or STEPS-PER-PASSxCONCURRENT-PASSES (e.g. 50x1,10x1,25x2,5x2).") var sweep: String = "50x1,10x1,5x2,10x2,25x2"
+    @Flag(name: .customLong("batched-only"), help: "Time only the batched run (no step-by-step, sweep or phases): for profilers.") var batchedOnly = false
     @Flag(name: .customLong("system-malloc"), help: "Keep glibc's default mmap/trim thresholds (to measure their cost).") var systemMalloc = false
 
     struct Row: Codable {
@@ -39,12 +40,13 @@ struct BenchAttributionCommand: ParsableCommand {
         var speedup: Double
         var chunked10MS: Double
         var sweepMS: [String: Double]
+        var sweepCPUMS: [String: Double]
         var phases: [String: Double]
         var relativeDelta: Double
         enum CodingKeys: String, CodingKey {
             case graph, edges, speedup, phases
             case vesselNodes = "vessel_nodes", icaNodes = "ica_nodes", batchedMS = "batched_ms", batchedCPUMS = "batched_cpu_ms", stepByStepCPUMS = "step_by_step_cpu_ms", stepByStepMS = "step_by_step_ms"
-            case chunked10MS = "chunked_10_steps_per_pass_ms", sweepMS = "steps_per_pass_ms", relativeDelta = "relative_delta"
+            case chunked10MS = "chunked_10_steps_per_pass_ms", sweepMS = "steps_per_pass_ms", sweepCPUMS = "steps_per_pass_cpu_ms", relativeDelta = "relative_delta"
         }
     }
 
@@ -74,35 +76,47 @@ struct BenchAttributionCommand: ParsableCommand {
                 delta = abs(r.convergenceDelta) / max(abs(r.targetLogit - r.baselineLogit), 1e-12)
             }
             let batchedCPU = Self.lastCPU
+            if batchedOnly {
+                print(String(format: "%@: batched %.1f ms (CPU %.0f ms), rel. delta %.1e", label, batched, batchedCPU, delta))
+                continue
+            }
             let stepwise = try median(max(1, repeats / 2)) { _ = try ig.attributeStepByStep(g, options: o) }
             let stepwiseCPU = Self.lastCPU
             var oc = o
-            oc.stepsPerPass = 10
+            oc.stepsPerPass = 10; oc.concurrentPasses = 1
             let chunked = try median(max(1, repeats / 2)) { _ = try ig.attribute(g, options: oc) }
-            var sweepMS: [String: Double] = [:]
-            for p in sweep.split(separator: ",").compactMap({ Int($0) }) {
+            var sweepMS: [String: Double] = [:], sweepCPUMS: [String: Double] = [:]
+            for item in sweep.split(separator: ",") {
+                let parts = item.split(separator: "x").compactMap { Int($0) }
+                guard let p = parts.first, p >= 1 else { throw ValidationError("--sweep: bad entry \(item) (STEPS-PER-PASS or STEPS-PER-PASSxCONCURRENT-PASSES)") }
                 var os = o
                 os.stepsPerPass = p
-                sweepMS[String(p)] = try median(max(1, repeats / 2)) { _ = try ig.attribute(g, options: os) }
+                os.concurrentPasses = parts.count > 1 ? parts[1] : 1
+                sweepMS[String(item)] = try median(max(1, repeats / 2)) { _ = try ig.attribute(g, options: os) }
+                sweepCPUMS[String(item)] = Self.lastCPU
             }
             let phases = try phaseTimes(model, g)
             let edges = g.relations.reduce(0) { $0 + $1.count }
             rows.append(Row(graph: label, vesselNodes: g.vessel.count, icaNodes: g.ica.count, edges: edges, batchedMS: batched, batchedCPUMS: batchedCPU, stepByStepCPUMS: stepwiseCPU,
-                            stepByStepMS: stepwise, speedup: stepwise / batched, chunked10MS: chunked, sweepMS: sweepMS, phases: phases, relativeDelta: delta))
+                            stepByStepMS: stepwise, speedup: stepwise / batched, chunked10MS: chunked, sweepMS: sweepMS, sweepCPUMS: sweepCPUMS, phases: phases, relativeDelta: delta))
         }
+        if batchedOnly { return }
         let cpu = BenchRPCCommand.cpuModel()
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
         print("Integrated gradients, \(steps) Gauss-Legendre steps, malloc \(systemMalloc ? "glibc defaults" : "freed memory kept (GNNMemory)"), GNN hidden \(hidden), \(layers) layers (random weights), median of \(repeats); \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), load \(load)\n")
-        print("| graph | vessel / ICA nodes | edges | batched ms (CPU ms) | step-by-step ms (CPU ms) | speed-up | 10 steps per pass ms | rel. delta |")
+        print("| graph | vessel / ICA nodes | edges | batched ms (CPU ms) | step-by-step ms (CPU ms) | speed-up | 10 steps per pass, one pass at a time, ms | rel. delta |")
         print("|---|---|---|---|---|---|---|---|")
         for r in rows {
             print(String(format: "| %@ | %d / %d | %d | %.1f (%.0f) | %.1f (%.0f) | %.2fx | %.1f | %.1e |", r.graph, r.vesselNodes, r.icaNodes, r.edges,
                          r.batchedMS, r.batchedCPUMS, r.stepByStepMS, r.stepByStepCPUMS, r.speedup, r.chunked10MS, r.relativeDelta))
         }
-        print("\nSteps per pass (ms, median):\n")
-        for r in rows { print("- \(r.graph): " + r.sweepMS.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key): \(String(format: "%.1f", $0.value))" }.joined(separator: ", ")) }
+        print("\nPass layouts, steps per pass x concurrent passes (ms wall (CPU ms), median):\n")
+        for r in rows {
+            print("- \(r.graph): " + sweep.split(separator: ",").map(String.init).compactMap { k in
+                r.sweepMS[k].map { "\(k): \(String(format: "%.1f (%.0f)", $0, r.sweepCPUMS[k] ?? .nan))" } }.joined(separator: ", "))
+        }
         print("\nPhases of one batched pass (ms, median):\n")
-        let names = ["make_batch", "fill_leaves", "forward", "backward", "endpoints_forward"]
+        let names = ["batch_one_graph", "union_of_copies", "fill_leaves", "forward", "backward", "endpoints_forward"]
         print("| graph | " + names.joined(separator: " | ") + " |")
         print("|---|" + names.map { _ in "---" }.joined(separator: "|") + "|")
         for r in rows { print("| \(r.graph) | " + names.map { String(format: "%.1f", r.phases[$0] ?? .nan) }.joined(separator: " | ") + " |") }
@@ -138,7 +152,8 @@ struct BenchAttributionCommand: ParsableCommand {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000
     }
 
-    /// The phases of the batched pass, timed separately with the same GraphNet calls IntegratedGradients makes.
+    /// The phases of one batched pass of all steps (concurrentPasses 1), timed separately with the same GraphNet
+    /// calls IntegratedGradients makes.
     func phaseTimes(_ model: StagingModel, _ g: OCTAGraph) throws -> [String: Double] {
         var out: [String: [Double]] = [:]
         for _ in 0..<max(1, repeats) {
@@ -148,8 +163,10 @@ struct BenchAttributionCommand: ParsableCommand {
                 out[name, default: []].append(Double(now - s) / 1e6)
                 s = now
             }
-            var batch = try model.makeBatch([OCTAGraph](repeating: g, count: steps))
-            lap("make_batch")
+            let single = try model.makeBatch([g])
+            lap("batch_one_graph")
+            var batch = single.repeated(steps)
+            lap("union_of_copies")
             let leaves = batch.features.map { $0.detached(requiresGrad: true) }
             for i in leaves.indices { batch.features[i] = leaves[i] }
             let masks = batch.onesEdgeMasks(requiresGrad: true)
@@ -160,7 +177,7 @@ struct BenchAttributionCommand: ParsableCommand {
             for r in 0..<steps { seed[r * logits.shape[1]] = 1 }
             logits.backward(seed: seed)
             lap("backward")
-            let pair = try model.makeBatch([g, g])
+            let pair = single.repeated(2)
             _ = Tensor.withoutGrad { model.logits(pair, edgeMasks: nil) }
             lap("endpoints_forward")
         }

@@ -15,6 +15,9 @@ struct EvalAttributionCommand: ParsableCommand {
         [--deletion-k 20] [--random-repeats 3] [--limit N]
         Writes DIR/attribution-eval.json (per eye and per stage), DIR/attribution-eval.md, DIR/deletion-curves.csv and one
         heatmap per true stage (DIR/heatmap_<id>.png). See docs/EXPLANATIONS.md.
+        capillary eval-attribution --cohort DIR --store DIR --out DIR --completeness 50,200 [--splits test]
+        Completeness only: |delta| / |F(x) - F(x')| of every graph of the splits (cached graphs) at each step count; writes
+        DIR/completeness.json and DIR/completeness.md (median, p90, worst).
         """)
 
     @Option(help: "Synthetic cohort folder (manifest.jsonl with meta and dropout masks).") var cohort: String
@@ -27,6 +30,7 @@ struct EvalAttributionCommand: ParsableCommand {
     @Option(name: .customLong("random-repeats"), help: "Random removal orders per eye.") var randomRepeats: Int = 3
     @Option(help: "Evaluate at most this many eyes.") var limit: Int?
     @Option(help: "Seed of the random removal orders.") var seed: UInt64 = 1
+    @Option(help: "Only check completeness, at these comma-separated Gauss-Legendre step counts (e.g. 50,200).") var completeness: String?
 
     func run() throws {
         GNNMemory.keepFreedMemory()  // big per-pass tensors: reuse freed pages instead of faulting fresh ones in
@@ -39,6 +43,10 @@ struct EvalAttributionCommand: ParsableCommand {
         let manifest = try CohortGraphLoader.manifest(at: cohort)
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         catch { throw AttributionError.io(path: out, reason: "cannot create the output folder: \(error.localizedDescription)") }
+        if let completeness {
+            try checkCompleteness(completeness, model: stored, modelPath: info.path, manifest: manifest, splits: wanted)
+            return
+        }
         var options = IntegratedGradientsOptions()
         options.steps = steps
         var drawn = Set<String>()
@@ -82,6 +90,36 @@ struct EvalAttributionCommand: ParsableCommand {
             csv += "\n"
         }
         try csv.write(toFile: (out as NSString).appendingPathComponent("deletion-curves.csv"), atomically: true, encoding: .utf8)
+        print(md)
+    }
+
+    /// `--completeness`: relative convergence deltas of the cached graphs of the chosen splits.
+    func checkCompleteness(_ list: String, model: StagingModel, modelPath: String, manifest: CohortManifest, splits: Set<DatasetSplit>) throws {
+        let steps = try list.split(separator: ",").map { item -> Int in
+            guard let s = Int(item), s >= 1 else { throw ValidationError("--completeness: bad step count \(item) (e.g. 50,200)") }
+            return s
+        }
+        let scheme = model.storedConfig.labelScheme
+        let all = try CohortGraphLoader(builderConfig: model.storedConfig.builder).load(manifest, scheme: scheme)
+        var chosen = all.filter { $0.split.map { splits.contains($0) } ?? false }
+        if let limit { chosen = Array(chosen.prefix(limit)) }
+        guard !chosen.isEmpty else { throw ValidationError("--completeness: no labelled graph in splits \(splits.map(\.rawValue).sorted())") }
+        let names = model.classNames
+        let t0 = Date()
+        let (eyes, summaries) = try CompletenessCheck.run(
+            model: model, graphs: chosen.map { ($0.id, $0.label.map { names[$0] }, $0.graph) }, steps: steps,
+            progress: { d, n in FileHandle.standardError.write("eval-attribution --completeness: \(d)/\(n)\n".data(using: .utf8)!) })
+        struct Doc: Codable { var model: String; var cohort: String; var splits: [String]; var summaries: [CompletenessSummary]; var eyes: [CompletenessEye] }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try enc.encode(Doc(model: modelPath, cohort: cohort, splits: splits.map(\.rawValue).sorted(), summaries: summaries, eyes: eyes))
+            .write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("completeness.json")))
+        let a = model.storedConfig.architecture
+        var md = "model \(modelPath) (activation \(a.activation.rawValue), readout \(a.readout.rawValue)), cohort \(cohort), splits \(splits.map(\.rawValue).sorted().joined(separator: ",")), predicted class explained, edges and globals attributed\n\n"
+        md += CompletenessCheck.markdown(summaries, quadrature: .gaussLegendre)
+        md += String(format: "\n%.0f s\n", Date().timeIntervalSince(t0))
+        try md.write(toFile: (out as NSString).appendingPathComponent("completeness.md"), atomically: true, encoding: .utf8)
         print(md)
     }
 }

@@ -115,15 +115,20 @@ struct GNNModelOptions: ParsableArguments {
     @Option(help: "Hidden width.") var hidden: Int = 64
     @Option(help: "Message-passing layers.") var layers: Int = 2
     @Option(help: "Dropout probability.") var dropout: Float = 0.2
-    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh.") var activation: String = "leakyRelu"
+    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu.") var activation: String = "leakyRelu"
+    @Option(help: "Graph readout: mean-max, or mean-logmeanexp (smooth; with --activation silu or gelu the model is smooth, which integrated gradients converges on).")
+    var readout: String = "mean-max"
+    @Option(name: .customLong("readout-sharpness"), help: "beta of the mean-logmeanexp readout (larger = closer to max).") var readoutSharpness: Float = 1
     @Flag(name: .customLong("no-global-features"), help: "Do not feed the global biomarkers to the head (graph only).")
     var noGlobalFeatures = false
 
     func config() throws -> GraphNetConfig {
         var c = GraphNetConfig()
         c.hidden = hidden; c.layers = layers; c.dropout = dropout; c.useGlobalFeatures = !noGlobalFeatures
-        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu or tanh") }
+        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu, tanh or silu") }
         c.activation = a
+        guard let r = GraphReadout(rawValue: readout) else { throw ValidationError("--readout must be mean-max or mean-logmeanexp") }
+        c.readout = r; c.readoutSharpness = readoutSharpness
         try c.validate()
         return c
     }

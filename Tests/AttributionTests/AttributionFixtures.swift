@@ -19,9 +19,9 @@ enum Fixtures {
 
     /// A random-weight staging model (normaliser fitted on `graphs`).
     static func model(_ graphs: [OCTAGraph], hidden: Int = 8, layers: Int = 2, activation: Activation = .leakyRelu,
-                      seed: UInt64 = 5) throws -> StagingModel {
+                      readout: GraphReadout = .meanMax, seed: UInt64 = 5) throws -> StagingModel {
         var a = GraphNetConfig()
-        a.hidden = hidden; a.layers = layers; a.activation = activation; a.dropout = 0
+        a.hidden = hidden; a.layers = layers; a.activation = activation; a.readout = readout; a.dropout = 0
         let n = try FeatureNormalizer(fitting: graphs)
         let c = StagingModelConfig(architecture: a, normalizer: n, healthyReferences: [], builder: VesselGraphConfig(),
                                    labelScheme: .stage, training: nil, dataFingerprint: "test", trainCount: graphs.count, valCount: 0)

@@ -75,6 +75,28 @@ final class IntegratedGradientsTests: XCTestCase {
         }
     }
 
+    func testSmoothArchitectureIsCompleteWithFiftyStepsOnLargerGraphs() throws {
+        // GraphNetConfig.smooth (SiLU, mean + log-mean-exp readout) on graphs of many nodes per type, where
+        // the default's max pooling would switch nodes along the path: 50 Gauss-Legendre points reach
+        // < 1e-3, and 200 points do at least as well.
+        let graphs = (0..<3).map { Fixtures.graph(seed: UInt64(20 + $0), vessels: 14, icas: 8) }
+        let model = try Fixtures.model(graphs, activation: .silu, readout: .meanLogMeanExp)
+        let ig = IntegratedGradients(model: model)
+        for g in graphs {
+            var rel: [Double] = []
+            for steps in [50, 200] {
+                var o = IntegratedGradientsOptions()
+                o.steps = steps
+                let a = try ig.attribute(g, options: o)
+                let gap = abs(a.targetLogit - a.baselineLogit)
+                XCTAssertGreaterThan(gap, 1e-2)
+                rel.append(abs(a.convergenceDelta) / gap)
+            }
+            XCTAssertLessThan(rel[0], 1e-3, "\(rel)")
+            XCTAssertLessThan(rel[1], 1e-3, "\(rel)")
+        }
+    }
+
     func testDeltaShrinksAsStepsGrowOnTheDefaultGNN() throws {
         // The default GNN (leaky ReLU, max pooling) is piecewise smooth: its path derivative jumps at kinks,
         // so quadrature converges like 1/steps rather than exponentially. The delta must still shrink.
@@ -107,9 +129,37 @@ final class IntegratedGradientsTests: XCTestCase {
         let reference = try ig.attributeStepByStep(graphs[2], options: o)
         o.stepsPerPass = 5
         let chunked = try ig.attribute(graphs[2], options: o)
-        for other in [reference, chunked] {
+        // One pass of all 12 copies at a time (ops spread over the cores), and 3 concurrent passes of 4.
+        var one = IntegratedGradientsOptions()
+        one.steps = 12; one.targetClass = 1; one.concurrentPasses = 1
+        let single = try ig.attribute(graphs[2], options: one)
+        one.concurrentPasses = 3; one.stepsPerPass = 4
+        let three = try ig.attribute(graphs[2], options: one)
+        for other in [reference, chunked, single, three] {
             assertClose(batched, other, tolerance: 1e-4)
         }
+        one.concurrentPasses = 0
+        XCTAssertThrowsError(try ig.attribute(graphs[2], options: one))
+    }
+
+    func testCompletenessCheckSummarisesRelativeDeltas() throws {
+        // The linear model is integrated exactly at any step count (delta ~ rounding); the default GNN is
+        // not, and its worst graph is the one with the largest delta.
+        let graphs = (0..<3).map { Fixtures.graph(seed: UInt64(50 + $0), vessels: 10, icas: 5) }
+        let named = graphs.enumerated().map { (id: "g\($0.offset)", trueClass: Optional("b"), graph: $0.element) }
+        let linear = try CompletenessCheck.run(model: try LinearGraphModel(fitting: graphs, seed: 4), graphs: named, steps: [3, 50])
+        XCTAssertEqual(linear.summaries.map(\.steps), [3, 50])
+        for s in linear.summaries {
+            XCTAssertEqual(s.graphs, 3); XCTAssertEqual(s.below1e3, 3)
+            XCTAssertLessThan(s.worst, 1e-4)
+        }
+        let gnn = try CompletenessCheck.run(model: try Fixtures.model(graphs), graphs: named, steps: [8])
+        let deltas = gnn.eyes.map { $0.relativeDelta["8"]! }
+        XCTAssertEqual(gnn.summaries[0].worst, deltas.max()!)
+        XCTAssertEqual(gnn.summaries[0].worstID, gnn.eyes[deltas.firstIndex(of: deltas.max()!)!].id)
+        XCTAssertEqual(gnn.summaries[0].median, deltas.sorted()[1])
+        XCTAssertTrue(CompletenessCheck.markdown(gnn.summaries, quadrature: .gaussLegendre).contains("| 8 | 3 |"))
+        XCTAssertThrowsError(try CompletenessCheck.run(model: try Fixtures.model(graphs), graphs: named, steps: []))
     }
 
     func testAttributionsAreInvariantToNodeOrder() throws {

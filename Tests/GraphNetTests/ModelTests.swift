@@ -96,6 +96,24 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(masks.contains { $0.gradArray.contains { abs($0) > 1e-6 } }, "edge masks must receive gradient")
     }
 
+    func testRepeatedBatchEqualsTheBatchOfRepeatedGraphs() throws {
+        let graphs = [TestGraphs.tiny(seed: 51), TestGraphs.tiny(seed: 52)]
+        let m = try TestGraphs.model(graphs)
+        let r = try m.batch(graphs).repeated(3), ref = try m.batch(graphs + graphs + graphs)
+        XCTAssertEqual(r.graphCount, 6)
+        for t in NodeType.allCases {
+            XCTAssertEqual(r.features[t.rawValue].shape, ref.features[t.rawValue].shape)
+            XCTAssertEqual(r.features[t.rawValue].array, ref.features[t.rawValue].array)
+            XCTAssertEqual(r.batch[t.rawValue], ref.batch[t.rawValue])
+            XCTAssertEqual(r.nodeOffsets[t.rawValue], ref.nodeOffsets[t.rawValue])
+        }
+        XCTAssertEqual(r.globalFeatures.array, ref.globalFeatures.array)
+        XCTAssertEqual(r.sources, ref.sources); XCTAssertEqual(r.targets, ref.targets); XCTAssertEqual(r.edgeOffsets, ref.edgeOffsets)
+        XCTAssertTrue(r.sources.contains { !$0.isEmpty })
+        let a = Tensor.withoutGrad { m.network.forward(r).array }, b = Tensor.withoutGrad { m.network.forward(ref).array }
+        XCTAssertEqual(a, b)
+    }
+
     func testFrozenParametersGiveInputGradientsOnly() throws {
         let graphs = [TestGraphs.tiny(seed: 41)]
         let m = try TestGraphs.model(graphs)

@@ -29,6 +29,45 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(metrics.note, "first")
     }
 
+    /// Models stored before the readout option have no `readout` keys in config.json: they load as mean + max
+    /// and give the logits they gave before; the smooth architecture round-trips with its readout.
+    func testConfigWithoutReadoutLoadsAsMeanMaxAndSmoothConfigRoundTrips() throws {
+        let graphs = (0..<3).map { TestGraphs.tiny(seed: 410 + UInt64($0)) }
+        let m = try TestGraphs.model(graphs, activation: .leakyRelu)
+        let store = ModelStore(root: TestGraphs.tempFolder())
+        let v = try store.save(m, name: "graphnet", metrics: Extra(note: "old"))
+        // Rewrite config.json as an old model's: the architecture without the two readout keys.
+        let path = v.path + "/config.json"
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var config = try XCTUnwrap(json["config"] as? [String: Any])
+        var arch = try XCTUnwrap(config["architecture"] as? [String: Any])
+        XCTAssertEqual(arch["readout"] as? String, "mean-max")
+        arch.removeValue(forKey: "readout"); arch.removeValue(forKey: "readoutSharpness")
+        config["architecture"] = arch
+        json["config"] = config
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        let (old, _) = try store.load(StagingModel.self, name: "graphnet")
+        XCTAssertEqual(old.storedConfig.architecture.readout, .meanMax)
+        XCTAssertEqual(old.storedConfig.architecture.activation, .leakyRelu)
+        XCTAssertEqual(try old.predict(graphs), try m.predict(graphs))
+
+        var smooth = GraphNetConfig.smooth
+        smooth.hidden = 6; smooth.dropout = 0; smooth.readoutSharpness = 2
+        let data = try JSONEncoder().encode(smooth)
+        XCTAssertEqual(try JSONDecoder().decode(GraphNetConfig.self, from: data), smooth)
+        var bad = smooth
+        bad.readoutSharpness = 0
+        XCTAssertThrowsError(try bad.validate())
+        // A smooth model's readout is not max pooling: its logits differ from the same weights with mean + max.
+        let sm = try TestGraphs.model(graphs, activation: .silu)
+        var c = sm.storedConfig
+        c.architecture.readout = .meanLogMeanExp
+        let lme = try StagingModel(storedConfig: c, seed: 3)
+        let a = try sm.predict(graphs), b = try lme.predict(graphs)
+        XCTAssertTrue(b.allSatisfy { $0.logits.allSatisfy(\.isFinite) })
+        XCTAssertNotEqual(a.map(\.logits), b.map(\.logits))
+    }
+
     func testCorruptAndMismatchedStoresFailWithTypedErrors() throws {
         let graphs = [TestGraphs.tiny(seed: 500)]
         let m = try TestGraphs.model(graphs)

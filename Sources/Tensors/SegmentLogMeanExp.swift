@@ -1,0 +1,66 @@
+import Common
+import Foundation
+
+extension Tensor {
+    /// Smooth maximum over the rows of each segment (log-mean-exp pooling): x [N, D], `segment` [N] (e.g.
+    /// node -> graph id) -> [segments, D] with
+    ///
+    ///   out[g, j] = (1 / beta) log( (1 / n_g) sum_{i in g} exp(beta x[i, j]) )     (0 for an empty segment)
+    ///
+    /// It lies between the segment mean (beta -> 0) and the segment max (beta -> infinity), does not grow
+    /// with the segment's size (the 1 / n_g), and unlike max pooling it is infinitely differentiable: its
+    /// gradient is the softmax of beta x over the segment, d out[g, j] / d x[i, j] = exp(beta (x[i, j] -
+    /// out[g, j])) / n_g. That smoothness is what integrated gradients' quadrature needs.
+    /// `sharpness` = beta > 0. Computed stably (shifted by the segment max). Traps on a bad index
+    /// (programmer error), like `segmentMax`.
+    public func segmentLogMeanExp(_ segment: [Int], segments: Int, sharpness beta: Float = 1) -> Tensor {
+        Tensor.checkScatter("segmentLogMeanExp", self, segment, segments)
+        precondition(beta > 0 && beta.isFinite, "segmentLogMeanExp: sharpness must be a positive number, got \(beta)")
+        let d = rowWidth, rows = segments
+        var inv = [Float](repeating: 0, count: rows)
+        for i in segment { inv[i] += 1 }
+        for r in 0..<rows where inv[r] > 0 { inv[r] = 1 / inv[r] }
+        let out = Tensor.full([rows] + shape.dropFirst(), value: -.infinity)
+        let X = data.baseAddress!, Y = out.data.baseAddress!
+        let work = segment.count * d
+        // Pass 1: the segment max (shift), into the output.
+        scatterByOwner(segment, rows: rows, work: work) { e in
+            let x = X + e * d, y = Y + segment[e] * d
+            for j in 0..<d where x[j] > y[j] { y[j] = x[j] }
+        }
+        // Pass 2: sum of exp(beta (x - max)) per segment and column.
+        let sums = BufferOwner(count: rows * d)
+        let S = sums.buffer.baseAddress!
+        S.update(repeating: 0, count: rows * d)
+        scatterByOwner(segment, rows: rows, work: work) { e in
+            let x = X + e * d, g = segment[e], y = Y + g * d, s = S + g * d
+            for j in 0..<d { s[j] += Kernels.exp(beta * (x[j] - y[j])) }
+        }
+        // out = max + log(sum / n) / beta.
+        inv.withUnsafeBufferPointer { inv in
+            for g in 0..<rows {
+                let y = Y + g * d, s = S + g * d
+                if inv[g] == 0 { y.update(repeating: 0, count: d); continue }
+                for j in 0..<d { y[j] += logf(s[j] * inv[g]) / beta }
+            }
+        }
+        Tensor.record(out, [self]) { _ in
+            { out in
+                let G = out.grad!.baseAddress!, (GX, acc) = self.gradDestination()
+                inv.withUnsafeBufferPointer { inv in
+                    Parallel.forEach(segment.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
+                        for e in r {
+                            let g = segment[e], x = X + e * d, y = Y + g * d, gy = G + g * d, gx = GX + e * d
+                            let scale = inv[g]
+                            for j in 0..<d {
+                                let v = gy[j] * scale * Kernels.exp(beta * (x[j] - y[j]))
+                                gx[j] = acc ? gx[j] + v : v
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
