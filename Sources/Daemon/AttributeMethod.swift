@@ -65,6 +65,9 @@ struct AttributeMethod {
         let o = try ctx.decodeParams(Options.self)
         var options = IntegratedGradientsOptions()
         options.stepsPerPass = Self.stepsPerPass
+        // One pass at a time: the daemon's workers already serve requests side by side, and concurrent passes
+        // inside one request would double its batch memory and oversubscribe the cores.
+        options.concurrentPasses = 1
         if let steps = o.steps {
             guard (2...512).contains(steps) else { throw DaemonError.invalidParams("field 'steps' must be in 2...512, got \(steps)") }
             options.steps = steps
