@@ -46,6 +46,11 @@ struct FAZDetector {
         below.withUnsafeMutableBufferPointer { b in for i in 0..<n where s[i] < level { b[i] = 1 } }
         guard below[seed] != 0 else { return nil }
         var region = Self.component(of: seed, in: below, width: w, height: h)
+        let clearancePX = config.fazVesselClearanceUM / umPerPX
+        if let vessels = vesselMask, clearancePX > 0,
+           let free = Self.capillaryFree(around: region, vessels: vessels, radiusPX: clearancePX, width: w, height: h) {
+            region = free
+        }
         // The smoothed level stops short of the first vessels; annotators draw the FAZ up to the vessel walls,
         // so grow the region through avascular pixels by at most the smoothing scale.
         let reach = Int((config.fazGrowToVesselsUM / umPerPX).rounded())
@@ -72,6 +77,26 @@ struct FAZDetector {
         let areaMM2 = Double(cc.sizes[keep]) * image.pixelAreaMM2
         guard areaMM2 >= config.minFAZAreaMM2, areaMM2 <= config.maxFAZAreaMM2 else { return nil }
         return faz
+    }
+
+    /// The capillary-free zone around the dark region: pixels at least `radiusPX` from every vessel pixel,
+    /// the 4-connected piece holding the dark region's most vessel-distant pixel, dilated back by `radiusPX`
+    /// and cut at the vessels (an opening of the avascular area by a disk). Nil when the dark region holds no
+    /// pixel that far from the vessels.
+    static func capillaryFree(around dark: [UInt8], vessels: [UInt8], radiusPX r: Double, width w: Int, height h: Int) -> [UInt8]? {
+        let n = w * h
+        let d2 = DistanceTransform.squared(vessels, width: w, height: h)
+        let r2 = Float(r * r)
+        var best = -1
+        var bestD2: Float = -1
+        for i in 0..<n where dark[i] != 0 && d2[i] > bestD2 { bestD2 = d2[i]; best = i }
+        guard best >= 0, bestD2 >= r2 else { return nil }
+        var far = [UInt8](repeating: 0, count: n)
+        far.withUnsafeMutableBufferPointer { f in for i in 0..<n where d2[i] >= r2 { f[i] = 1 } }
+        let core = component(of: best, in: far, width: w, height: h)
+        var out = Morphology.dilate(core, width: w, height: h, radiusPX: r)
+        out.withUnsafeMutableBufferPointer { o in for i in 0..<n where vessels[i] != 0 { o[i] = 0 } }
+        return out
     }
 
     /// Breadth-first growth of `region` into pixels where `vessels` is 0, at most `steps` 8-connected steps.

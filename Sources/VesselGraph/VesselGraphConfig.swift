@@ -42,6 +42,12 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// dark zone itself (the simulator's convention); about 60 draws it out to the first vessels, as the
     /// OCTA-500 annotators did (see docs/GRAPH_FORMAT.md for both measured).
     public var fazGrowToVesselsUM: Double = 0
+    /// When positive, the FAZ is the capillary-free zone: the centre's component of the pixels at least this far from every
+    /// vessel-mask pixel, dilated back by the same distance (an opening of the avascular area), um. 0 = off
+    /// (the dark-level region alone, the default). Off by default because it measured worse (docs/GRAPH_FORMAT.md,
+    /// "FAZ area: diagnosis"): the simulator's FAZ is a drawn outline that capillaries stop short of, and on real
+    /// eyes vessel-mask specks inside the FAZ break the capillary-free zone apart.
+    public var fazVesselClearanceUM: Double = 0
     /// Radius of the disk that regularises the FAZ shape (morphological opening), um.
     public var fazOpeningRadiusUM: Double = 60
     /// Radius of the disk that finds the FAZ's round core, um (0 = off); with `fazCoreReachUM`, parts of the
@@ -62,7 +68,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, rimFraction, rimFloorRadiusUM, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
+        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, rimFraction, rimFloorRadiusUM, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazVesselClearanceUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
     }
 
     /// Decodes a configuration; absent keys keep the defaults of `init()`.
@@ -86,6 +92,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
         if let v = try c.decodeIfPresent(type(of: fazSeedSigmaUM), forKey: .fazSeedSigmaUM) { fazSeedSigmaUM = v }
         if let v = try c.decodeIfPresent(type(of: fazThresholdFraction), forKey: .fazThresholdFraction) { fazThresholdFraction = v }
         if let v = try c.decodeIfPresent(type(of: fazGrowToVesselsUM), forKey: .fazGrowToVesselsUM) { fazGrowToVesselsUM = v }
+        if let v = try c.decodeIfPresent(type(of: fazVesselClearanceUM), forKey: .fazVesselClearanceUM) { fazVesselClearanceUM = v }
         if let v = try c.decodeIfPresent(type(of: fazOpeningRadiusUM), forKey: .fazOpeningRadiusUM) { fazOpeningRadiusUM = v }
         if let v = try c.decodeIfPresent(type(of: fazCoreRadiusUM), forKey: .fazCoreRadiusUM) { fazCoreRadiusUM = v }
         if let v = try c.decodeIfPresent(type(of: fazCoreReachUM), forKey: .fazCoreReachUM) { fazCoreReachUM = v }
