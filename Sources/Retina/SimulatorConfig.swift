@@ -46,7 +46,7 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).
     public static let superficial = PlexusGrowth(
-        sinkDensityPerMM2: 520, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
+        sinkDensityPerMM2: 580, perceptionDistanceMM: 0.13, killDistanceMM: 0.045, stepMM: 0.015,
         coneHalfAngleDeg: 90, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 300)
 
     /// Deep plexus: a finer, polygonal capillary net fed from the superficial one (Murray k = 2.9, wide cone).
@@ -98,7 +98,7 @@ public struct RenderOptions: Codable, Sendable, Equatable {
 
     /// Defaults matched to OCTA-500 projections (mean 0.27-0.39, std about 0.19; see docs/COHORT.md).
     public static let standard = RenderOptions(
-        psfFWHMUM: 23.5, speckle: 0.32, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
+        psfFWHMUM: 22, speckle: 0.32, quantumNoiseSD: 0.02, backgroundGrid: 9, backgroundFieldSD: 0.18,
         bleedThrough: 0.18, motionLineProbability: 0.15, floaterProbability: 0.10,
         meanIntensityRange: 0.27...0.40, contrastSDRange: 0.55...0.72, gammaRange: 0.8...1.25)
 }

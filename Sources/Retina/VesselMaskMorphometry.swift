@@ -3,7 +3,8 @@ import Foundation
 /// Measurements of a binary vessel mask that are made the same way on real manual masks (OCTA-500) and on
 /// simulated ground truth, so the two can be compared number for number (`capillary cohort-report --real`).
 ///
-/// The skeleton is a Zhang-Suen thinning of the mask; its length is the 8-neighbour chain length (1 px per
+/// The skeleton is `Skeletonizer.thin` (Zhang-Suen with Lü and Wang's correction, staircase corners removed:
+/// the same skeleton as VesselGraph's centrelines); its length is the 8-neighbour chain length (1 px per
 /// axial link, sqrt 2 px per diagonal link). Widths are local: every mask pixel is owned by its nearest
 /// skeleton pixel (breadth-first through the mask); at every skeleton pixel, the pixels owned by the
 /// skeleton pixels within `widthWindowPX` (square window) divided by their skeleton length (area / length,
@@ -37,7 +38,7 @@ public struct VesselMaskMorphometry: Sendable, Equatable {
         precondition(faz == nil || (faz!.width == w && faz!.height == h), "VesselMaskMorphometry: mask sizes differ")
         let n = w * h
         let bits = mask.bits.map { $0 != 0 ? UInt8(1) : 0 }
-        let skeleton = thin(bits, width: w, height: h)
+        let skeleton = Skeletonizer.thin(bits, width: w, height: h)
         let linkLength = skeletonLinkLengths(skeleton, width: w, height: h)
         var skeletonPX = 0.0
         for v in linkLength { skeletonPX += Double(v) }
@@ -108,40 +109,6 @@ public struct VesselMaskMorphometry: Sendable, Equatable {
             widthP10UM: pct(0.1), widthMedianUM: pct(0.5), widthP90UM: pct(0.9),
             intercapillaryAreasPerMM2: Double(diameters.count) / fieldMM2,
             intercapillaryMedianDiameterUM: diameters.isEmpty ? 0 : diameters[diameters.count / 2])
-    }
-
-    /// Zhang-Suen thinning (two sub-iterations until stable) of a 0/1 mask; pixels outside count as 0.
-    static func thin(_ input: [UInt8], width w: Int, height h: Int) -> [UInt8] {
-        var img = input
-        @inline(__always) func at(_ x: Int, _ y: Int) -> Int {
-            (x < 0 || y < 0 || x >= w || y >= h) ? 0 : Int(img[y * w + x])
-        }
-        var changed = true
-        var remove: [Int] = []
-        while changed {
-            changed = false
-            for pass in 0..<2 {
-                remove.removeAll(keepingCapacity: true)
-                for y in 0..<h { for x in 0..<w where img[y * w + x] != 0 {
-                    // Neighbours p2..p9 clockwise from north.
-                    let p = [at(x, y - 1), at(x + 1, y - 1), at(x + 1, y), at(x + 1, y + 1),
-                             at(x, y + 1), at(x - 1, y + 1), at(x - 1, y), at(x - 1, y - 1)]
-                    let b = p.reduce(0, +)
-                    guard b >= 2 && b <= 6 else { continue }
-                    var a = 0
-                    for i in 0..<8 where p[i] == 0 && p[(i + 1) % 8] == 1 { a += 1 }
-                    guard a == 1 else { continue }
-                    if pass == 0 {
-                        guard p[0] * p[2] * p[4] == 0, p[2] * p[4] * p[6] == 0 else { continue }
-                    } else {
-                        guard p[0] * p[2] * p[6] == 0, p[0] * p[4] * p[6] == 0 else { continue }
-                    }
-                    remove.append(y * w + x)
-                }}
-                if !remove.isEmpty { changed = true; for k in remove { img[k] = 0 } }
-            }
-        }
-        return img
     }
 
     /// Per skeleton pixel, half the summed length of its links to 8-neighbour skeleton pixels (1 px axial,

@@ -1,3 +1,4 @@
+import Retina
 /// One centreline branch between two branch points / free ends, as traced on the skeleton.
 struct TracedSegment {
     /// Pixel indices (y * width + x) from one end to the other, both end pixels included.

@@ -13,7 +13,9 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// vessels from everything else; faint capillaries sit below it).
     public var thresholdFactor: Double = 0.65
     /// Hysteresis: pixels above this fraction of the threshold join the mask when connected to a pixel above it.
-    public var hysteresisLowFraction: Double = 0.6
+    /// 0.5 (was 0.6) keeps more faint capillaries joined to the mesh: synthetic skeleton length error 10.8% -> 9.6%
+    /// (`capillary graph --evaluate-synthetic 40`), real OCTA-500 Dice 0.797 (unchanged to 3 decimals).
+    public var hysteresisLowFraction: Double = 0.5
     /// Smallest contrast (intensity, 0-1) that may count as a vessel, so that flat images give no vessels.
     public var minimumContrast: Double = 1.0 / 255
     /// Vessel-mask components smaller than this are removed as noise, um2.

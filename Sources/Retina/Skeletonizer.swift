@@ -4,8 +4,9 @@
 /// (a pixel whose foreground neighbours form one 8-connected group is not needed for connectivity), so that
 /// ordinary centreline pixels have exactly two neighbours and only true branch points have three or more.
 /// Works on a copy padded by one pixel, so neighbour reads never leave the buffer; the deletion rules are
-/// precomputed for all 256 neighbourhoods.
-enum Skeletonizer {
+/// precomputed for all 256 neighbourhoods. Shared by VesselGraph's centrelines and Retina's mask measurements
+/// (`VesselMaskMorphometry`, the simulator's skeleton-length truth), so both measure the same skeleton.
+public enum Skeletonizer {
     /// Neighbour order: N, NE, E, SE, S, SW, W, NW (clockwise from north).
     static let dx = [0, 1, 1, 1, 0, -1, -1, -1]
     static let dy = [-1, -1, 0, 1, 1, 1, 0, -1]
@@ -51,7 +52,7 @@ enum Skeletonizer {
     }
 
     /// The skeleton of `mask` (width x height, 1 = foreground) as a 0/1 plane of the same size.
-    static func thin(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
+    public static func thin(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
         let pw = w + 2, ph = h + 2
         var p = [UInt8](repeating: 0, count: pw * ph)
         var live: [Int32] = []
@@ -120,7 +121,7 @@ enum Skeletonizer {
     }
 
     /// Removes staircase-corner pixels (see `redundantCorner`) in the 3x3 neighbourhoods of `pixels`.
-    static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
+    public static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
         for p32 in pixels {
             let p = Int(p32), px = p % w, py = p / w
             for y in max(0, py - 1)...min(h - 1, py + 1) {
