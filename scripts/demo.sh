@@ -34,7 +34,9 @@ fi
 IMAGES=$(fingerprint "$COHORT/images" "$COHORT/manifest.jsonl")
 
 step "2. Vessel graph of one eye (segmentation, skeleton, vessel/ICA/FAZ nodes, biomarkers)"
-EYE=$(grep '"split":"test"' "$COHORT/manifest.jsonl" | head -1 | sed 's/.*"path":"\([^"]*\)".*/\1/')
+# grep -m1, not `| head -1`: under pipefail, head closing the pipe early kills grep with SIGPIPE (exit 141) once
+# the manifest's test lines outgrow the pipe buffer.
+EYE=$(grep -m1 '"split":"test"' "$COHORT/manifest.jsonl" | sed 's/.*"path":"\([^"]*\)".*/\1/')
 "$BIN/capillary" graph "$COHORT/$EYE" --out "$OUT/eye.graph.json" --overlay "$OUT/eye.overlay.png"
 echo "graph: $OUT/eye.graph.json   overlay: $OUT/eye.overlay.png"
 
