@@ -41,15 +41,7 @@ extension Tensor {
                 Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
                     for i in r { DZ[i] = G[i] * k.df(x: Y[i], y: Y[i]) }
                 }
-                if flags[0] {  // dX [M,K] += dZ [M,N] * W [N,K]
-                    let (gx, acc) = x.gradDestination()
-                    BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
-                }
-                if flags[1] {  // dW [N,K] += dZ^T [N,M] * X [M,K]
-                    let (gw, acc) = weight.gradDestination()
-                    BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
-                }
-                if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
+                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
             }
         }
         return out
@@ -83,17 +75,26 @@ extension Tensor {
                 Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
                     for i in r { DZ[i] = G[i] * k.df(x: Z[i], y: Y[i]) }
                 }
-                if flags[0] {
-                    let (gx, acc) = x.gradDestination()
-                    BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
-                }
-                if flags[1] {
-                    let (gw, acc) = weight.gradDestination()
-                    BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
-                }
-                if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
+                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
             }
         }
         return out
+    }
+
+    /// The backward pass shared by the fused linear ops: given dL/dz [rows, out] for z = x W^T + b, adds
+    /// dX += dZ W, dW += dZ^T X and db += column sums of dZ to the inputs that need them (`flags`: x, weight,
+    /// bias, as recorded).
+    static func accumulateLinearGradients(_ DZ: UnsafeMutablePointer<Float>, x: Tensor, weight: Tensor, bias: Tensor?,
+                                          flags: [Bool], rows m: Int) {
+        let n = weight.shape[0], kIn = weight.shape[1]
+        if flags[0] {  // dX [M,K] += dZ [M,N] * W [N,K]
+            let (gx, acc) = x.gradDestination()
+            BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
+        }
+        if flags[1] {  // dW [N,K] += dZ^T [N,M] * X [M,K]
+            let (gw, acc) = weight.gradDestination()
+            BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
+        }
+        if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
     }
 }

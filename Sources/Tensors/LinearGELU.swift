@@ -41,15 +41,7 @@ extension Tensor {
                         DZ[i] = G[i] * d
                     }
                 }
-                if flags[0] {  // dX [M,K] += dZ [M,N] * W [N,K]
-                    let (gx, acc) = x.gradDestination()
-                    BLAS.sgemm(m: m, n: kIn, k: n, a: DZ, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
-                }
-                if flags[1] {  // dW [N,K] += dZ^T [N,M] * X [M,K]
-                    let (gw, acc) = weight.gradDestination()
-                    BLAS.sgemm(transA: true, m: n, n: kIn, k: m, a: DZ, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
-                }
-                if flags.count > 2 && flags[2] { columnSums(DZ, rows: m, cols: n, into: bias!.gradDestination()) }
+                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
             }
         }
         return out
