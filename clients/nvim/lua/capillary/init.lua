@@ -160,95 +160,82 @@ local function format_probabilities(p)
   return table.concat(parts, ', ')
 end
 
+--- Sends one request on the shared connection and records its outcome in a state table
+--- ({done, error, result}), stored as M[key] so tests and scripts can poll it. On success
+--- `on_result(r, conn, state)` shows the result; an error is shown with vim.notify under `title`.
+local function one_shot(key, title, method, params)
+  return function(on_result)
+    local state = { done = false }
+    M[key] = state
+    M.with_connection(function(conn)
+      conn:request(method, params, function(err, r)
+        state.done, state.error, state.result = true, err, r
+        if err then
+          notify('Capillary ' .. title .. ': ' .. rpc.format_error(err), vim.log.levels.ERROR)
+          return
+        end
+        on_result(r, conn, state)
+      end)
+    end, function(err)
+      state.done, state.error = true, err
+    end)
+    return state
+  end
+end
+
 --- :CapillaryStage [image]: the DR stage in a message. Returns a state table (result/error/done).
 function M.stage(arg)
   local image, label = M.image_param(arg)
-  local state = { done = false }
-  M.last_stage = state
   if not image then
     notify('Capillary: ' .. label, vim.log.levels.ERROR)
-    state.done = true
-    return state
+    M.last_stage = { done = true }
+    return M.last_stage
   end
-  M.with_connection(function(conn)
-    conn:request('stage', { image = image }, function(err, r)
-      state.done, state.error, state.result = true, err, r
-      if err then
-        notify('Capillary stage: ' .. rpc.format_error(err), vim.log.levels.ERROR)
-        return
-      end
-      local model = type(r.model) == 'table' and (r.model.name .. ' v' .. tostring(r.model.version)) or '?'
-      notify(string.format('Capillary stage of %s: %s (%s) [%s]', label, tostring(r.stage),
-        format_probabilities(r.probabilities), model))
-    end)
-  end, function(err)
-    state.done, state.error = true, err
+  return one_shot('last_stage', 'stage', 'stage', { image = image })(function(r)
+    local model = type(r.model) == 'table' and (r.model.name .. ' v' .. tostring(r.model.version)) or '?'
+    notify(string.format('Capillary stage of %s: %s (%s) [%s]', label, tostring(r.stage),
+      format_probabilities(r.probabilities), model))
   end)
-  return state
 end
 
 --- :CapillaryModels: the model store in a scratch buffer.
 function M.models()
-  local state = { done = false }
-  M.last_models = state
-  M.with_connection(function(conn)
-    conn:request('models/list', vim.empty_dict(), function(err, r)
-      state.done, state.error, state.result = true, err, r
-      if err then
-        notify('Capillary models: ' .. rpc.format_error(err), vim.log.levels.ERROR)
-        return
-      end
-      local lines = { '# Capillary models in ' .. tostring(r.store), '' }
-      if #r.models == 0 then
-        table.insert(lines, '(none: the store is empty; train one with the train method)')
-      else
-        table.insert(lines, string.format('%-16s %-8s %-10s %-7s %s', 'name', 'version', 'kind', 'loaded', 'metrics'))
-        for _, m in ipairs(r.models) do
-          local metrics = ''
-          if type(m.metrics) == 'table' and m.metrics.testAccuracy then
-            metrics = string.format('test accuracy %.3f', m.metrics.testAccuracy)
-          end
-          table.insert(lines, string.format('%-16s %-8s %-10s %-7s %s', tostring(m.name), tostring(m.version),
-            tostring(m.kind), m.loaded and 'yes' or 'no', metrics))
+  return one_shot('last_models', 'models', 'models/list', vim.empty_dict())(function(r, _, state)
+    local lines = { '# Capillary models in ' .. tostring(r.store), '' }
+    if #r.models == 0 then
+      table.insert(lines, '(none: the store is empty; train one with the train method)')
+    else
+      table.insert(lines, string.format('%-16s %-8s %-10s %-7s %s', 'name', 'version', 'kind', 'loaded', 'metrics'))
+      for _, m in ipairs(r.models) do
+        local metrics = ''
+        if type(m.metrics) == 'table' and m.metrics.testAccuracy then
+          metrics = string.format('test accuracy %.3f', m.metrics.testAccuracy)
         end
+        table.insert(lines, string.format('%-16s %-8s %-10s %-7s %s', tostring(m.name), tostring(m.version),
+          tostring(m.kind), m.loaded and 'yes' or 'no', metrics))
       end
-      state.buf = scratch_buffer('capillary://models')
-      set_lines(state.buf, lines)
-    end)
-  end, function(err)
-    state.done, state.error = true, err
+    end
+    state.buf = scratch_buffer('capillary://models')
+    set_lines(state.buf, lines)
   end)
-  return state
 end
 
 --- :CapillaryStatus: daemon status in a scratch buffer.
 function M.status()
-  local state = { done = false }
-  M.last_status = state
-  M.with_connection(function(conn)
-    conn:request('status', nil, function(err, r)
-      state.done, state.error, state.result = true, err, r
-      if err then
-        notify('Capillary status: ' .. rpc.format_error(err), vim.log.levels.ERROR)
-        return
+  return one_shot('last_status', 'status', 'status', nil)(function(r, conn, state)
+    local lines = { '# capillaryd at ' .. conn.path, '' }
+    local keys = vim.tbl_keys(r)
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = r[k]
+      if type(v) == 'table' then
+        v = vim.json.encode(v)
       end
-      local lines = { '# capillaryd at ' .. conn.path, '' }
-      local keys = vim.tbl_keys(r)
-      table.sort(keys)
-      for _, k in ipairs(keys) do
-        local v = r[k]
-        if type(v) == 'table' then
-          v = vim.json.encode(v)
-        end
-        table.insert(lines, string.format('%-20s %s', k, tostring(v)))
-      end
-      state.buf = scratch_buffer('capillary://status')
-      set_lines(state.buf, lines)
-    end)
-  end, function(err)
-    state.done, state.error = true, err
+      table.insert(lines, string.format('%-20s %s', k, tostring(v)))
+    end
+    state.buf = scratch_buffer('capillary://status')
+    set_lines(state.buf, lines)
   end)
-  return state
 end
 
 --- Closes the shared connection (the next command reconnects).
