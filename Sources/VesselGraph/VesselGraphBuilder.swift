@@ -106,9 +106,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let thin = Skeletonizer.thin(mask, width: w, height: h)
         let traced = SkeletonTracer.trace(thin, width: w, height: h, spurLengthPX: config.spurLengthUM / umPerPX)
         // Radius along the centrelines only (capped at 200 um: wider blobs are not vessels).
-        var pathPixels: [Int32] = []
-        pathPixels.reserveCapacity(traced.segments.reduce(0) { $0 + $1.path.count })
-        for seg in traced.segments { pathPixels.append(contentsOf: seg.path) }
+        let pathPixels = traced.pathPixels   // every segment's path, in segment order
         let pathR2 = DistanceTransform.squaredToBackground(at: pathPixels, mask: mask, width: w, height: h,
                                                            maxPX: max(2, Int((200 / umPerPX).rounded(.up))))
         lap("skeleton")
@@ -119,7 +117,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var queue: [Int32] = []
         queue.reserveCapacity(n / 2)
         for (s, seg) in segs.enumerated() {
-            let interior = seg.path.count > 2 ? seg.path[1..<(seg.path.count - 1)] : seg.path[0..<seg.path.count]
+            let interior = seg.path.count > 2 ? seg.path.dropFirst().dropLast() : seg.path
             for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
         }
         Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true) {
@@ -250,7 +248,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
-            let mid = Int(seg.path[seg.path.count / 2])
+            let mid = Int(seg.path[seg.path.startIndex + seg.path.count / 2])
             let mx = Double(mid % w), my = Double(mid / w)
             let row: [Float] = [
                 Float(seg.lengthPX * umPerPX), Float(chord * umPerPX), Float(seg.lengthPX / max(chord, 1)),
@@ -449,27 +447,4 @@ public struct VesselGraphBuilder: Codable, Sendable {
         set.quadrant.append(Int32(grid.quadrant(x: x, y: y)))
         set.footprints.append(footprint)
     }
-}
-
-/// Counts contacts between pairs (a, b) with small per-`a` lists (each node has a handful of neighbours, so a
-/// linear scan beats hashing).
-struct PairCounter {
-    private var lists: [[(Int32, Int32)]]
-
-    init(count: Int) { lists = [[(Int32, Int32)]](repeating: [], count: count) }
-
-    mutating func add(_ a: Int, _ b: Int) {
-        let b32 = Int32(b)
-        for k in 0..<lists[a].count where lists[a][k].0 == b32 { lists[a][k].1 += 1; return }
-        lists[a].append((b32, 1))
-    }
-
-    /// Sorts every partner list by partner, in place (call once, after the last `add`).
-    mutating func sortPartners() {
-        for a in 0..<lists.count where lists[a].count > 1 { lists[a].sort { $0.0 < $1.0 } }
-    }
-
-    /// Partners of `a` with their contact counts (partner, count); sorted by partner after `sortPartners`.
-    /// The stored list itself, so no copy per call.
-    func pairs(of a: Int) -> [(Int32, Int32)] { lists[a] }
 }
