@@ -144,11 +144,13 @@ public enum Skeletonizer {
             let p = Int(p32), px = p % w, py = p / w
             for y in max(0, py - 1)...min(h - 1, py + 1) {
                 for x in max(0, px - 1)...min(w - 1, px + 1) where sk[y * w + x] != 0 {
-                    var c = 0
-                    for k in 0..<8 {
-                        let xx = x + dx[k], yy = y + dy[k]
-                        if xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 { c |= 1 << k }
+                    // Neighbour bits N, NE, E, SE, S, SW, W, NW (0 outside the image). Written out: reading the
+                    // static offset tables here cost a lazy-global check per read.
+                    @inline(__always) func on(_ xx: Int, _ yy: Int) -> Int {
+                        xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 ? 1 : 0
                     }
+                    let c = on(x, y - 1) | on(x + 1, y - 1) << 1 | on(x + 1, y) << 2 | on(x + 1, y + 1) << 3
+                        | on(x, y + 1) << 4 | on(x - 1, y + 1) << 5 | on(x - 1, y) << 6 | on(x - 1, y - 1) << 7
                     if redundantCorner[c] { sk[y * w + x] = 0 }
                 }
             }

@@ -82,21 +82,68 @@ enum SkeletonTracer {
     /// (the default keeps all).
     static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int,
                           keepPathsShorterThanPX: Double = .infinity) -> Result {
-        let n = w * h
-        // All per-pixel state lives in raw buffers and the node pixels and paths in flat lists (sliced at the
-        // end): one small array per node and per path, and a uniqueness check on every write to the arrays the
-        // walk captured, were most of the tracer's instructions.
-        let pw = w + 2
+        var t = TraceState(sk, width: w, height: h, keepPathsShorterThanPX: keepPathsShorterThanPX)
+        defer { t.free() }
+        t.findNodes()
+        t.walkFromNodes()
+        t.walkLoops()
+        return t.result(skeleton: sk)
+    }
+}
+
+/// The working state of one `SkeletonTracer.traceOnce`: per-pixel raw buffers and flat lists of node pixels
+/// and paths (sliced only at the end). One small array per node and per path, uniqueness checks on arrays
+/// captured by the walk, and dynamic exclusivity checks on variables captured by nested functions were most
+/// of the tracer's instructions; as stored properties of a struct used through `mutating` methods they need
+/// none of that.
+private struct TraceState {
+    let w: Int
+    let keep: Double
+    /// Neighbour codes: bit k is set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is
+    /// a skeleton pixel; the bits are only ever set for neighbours inside the image, so `p + offset[k]` is
+    /// always valid.
+    let code: UnsafeMutablePointer<UInt8>
+    /// Number of skeleton neighbours.
+    let nb: UnsafeMutablePointer<UInt8>
+    /// Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.
+    let nodeOf: UnsafeMutablePointer<Int32>
+    let visited: UnsafeMutablePointer<Bool>
+    let offset: UnsafeMutablePointer<Int>
+    /// Skeleton pixels in raster order.
+    var pixels: RawList<Int32>
+    /// Node k's pixels are nodePixels[nodeStart[k]..<nodeStart[k + 1]] (the last one up to the end).
+    var nodePixels: RawList<Int32>
+    var nodeStart: RawList<Int>
+    var degree: RawList<Int>
+    var stack: RawList<Int32>
+    /// Segment k's path is pathPixels[segPathStart[k]..<segPathEnd[k]].
+    var pathPixels: RawList<Int32>
+    var segPathStart: RawList<Int>
+    var segPathEnd: RawList<Int>
+    var segStartNode: RawList<Int>
+    var segEndNode: RawList<Int>
+    var segLength: RawList<Double>
+    /// Higher node ids already joined to the current one by a one-step segment.
+    var partners: RawList<Int32>
+
+    init(_ sk: [UInt8], width w: Int, height h: Int, keepPathsShorterThanPX: Double) {
+        self.w = w
+        keep = keepPathsShorterThanPX
+        let n = w * h, pw = w + 2
+        code = .allocate(capacity: n)
+        nb = .allocate(capacity: n)
+        nodeOf = .allocate(capacity: n)
+        nodeOf.initialize(repeating: -1, count: n)
+        visited = .allocate(capacity: n)
+        visited.initialize(repeating: false, count: n)
+        offset = .allocate(capacity: 8)
+        for (k, o) in [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1].enumerated() { offset[k] = o }
+        // Codes through a zero-padded copy, so no bounds tests in the 3x3 reads.
         let padded = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * (h + 2))
         padded.initialize(repeating: 0, count: pw * (h + 2))
-        let code = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let nodeOf = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        nodeOf.initialize(repeating: -1, count: n)
-        let visited = UnsafeMutablePointer<Bool>.allocate(capacity: n)
-        visited.initialize(repeating: false, count: n)
+        defer { padded.deallocate() }
         var pixels = RawList<Int32>(capacity: n / 8), paddedIndex = RawList<Int32>(capacity: n / 8)
-        defer { padded.deallocate(); code.deallocate(); nb.deallocate(); nodeOf.deallocate(); visited.deallocate() }
+        defer { paddedIndex.free() }
         sk.withUnsafeBufferPointer { s in
             for y in 0..<h {
                 let row = y * w, prow = (y + 1) * pw + 1
@@ -105,10 +152,6 @@ enum SkeletonTracer {
                 }
             }
         }
-        defer { pixels.free(); paddedIndex.free() }
-        // Neighbour codes: bit k of code[p] is set when the k-th neighbour in raster order (NW, N, NE, W, E, SW,
-        // S, SE) is a skeleton pixel; the bits are only ever set for neighbours inside the image, so
-        // `p + offset[k]` is always valid.
         for j in 0..<pixels.count {
             let p = Int(pixels[j]), i = Int(paddedIndex[j])
             var c = padded[i - pw - 1] | padded[i - pw] << 1 | padded[i - pw + 1] << 2 | padded[i - 1] << 3
@@ -116,33 +159,32 @@ enum SkeletonTracer {
             code[p] = c
             nb[p] = UInt8(c.nonzeroBitCount)
         }
-        let offset = (-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1)
-        @inline(__always) func neighbour(_ p: Int, _ k: Int) -> Int {
-            switch k {
-            case 0: return p + offset.0
-            case 1: return p + offset.1
-            case 2: return p + offset.2
-            case 3: return p + offset.3
-            case 4: return p + offset.4
-            case 5: return p + offset.5
-            case 6: return p + offset.6
-            default: return p + offset.7
-            }
-        }
+        self.pixels = pixels
+        let m = pixels.count
+        nodePixels = RawList(capacity: m); nodeStart = RawList(capacity: m / 4); degree = RawList(capacity: m / 4)
+        stack = RawList(capacity: 64); partners = RawList(capacity: 16)
+        pathPixels = RawList(capacity: m + m / 2)
+        segPathStart = RawList(capacity: m / 4); segPathEnd = RawList(capacity: m / 4)
+        segStartNode = RawList(capacity: m / 4); segEndNode = RawList(capacity: m / 4); segLength = RawList(capacity: m / 4)
+    }
 
-        // Nodes: ends and branch clusters (pixels with 2 neighbours are regular). Node k's pixels are
-        // nodePixels[nodeStart[k]..<nodeStart[k + 1]].
-        var nodePixels = RawList<Int32>(capacity: pixels.count)
-        var nodeStart = RawList<Int>(capacity: pixels.count / 4)
-        var degree = RawList<Int>(capacity: pixels.count / 4)
-        var stack = RawList<Int32>(capacity: 64)
-        defer { nodePixels.free(); nodeStart.free(); degree.free(); stack.free() }
-        @inline(__always) func newNode(_ p: Int) -> Int {
-            let id = nodeStart.count
-            nodeOf[p] = Int32(id)
-            nodeStart.append(nodePixels.count); degree.append(0)
-            return id
-        }
+    func free() {
+        code.deallocate(); nb.deallocate(); nodeOf.deallocate(); visited.deallocate(); offset.deallocate()
+        pixels.free(); nodePixels.free(); nodeStart.free(); degree.free(); stack.free(); partners.free()
+        pathPixels.free(); segPathStart.free(); segPathEnd.free(); segStartNode.free(); segEndNode.free(); segLength.free()
+    }
+
+    @inline(__always)
+    mutating func newNode(_ p: Int) -> Int {
+        let id = nodeStart.count
+        nodeOf[p] = Int32(id)
+        nodeStart.append(nodePixels.count); degree.append(0)
+        return id
+    }
+
+    /// Ends (one pixel) and branch clusters (8-connected pixels with 3+ neighbours), in raster order of their
+    /// first pixel; a cluster's pixels in depth-first order.
+    mutating func findNodes() {
         for j in 0..<pixels.count {
             let p = Int(pixels[j])
             if nb[p] == 2 || nodeOf[p] >= 0 { continue }
@@ -155,78 +197,72 @@ enum SkeletonTracer {
                 nodePixels.append(q32)
                 let q = Int(q32), c = code[q]
                 for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
-                    let r = neighbour(q, k)
+                    let r = q + offset[k]
                     if nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = Int32(id); stack.append(Int32(r)) }
                 }
             }
         }
+    }
+
+    /// a and b are 8-neighbours: axial when their indices differ by 1 or by a row (no divisions; w >= 8).
+    @inline(__always)
+    func step(_ a: Int, _ b: Int) -> Double { let d = abs(a - b); return d == 1 || d == w ? 1 : 2.0.squareRoot() }
+
+    /// Records the segment whose path starts at `pathPixels[start]` and runs to the end of the list.
+    @inline(__always)
+    mutating func addSegment(from start: Int, _ startNode: Int, to endNode: Int, length: Double) {
+        degree[startNode] += 1
+        degree[endNode] += 1
+        // A path too long to keep is dropped from the flat list again.
+        if !(length < keep) { pathPixels.truncate(to: start) }
+        segPathStart.append(start); segPathEnd.append(pathPixels.count)
+        segStartNode.append(startNode); segEndNode.append(endNode); segLength.append(length)
+    }
+
+    /// Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
+    mutating func walk(from start: Int, via first: Int, startNode: Int) {
+        let pathStart = pathPixels.count
+        pathPixels.append(Int32(start)); pathPixels.append(Int32(first))
+        var length = step(start, first)
+        var prev = start, cur = first
+        var firstStep = true   // the path holds just `start` and `first`
+        while nodeOf[cur] < 0 {
+            visited[cur] = true
+            var next = -1
+            let c = code[cur]
+            for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                let r = cur + offset[k]
+                if r == prev { continue }
+                // Do not step straight back into the start cluster on the first step.
+                let o = nodeOf[r]
+                if o >= 0 && !(firstStep && Int(o) == startNode) { next = r; break }
+                if o < 0 && !visited[r] { next = r }
+            }
+            if next < 0 { break }
+            pathPixels.append(Int32(next))
+            firstStep = false
+            length += step(cur, next)
+            prev = cur; cur = next
+        }
+        var endNode = Int(nodeOf[cur])
+        if endNode < 0 {
+            // A dead end on a regular pixel (rare thinning artefact): make it a free end.
+            endNode = newNode(cur)
+            nodePixels.append(Int32(cur))
+        }
+        addSegment(from: pathStart, startNode, to: endNode, length: length)
+    }
+
+    /// Every segment leaving a node found by `findNodes` (ends created by walks are not visited again).
+    /// Node pairs touching directly get a one-step segment, created once per pair while visiting the lower id.
+    mutating func walkFromNodes() {
         let clusterNodes = nodeStart.count, clusterPixelsEnd = nodePixels.count
-
-        // Segments: path k is pathPixels[segPathStart[k]..<segPathEnd[k]].
-        var pathPixels = RawList<Int32>(capacity: pixels.count + pixels.count / 2)
-        var segPathStart = RawList<Int>(capacity: pixels.count / 4)
-        var segPathEnd = RawList<Int>(capacity: pixels.count / 4)
-        var segStartNode = RawList<Int>(capacity: pixels.count / 4)
-        var segEndNode = RawList<Int>(capacity: pixels.count / 4)
-        var segLength = RawList<Double>(capacity: pixels.count / 4)
-        defer { pathPixels.free(); segPathStart.free(); segPathEnd.free(); segStartNode.free(); segEndNode.free(); segLength.free() }
-
-        // a and b are 8-neighbours: axial when their indices differ by 1 or by a row (no divisions; w >= 8).
-        @inline(__always) func step(_ a: Int, _ b: Int) -> Double { let d = abs(a - b); return d == 1 || d == w ? 1 : 2.0.squareRoot() }
-
-        @inline(__always) func addSegment(from start: Int, _ startNode: Int, to endNode: Int, length: Double) {
-            degree[startNode] += 1
-            degree[endNode] += 1
-            // A path too long to keep is dropped from the flat list again.
-            if !(length < keepPathsShorterThanPX) { pathPixels.truncate(to: start) }
-            segPathStart.append(start); segPathEnd.append(pathPixels.count)
-            segStartNode.append(startNode); segEndNode.append(endNode); segLength.append(length)
-        }
-
-        // Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
-        func walk(from start: Int, via first: Int, startNode: Int) {
-            let pathStart = pathPixels.count
-            pathPixels.append(Int32(start)); pathPixels.append(Int32(first))
-            var length = step(start, first)
-            var prev = start, cur = first
-            var firstStep = true   // the path holds just `start` and `first`
-            while nodeOf[cur] < 0 {
-                visited[cur] = true
-                var next = -1
-                let c = code[cur]
-                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
-                    let r = neighbour(cur, k)
-                    if r == prev { continue }
-                    // Do not step straight back into the start cluster on the first step.
-                    let o = nodeOf[r]
-                    if o >= 0 && !(firstStep && Int(o) == startNode) { next = r; break }
-                    if o < 0 && !visited[r] { next = r }
-                }
-                if next < 0 { break }
-                pathPixels.append(Int32(next))
-                firstStep = false
-                length += step(cur, next)
-                prev = cur; cur = next
-            }
-            var endNode = Int(nodeOf[cur])
-            if endNode < 0 {
-                // A dead end on a regular pixel (rare thinning artefact): make it a free end.
-                endNode = newNode(cur)
-                nodePixels.append(Int32(cur))
-            }
-            addSegment(from: pathStart, startNode, to: endNode, length: length)
-        }
-
-        // Node pairs touching directly get a one-step segment, created once per pair while visiting the lower
-        // id; `partners` holds the higher ids already joined to the current one.
-        var partners = RawList<Int32>(capacity: 16)
-        defer { partners.free() }
         for id in 0..<clusterNodes {
             partners.truncate(to: 0)
             for j in nodeStart[id]..<(id + 1 < clusterNodes ? nodeStart[id + 1] : clusterPixelsEnd) {
                 let p = Int(nodePixels[j]), c = code[p]
                 for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
-                    let q = neighbour(p, k)
+                    let q = p + offset[k]
                     let other = nodeOf[q]
                     if other < 0 {
                         if !visited[q] { walk(from: p, via: q, startNode: id) }
@@ -242,7 +278,10 @@ enum SkeletonTracer {
                 }
             }
         }
-        // Closed loops without any branch point: start anywhere on them.
+    }
+
+    /// Closed loops without any branch point: start anywhere on them.
+    mutating func walkLoops() {
         for j in 0..<pixels.count {
             let p = Int(pixels[j])
             if nodeOf[p] >= 0 || visited[p] { continue }
@@ -250,16 +289,18 @@ enum SkeletonTracer {
             nodePixels.append(Int32(p))
             var first = -1
             let c = code[p]
-            for k in 0..<8 where c & (1 << UInt8(k)) != 0 { first = neighbour(p, k) }
+            for k in 0..<8 where c & (1 << UInt8(k)) != 0 { first = p + offset[k] }
             if first >= 0 && nodeOf[first] < 0 { walk(from: p, via: first, startNode: id) }
         }
+    }
 
+    func result(skeleton sk: [UInt8]) -> SkeletonTracer.Result {
         let flatNodes = nodePixels.array(), flatPaths = pathPixels.array()
-        var nodes: [Node] = []
+        var nodes: [SkeletonTracer.Node] = []
         nodes.reserveCapacity(nodeStart.count)
         for k in 0..<nodeStart.count {
             let end = k + 1 < nodeStart.count ? nodeStart[k + 1] : flatNodes.count
-            nodes.append(Node(pixels: flatNodes[nodeStart[k]..<end], degree: degree[k]))
+            nodes.append(SkeletonTracer.Node(pixels: flatNodes[nodeStart[k]..<end], degree: degree[k]))
         }
         var segments: [TracedSegment] = []
         segments.reserveCapacity(segPathStart.count)
@@ -267,6 +308,6 @@ enum SkeletonTracer {
             segments.append(TracedSegment(path: flatPaths[segPathStart[k]..<segPathEnd[k]], startNode: segStartNode[k],
                                           endNode: segEndNode[k], lengthPX: segLength[k]))
         }
-        return Result(skeleton: sk, nodes: nodes, segments: segments, pathPixels: flatPaths)
+        return SkeletonTracer.Result(skeleton: sk, nodes: nodes, segments: segments, pathPixels: flatPaths)
     }
 }
