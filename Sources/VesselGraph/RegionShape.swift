@@ -53,8 +53,13 @@ struct RegionShape {
             }
             corners.append((left, y1)); corners.append((right, y1))
         }
+        // Pixels come in raster order, so the row changes only a few times: one division per row, not per
+        // pixel (an integer division costs tens of cycles).
+        var rowStart = 0, rowEnd = 0, y = 0
         for p32 in pixels {
-            let p = Int(p32), x = p % w, y = p / w
+            let p = Int(p32)
+            if p >= rowEnd { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+            let x = p - rowStart
             let fx = Double(x), fy = Double(y)
             sx += fx; sy += fy; sxx += fx * fx; syy += fy * fy; sxy += fx * fy
             if x == 0 || !isInside(p - 1) { crack += 1 }

@@ -120,9 +120,11 @@ public struct VesselGraphBuilder: Codable, Sendable {
             let interior = seg.path.count > 2 ? seg.path.dropFirst().dropLast() : seg.path
             for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
         }
-        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true) {
-            mask[$0] != 0 || traced.skeleton[$0] != 0
+        var vesselOrSkeleton = [UInt8](repeating: 0, count: n)
+        vesselOrSkeleton.withUnsafeMutableBufferPointer { vs in
+            for i in 0..<n { vs[i] = mask[i] | traced.skeleton[i] }
         }
+        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true, allowed: vesselOrSkeleton)
         lap("footprints")
 
         // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
@@ -183,14 +185,14 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
         // the border (two regions meeting across it are not separated by a vessel).
-        var crossable = [Bool](repeating: false, count: n)
+        var crossable = [UInt8](repeating: 0, count: n)
         crossable.withUnsafeMutableBufferPointer { cr in
             for i in 0..<n {
                 let c = cc.labels[i]
-                cr[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+                cr[i] = (c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])) ? 1 : 0
             }
         }
-        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
+        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false, allowed: crossable)
         var contacts = PairCounter(count: icaCount + 1)
         for y in 0..<h {
             for x in 0..<w {
@@ -398,9 +400,10 @@ public struct VesselGraphBuilder: Codable, Sendable {
         return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
     }
 
-    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
+    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowedPlane` is
+    /// non-zero (a plane, not a closure: the indirect call per neighbour test cost more than the test).
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
-                                   eightConnected: Bool, allowed: (Int) -> Bool) {
+                                   eightConnected: Bool, allowed allowedPlane: [UInt8]) {
         // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends. Each
         // entry carries its column, so the border tests need no division (one per pixel was a tenth of this
         // function's time; the seeds pay it once here).
@@ -410,6 +413,8 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var tail = queue.count
         for (i, p) in queue.enumerated() { buffer[i] = p; columns[i] = p % Int32(w) }
         var head = 0
+        allowedPlane.withUnsafeBufferPointer { al in
+        @inline(__always) func allowed(_ i: Int) -> Bool { al[i] != 0 }
         labels.withUnsafeMutableBufferPointer { lab in
           columns.withUnsafeMutableBufferPointer { col in
             buffer.withUnsafeMutableBufferPointer { q in
@@ -434,6 +439,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
                 }
             }
           }
+        }
         }
     }
 
