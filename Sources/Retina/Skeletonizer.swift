@@ -51,11 +51,24 @@ public enum Skeletonizer {
         return c.nonzeroBitCount >= 2 && groups[c] == 1 && ((n && e) || (e && s) || (s && w) || (w && n))
     }
 
+    /// The neighbour code (bit order of `dx`/`dy`) of a 9-bit row-wise index: bits 0-2 the west column (NW,
+    /// W, SW), bits 3 and 5 the centre column (N, S; bit 4 is the pixel itself, always 0), bits 6-8 the east
+    /// column (NE, E, SE). That is the order the 4-byte row loads in `thin` produce.
+    static func rowIndexed(_ idx: Int) -> Int {
+        let nw = idx & 1, w = idx >> 1 & 1, sw = idx >> 2 & 1, n = idx >> 3 & 1, s = idx >> 5 & 1
+        let ne = idx >> 6 & 1, e = idx >> 7 & 1, se = idx >> 8 & 1
+        return n | ne << 1 | e << 2 | se << 3 | s << 4 | sw << 5 | w << 6 | nw << 7
+    }
+    /// `zhangSuen` and `redundantCorner` by 9-bit row-wise index.
+    static let zhangSuenByRows: [UInt8] = (0..<512).map { zhangSuen[rowIndexed($0)] }
+    static let redundantCornerByRows: [Bool] = (0..<512).map { redundantCorner[rowIndexed($0)] }
+
     /// The skeleton of `mask` (width x height, 1 = foreground) as a 0/1 plane of the same size.
     public static func thin(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
         let pw = w + 2, ph = h + 2
-        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * ph)
-        b.initialize(repeating: 0, count: pw * ph)
+        // Three spare bytes: the neighbourhood reads load 4 bytes at a time, up to 2 past the last pixel's SE.
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * ph + 3)
+        b.initialize(repeating: 0, count: pw * ph + 3)
         // Bit k set: the pixel must be (re-)tested in sub-iteration k. A pixel that survived sub-iteration k
         // keeps its verdict until one of its 8 neighbours is deleted, so only those are tested again; the
         // deletions, and so the skeleton, are exactly those of testing every live pixel every time.
@@ -83,9 +96,15 @@ public enum Skeletonizer {
                 queue.0[c] = Int32(prow + x); queue.1[c] = Int32(prow + x); dt[prow + x] = 3; c += 1
             }
         }
+        // The 3x3 neighbourhood as a 9-bit index (see `rowIndexed`) from three 4-byte loads, one per row,
+        // instead of eight byte reads.
+        let raw = UnsafeRawPointer(b)
         @inline(__always) func code(_ i: Int) -> Int {
-            Int(b[i - pw]) | Int(b[i - pw + 1]) << 1 | Int(b[i + 1]) << 2 | Int(b[i + pw + 1]) << 3
-                | Int(b[i + pw]) << 4 | Int(b[i + pw - 1]) << 5 | Int(b[i - 1]) << 6 | Int(b[i - pw - 1]) << 7
+            let a = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i - pw - 1, as: UInt32.self)) & 0x01_0101
+            let m = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i - 1, as: UInt32.self)) & 0x01_0001
+            let c = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i + pw - 1, as: UInt32.self)) & 0x01_0101
+            let key = a | m << 1 | c << 2
+            return Int((key & 0x7) | ((key >> 5) & 0x28) | ((key >> 10) & 0x1C0))
         }
         @inline(__always) func requeue(_ i: Int) {
             guard b[i] != 0 else { return }
@@ -94,7 +113,7 @@ public enum Skeletonizer {
             if d & 2 == 0 { queue.1[queued.1] = Int32(i); queued.1 += 1 }
             dt[i] = 3
         }
-        zhangSuen.withUnsafeBufferPointer { zs in
+        zhangSuenByRows.withUnsafeBufferPointer { zs in
             var changed = true
             while changed {
                 changed = false
@@ -126,7 +145,7 @@ public enum Skeletonizer {
         // final once its own pixels were visited.
         var out = [UInt8](repeating: 0, count: w * h)
         out.withUnsafeMutableBufferPointer { o in
-            redundantCorner.withUnsafeBufferPointer { rc in
+            redundantCornerByRows.withUnsafeBufferPointer { rc in
                 for y in 0..<h {
                     let prow = (y + 1) * pw + 1, row = y * w
                     for x in 0..<w where b[prow + x] != 0 {
@@ -140,6 +159,7 @@ public enum Skeletonizer {
 
     /// Removes staircase-corner pixels (see `redundantCorner`) in the 3x3 neighbourhoods of `pixels`.
     public static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
+        sk.withUnsafeMutableBufferPointer { sk in
         for p32 in pixels {
             let p = Int(p32), px = p % w, py = p / w
             for y in max(0, py - 1)...min(h - 1, py + 1) {
@@ -154,6 +174,7 @@ public enum Skeletonizer {
                     if redundantCorner[c] { sk[y * w + x] = 0 }
                 }
             }
+        }
         }
     }
 }

@@ -132,4 +132,33 @@ final class PrimitiveTests: XCTestCase {
             XCTAssertEqual(got[p], Float(best), "pixel \(p)")
         }
     }
+    /// The one-buffer monotone chain gives the same points in the same order as separate lower and upper
+    /// chains (the textbook form), on random integer-grid point sets with collinear and repeated points.
+    func testConvexHullMatchesTwoChainReference() {
+        func reference(_ p: [(Double, Double)]) -> [(Double, Double)] {
+            guard p.count > 2 else { return p }
+            func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
+                (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+            }
+            var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
+            for q in p {
+                while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+                lower.append(q)
+            }
+            for q in p.reversed() {
+                while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+                upper.append(q)
+            }
+            return Array(lower.dropLast() + upper.dropLast())
+        }
+        var rng = SeededGenerator(seed: 8)
+        for trial in 0..<300 {
+            let n = 3 + rng.int(below: 40)
+            let pts = (0..<n).map { _ in (Double(rng.int(below: 9)) - 0.5, Double(rng.int(below: 9)) + 0.5) }
+                .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+            let got = RegionShape.convexHull(sorted: pts), want = reference(pts)
+            XCTAssertEqual(got.count, want.count, "trial \(trial)")
+            for (a, b) in zip(got, want) { XCTAssertTrue(a == b, "trial \(trial)") }
+        }
+    }
 }
