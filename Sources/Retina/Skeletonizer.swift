@@ -51,89 +51,130 @@ public enum Skeletonizer {
         return c.nonzeroBitCount >= 2 && groups[c] == 1 && ((n && e) || (e && s) || (s && w) || (w && n))
     }
 
+    /// The neighbour code (bit order of `dx`/`dy`) of a 9-bit row-wise index: bits 0-2 the west column (NW,
+    /// W, SW), bits 3 and 5 the centre column (N, S; bit 4 is the pixel itself, always 0), bits 6-8 the east
+    /// column (NE, E, SE). That is the order the 4-byte row loads in `thin` produce.
+    static func rowIndexed(_ idx: Int) -> Int {
+        let nw = idx & 1, w = idx >> 1 & 1, sw = idx >> 2 & 1, n = idx >> 3 & 1, s = idx >> 5 & 1
+        let ne = idx >> 6 & 1, e = idx >> 7 & 1, se = idx >> 8 & 1
+        return n | ne << 1 | e << 2 | se << 3 | s << 4 | sw << 5 | w << 6 | nw << 7
+    }
+    /// `zhangSuen` and `redundantCorner` by 9-bit row-wise index.
+    static let zhangSuenByRows: [UInt8] = (0..<512).map { zhangSuen[rowIndexed($0)] }
+    static let redundantCornerByRows: [Bool] = (0..<512).map { redundantCorner[rowIndexed($0)] }
+
     /// The skeleton of `mask` (width x height, 1 = foreground) as a 0/1 plane of the same size.
     public static func thin(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
         let pw = w + 2, ph = h + 2
-        var p = [UInt8](repeating: 0, count: pw * ph)
-        var live: [Int32] = []
-        live.reserveCapacity(w * h / 2)
-        for y in 0..<h {
-            for x in 0..<w where mask[y * w + x] != 0 {
-                let i = (y + 1) * pw + x + 1
-                p[i] = 1
-                live.append(Int32(i))
-            }
-        }
-        var toDelete = [Int32](repeating: 0, count: live.count)
-        var liveCount = live.count
+        // Three spare bytes: the neighbourhood reads load 4 bytes at a time, up to 2 past the last pixel's SE.
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * ph + 3)
+        b.initialize(repeating: 0, count: pw * ph + 3)
         // Bit k set: the pixel must be (re-)tested in sub-iteration k. A pixel that survived sub-iteration k
         // keeps its verdict until one of its 8 neighbours is deleted, so only those are tested again; the
         // deletions, and so the skeleton, are exactly those of testing every live pixel every time.
-        var dirty = [UInt8](repeating: 0, count: pw * ph)
-        for i32 in live { dirty[Int(i32)] = 3 }
-        // Raw buffers throughout: writes to captured arrays inside the closure would each pay a uniqueness check.
-        p.withUnsafeMutableBufferPointer { b in
-          dirty.withUnsafeMutableBufferPointer { dt in
-          live.withUnsafeMutableBufferPointer { lv in
-            toDelete.withUnsafeMutableBufferPointer { del in
-            zhangSuen.withUnsafeBufferPointer { zs in
-                @inline(__always) func code(_ i: Int) -> Int {
-                    Int(b[i - pw]) | Int(b[i - pw + 1]) << 1 | Int(b[i + 1]) << 2 | Int(b[i + pw + 1]) << 3
-                        | Int(b[i + pw]) << 4 | Int(b[i + pw - 1]) << 5 | Int(b[i - 1]) << 6 | Int(b[i - pw - 1]) << 7
-                }
-                var changed = true
-                while changed {
-                    changed = false
-                    for pass in 0..<2 {
-                        let bit = UInt8(1 << pass)
-                        var nDel = 0
-                        for j in 0..<liveCount {
-                            let i = Int(lv[j])
-                            if dt[i] & bit == 0 { continue }
-                            dt[i] &= ~bit
-                            if zs[code(i)] & bit != 0 { del[nDel] = lv[j]; nDel += 1 }
-                        }
-                        if nDel > 0 {
-                            changed = true
-                            for k in 0..<nDel {
-                                let i = Int(del[k])
-                                b[i] = 0
-                                dt[i - pw - 1] = 3; dt[i - pw] = 3; dt[i - pw + 1] = 3; dt[i - 1] = 3
-                                dt[i + 1] = 3; dt[i + pw - 1] = 3; dt[i + pw] = 3; dt[i + pw + 1] = 3
-                            }
-                            // Compact the live list in place.
-                            var keep = 0
-                            for j in 0..<liveCount where b[Int(lv[j])] != 0 { lv[keep] = lv[j]; keep += 1 }
-                            liveCount = keep
+        let dt = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * ph)
+        dt.initialize(repeating: 0, count: pw * ph)
+        var count = 0
+        mask.withUnsafeBufferPointer { m in
+            for y in 0..<h {
+                let row = y * w, prow = (y + 1) * pw + 1
+                for x in 0..<w where m[row + x] != 0 { b[prow + x] = 1; count += 1 }
+            }
+        }
+        // Queue of the pixels to test per sub-iteration (exactly those with that dirty bit; a bit is set only
+        // when the pixel is queued, so each queue holds a pixel at most once): each pass costs what changed,
+        // not a sweep over every foreground pixel.
+        let queue = (UnsafeMutablePointer<Int32>.allocate(capacity: max(1, count)),
+                     UnsafeMutablePointer<Int32>.allocate(capacity: max(1, count)))
+        let del = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, count))
+        defer { b.deallocate(); dt.deallocate(); queue.0.deallocate(); queue.1.deallocate(); del.deallocate() }
+        var queued = (count, count)
+        var c = 0
+        for y in 0..<h {
+            let prow = (y + 1) * pw + 1
+            for x in 0..<w where b[prow + x] != 0 {
+                queue.0[c] = Int32(prow + x); queue.1[c] = Int32(prow + x); dt[prow + x] = 3; c += 1
+            }
+        }
+        // The 3x3 neighbourhood as a 9-bit index (see `rowIndexed`) from three 4-byte loads, one per row,
+        // instead of eight byte reads.
+        let raw = UnsafeRawPointer(b)
+        @inline(__always) func code(_ i: Int) -> Int {
+            let a = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i - pw - 1, as: UInt32.self)) & 0x01_0101
+            let m = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i - 1, as: UInt32.self)) & 0x01_0001
+            let c = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i + pw - 1, as: UInt32.self)) & 0x01_0101
+            let key = a | m << 1 | c << 2
+            return Int((key & 0x7) | ((key >> 5) & 0x28) | ((key >> 10) & 0x1C0))
+        }
+        @inline(__always) func requeue(_ i: Int) {
+            guard b[i] != 0 else { return }
+            let d = dt[i]
+            if d & 1 == 0 { queue.0[queued.0] = Int32(i); queued.0 += 1 }
+            if d & 2 == 0 { queue.1[queued.1] = Int32(i); queued.1 += 1 }
+            dt[i] = 3
+        }
+        zhangSuenByRows.withUnsafeBufferPointer { zs in
+            var changed = true
+            while changed {
+                changed = false
+                for pass in 0..<2 {
+                    let bit = UInt8(1 << pass)
+                    let q = pass == 0 ? queue.0 : queue.1
+                    let m = pass == 0 ? queued.0 : queued.1
+                    var nDel = 0
+                    for j in 0..<m {
+                        let i = Int(q[j])
+                        if b[i] == 0 { continue }
+                        dt[i] &= ~bit
+                        if zs[code(i)] & bit != 0 { del[nDel] = q[j]; nDel += 1 }
+                    }
+                    if pass == 0 { queued.0 = 0 } else { queued.1 = 0 }
+                    if nDel > 0 {
+                        changed = true
+                        for k in 0..<nDel { b[Int(del[k])] = 0 }
+                        for k in 0..<nDel {
+                            let i = Int(del[k])
+                            requeue(i - pw - 1); requeue(i - pw); requeue(i - pw + 1); requeue(i - 1)
+                            requeue(i + 1); requeue(i + pw - 1); requeue(i + pw); requeue(i + pw + 1)
                         }
                     }
                 }
-                // Staircase clean-up: sequential, so each removal sees the previous ones.
-                for j in 0..<liveCount where redundantCorner[code(Int(lv[j]))] { b[Int(lv[j])] = 0 }
             }
-            }
-          }
-          }
         }
+        // Staircase clean-up in raster order, sequential so each removal sees the previous ones; a row is
+        // final once its own pixels were visited.
         var out = [UInt8](repeating: 0, count: w * h)
-        for y in 0..<h { for x in 0..<w { out[y * w + x] = p[(y + 1) * pw + x + 1] } }
+        out.withUnsafeMutableBufferPointer { o in
+            redundantCornerByRows.withUnsafeBufferPointer { rc in
+                for y in 0..<h {
+                    let prow = (y + 1) * pw + 1, row = y * w
+                    for x in 0..<w where b[prow + x] != 0 {
+                        if rc[code(prow + x)] { b[prow + x] = 0 } else { o[row + x] = 1 }
+                    }
+                }
+            }
+        }
         return out
     }
 
     /// Removes staircase-corner pixels (see `redundantCorner`) in the 3x3 neighbourhoods of `pixels`.
     public static func removeRedundantCorners(_ sk: inout [UInt8], width w: Int, height h: Int, around pixels: [Int32]) {
+        sk.withUnsafeMutableBufferPointer { sk in
         for p32 in pixels {
             let p = Int(p32), px = p % w, py = p / w
             for y in max(0, py - 1)...min(h - 1, py + 1) {
                 for x in max(0, px - 1)...min(w - 1, px + 1) where sk[y * w + x] != 0 {
-                    var c = 0
-                    for k in 0..<8 {
-                        let xx = x + dx[k], yy = y + dy[k]
-                        if xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 { c |= 1 << k }
+                    // Neighbour bits N, NE, E, SE, S, SW, W, NW (0 outside the image). Written out: reading the
+                    // static offset tables here cost a lazy-global check per read.
+                    @inline(__always) func on(_ xx: Int, _ yy: Int) -> Int {
+                        xx >= 0 && yy >= 0 && xx < w && yy < h && sk[yy * w + xx] != 0 ? 1 : 0
                     }
+                    let c = on(x, y - 1) | on(x + 1, y - 1) << 1 | on(x + 1, y) << 2 | on(x + 1, y + 1) << 3
+                        | on(x, y + 1) << 4 | on(x - 1, y + 1) << 5 | on(x - 1, y) << 6 | on(x - 1, y - 1) << 7
                     if redundantCorner[c] { sk[y * w + x] = 0 }
                 }
             }
+        }
         }
     }
 }

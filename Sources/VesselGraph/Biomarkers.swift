@@ -75,11 +75,28 @@ enum Biomarkers {
     static func sectorDensities(mask: [UInt8], width w: Int, height h: Int,
                                 grid: ETDRSGrid) -> [String: Double] {
         var inside = [Int](repeating: 0, count: 10), vessel = [Int](repeating: 0, count: 10)
-        for y in 0..<h {
-            for x in 0..<w {
-                let s = grid.sector(x: Double(x), y: Double(y))
-                inside[s] += 1
-                vessel[s] += Int(mask[y * w + x])
+        // `ETDRSGrid.sector` with its per-column and per-row terms computed once (the same expressions, so
+        // the same codes): a full per-pixel evaluation was most of the biomarker stage.
+        let dxs = (0..<w).map { (Double($0) - grid.centreX) * grid.pixelSizeMM * grid.nasalSign }
+        let dx2s = dxs.map { $0 * $0 }
+        inside.withUnsafeMutableBufferPointer { ins in
+            vessel.withUnsafeMutableBufferPointer { ves in
+                mask.withUnsafeBufferPointer { m in
+                    for y in 0..<h {
+                        let up = (grid.centreY - Double(y)) * grid.pixelSizeMM, up2 = up * up
+                        for x in 0..<w {
+                            let dx = dxs[x], r2 = dx2s[x] + up2
+                            let s: Int
+                            if r2 < 0.25 { s = 0 } else if r2 >= 9 { s = 9 } else {
+                                let q: Int
+                                if abs(up) >= abs(dx) { q = up > 0 ? 0 : 2 } else { q = dx > 0 ? 1 : 3 }
+                                s = (r2 < 2.25 ? 1 : 5) + q
+                            }
+                            ins[s] += 1
+                            ves[s] += Int(m[y * w + x])
+                        }
+                    }
+                }
             }
         }
         // Full sector areas in pixels: centre disc pi*0.5^2, each inner sector pi*(1.5^2-0.5^2)/4, outer pi*(3^2-1.5^2)/4 mm2.

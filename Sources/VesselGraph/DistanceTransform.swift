@@ -85,6 +85,16 @@ extension DistanceTransform {
                 var best = maxPX * maxPX
                 var k = 1
                 while k <= maxPX && k * k < best {
+                    if px - k >= 0 && px + k < w && py - k >= 0 && py + k < h {
+                        // The whole ring inside the image (almost always): the same candidates without bounds tests.
+                        let top = p - k * w, bottom = p + k * w
+                        for dx in -k...k where m[top + dx] == 0 || m[bottom + dx] == 0 { best = min(best, dx * dx + k * k) }
+                        for dy in (-k + 1)..<k where m[p + dy * w - k] == 0 || m[p + dy * w + k] == 0 {
+                            best = min(best, k * k + dy * dy)
+                        }
+                        k += 1
+                        continue
+                    }
                     // Ring at Chebyshev distance k: top and bottom rows, then left and right columns.
                     for dx in -k...k {
                         let x = px + dx

@@ -129,21 +129,22 @@ struct JSONWriter {
     @inline(__always)
     private static func writeFixed(_ v: Float, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int,
                                    _ pairs: UnsafeBufferPointer<UInt8>) {
-        let scaled = Int64((Double(abs(v)) * 10_000).rounded())
+        // Half away from zero, as `rounded()`, without its libm call: y < 1e11, so the fraction is exact.
+        let y = Double(abs(v)) * 10_000
+        var scaled = Int64(y)
+        if y - Double(scaled) >= 0.5 { scaled += 1 }
         if scaled == 0 { b[u] = 0x30; u += 1; return }
         if v < 0 { b[u] = 0x2D; u += 1 }
-        writeDigits(scaled / 10_000, b, &u, pairs)
-        var fp = Int(scaled % 10_000)
+        let ip = scaled / 10_000
+        writeDigits(ip, b, &u, pairs)
+        let fp = Int(scaled - ip * 10_000)
         if fp == 0 { return }
+        // Four fixed digits as two pairs, then drop trailing zeros.
+        let hi = fp / 100, lo = fp - hi * 100
         b[u] = 0x2E
-        // Four fixed digits, then drop trailing zeros.
-        b[u + 1] = UInt8(0x30 + fp / 1000); fp %= 1000
-        b[u + 2] = UInt8(0x30 + fp / 100); fp %= 100
-        b[u + 3] = UInt8(0x30 + fp / 10)
-        b[u + 4] = UInt8(0x30 + fp % 10)
-        var end = u + 5
-        while b[end - 1] == 0x30 { end -= 1 }
-        u = end
+        b[u + 1] = pairs[2 * hi]; b[u + 2] = pairs[2 * hi + 1]
+        b[u + 3] = pairs[2 * lo]; b[u + 4] = pairs[2 * lo + 1]
+        if lo == 0 { u += hi % 10 == 0 ? 2 : 3 } else { u += lo % 10 == 0 ? 4 : 5 }
     }
 
     /// Writes the decimal digits of `x` >= 0 at `b[u...]`, advancing `u`.
@@ -152,6 +153,23 @@ struct JSONWriter {
                                     _ pairs: UnsafeBufferPointer<UInt8>) {
         var x = x
         if x < 10 { b[u] = UInt8(0x30 + x); u += 1; return }
+        // Up to six digits (pixel indices of a 400x400 image, integer parts of features) without the digit-
+        // counting loop: at most two divisions by a constant.
+        if x < 1_000_000 {
+            let top = Int(x / 10_000), rest = Int(x) - top * 10_000
+            if top > 0 {
+                if top < 10 { b[u] = UInt8(0x30 + top); u += 1 } else { b[u] = pairs[2 * top]; b[u + 1] = pairs[2 * top + 1]; u += 2 }
+                let r1 = rest / 100, r2 = rest - r1 * 100
+                b[u] = pairs[2 * r1]; b[u + 1] = pairs[2 * r1 + 1]; b[u + 2] = pairs[2 * r2]; b[u + 3] = pairs[2 * r2 + 1]
+                u += 4
+                return
+            }
+            if rest < 100 { b[u] = pairs[2 * rest]; b[u + 1] = pairs[2 * rest + 1]; u += 2; return }
+            let r1 = rest / 100, r2 = rest - r1 * 100
+            if r1 < 10 { b[u] = UInt8(0x30 + r1); u += 1 } else { b[u] = pairs[2 * r1]; b[u + 1] = pairs[2 * r1 + 1]; u += 2 }
+            b[u] = pairs[2 * r2]; b[u + 1] = pairs[2 * r2 + 1]; u += 2
+            return
+        }
         var digits = 1, t = x
         while t >= 100 { digits += 2; t /= 100 }
         if t >= 10 { digits += 1 }

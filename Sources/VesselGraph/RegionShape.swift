@@ -53,8 +53,13 @@ struct RegionShape {
             }
             corners.append((left, y1)); corners.append((right, y1))
         }
+        // Pixels come in raster order, so the row changes only a few times: one division per row, not per
+        // pixel (an integer division costs tens of cycles).
+        var rowStart = 0, rowEnd = 0, y = 0
         for p32 in pixels {
-            let p = Int(p32), x = p % w, y = p / w
+            let p = Int(p32)
+            if p >= rowEnd { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+            let x = p - rowStart
             let fx = Double(x), fy = Double(y)
             sx += fx; sy += fy; sxx += fx * fx; syy += fy * fy; sxy += fx * fy
             if x == 0 || !isInside(p - 1) { crack += 1 }
@@ -102,17 +107,24 @@ struct RegionShape {
         func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
             (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
         }
-        var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
-        lower.reserveCapacity(p.count); upper.reserveCapacity(p.count)
-        for q in p {
-            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
-            lower.append(q)
+        // Both chains in one buffer (the upper one continues from the lower one's last point, which it never
+        // pops): the same points in the same order as lower.dropLast() + upper.dropLast(), with one allocation.
+        var hull = [(Double, Double)](repeating: (0, 0), count: 2 * p.count)
+        var k = 0
+        hull.withUnsafeMutableBufferPointer { hb in
+            for q in p {
+                while k >= 2 && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
+                hb[k] = q; k += 1
+            }
+            let t = k + 1
+            for i in stride(from: p.count - 2, through: 0, by: -1) {
+                let q = p[i]
+                while k >= t && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
+                hb[k] = q; k += 1
+            }
         }
-        for q in p.reversed() {
-            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
-            upper.append(q)
-        }
-        return Array(lower.dropLast() + upper.dropLast())
+        hull.removeLast(hull.count - (k - 1))
+        return hull
     }
 
     /// The hull of arbitrary points (sorted first by x, then y).

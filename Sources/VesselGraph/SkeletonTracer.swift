@@ -1,8 +1,9 @@
 import Retina
 /// One centreline branch between two branch points / free ends, as traced on the skeleton.
 struct TracedSegment {
-    /// Pixel indices (y * width + x) from one end to the other, both end pixels included.
-    var path: [Int32]
+    /// Pixel indices (y * width + x) from one end to the other, both end pixels included (a slice of
+    /// `SkeletonTracer.Result.pathPixels`: index it from `path.startIndex`).
+    var path: ArraySlice<Int32>
     /// Junction-node index at each end (into `SkeletonTracer.Result.nodes`).
     var startNode: Int
     var endNode: Int
@@ -15,8 +16,8 @@ struct TracedSegment {
 enum SkeletonTracer {
     /// A branch point or a free end.
     struct Node {
-        /// Pixels of the node (one for an end, a cluster for a branch point).
-        var pixels: [Int32]
+        /// Pixels of the node (one for an end, a cluster for a branch point); a slice of one flat list.
+        var pixels: ArraySlice<Int32>
         /// Number of segment ends meeting here.
         var degree: Int
     }
@@ -25,6 +26,9 @@ enum SkeletonTracer {
         var skeleton: [UInt8]
         var nodes: [Node]
         var segments: [TracedSegment]
+        /// All segment paths concatenated in segment order (empty paths of long segments in the pruning
+        /// pass contribute nothing).
+        var pathPixels: [Int32]
     }
 
     /// Traces `skeleton` (0/1, width x height), pruning spurs shorter than `spurLengthPX` (free-end branches
@@ -78,133 +82,232 @@ enum SkeletonTracer {
     /// (the default keeps all).
     static func traceOnce(_ sk: [UInt8], width w: Int, height h: Int,
                           keepPathsShorterThanPX: Double = .infinity) -> Result {
-        let n = w * h
-        // Neighbour codes through a zero-padded copy, so no bounds tests in the 3x3 reads. Bit k of code[p] is
-        // set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is a skeleton pixel; the
-        // bits are only ever set for neighbours inside the image, so `p + offset[k]` is always valid.
-        let pw = w + 2
-        var padded = [UInt8](repeating: 0, count: pw * (h + 2))
-        var pixels: [Int32] = [], paddedIndex: [Int32] = []
-        for y in 0..<h {
-            for x in 0..<w where sk[y * w + x] != 0 {
-                padded[(y + 1) * pw + x + 1] = 1; pixels.append(Int32(y * w + x)); paddedIndex.append(Int32((y + 1) * pw + x + 1))
+        var t = TraceState(sk, width: w, height: h, keepPathsShorterThanPX: keepPathsShorterThanPX)
+        defer { t.free() }
+        t.findNodes()
+        t.walkFromNodes()
+        t.walkLoops()
+        return t.result(skeleton: sk)
+    }
+}
+
+/// The working state of one `SkeletonTracer.traceOnce`: per-pixel raw buffers and flat lists of node pixels
+/// and paths (sliced only at the end). One small array per node and per path, uniqueness checks on arrays
+/// captured by the walk, and dynamic exclusivity checks on variables captured by nested functions were most
+/// of the tracer's instructions; as stored properties of a struct used through `mutating` methods they need
+/// none of that.
+private struct TraceState {
+    let w: Int
+    let keep: Double
+    /// Neighbour codes: bit k is set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is
+    /// a skeleton pixel; the bits are only ever set for neighbours inside the image, so `p + offset[k]` is
+    /// always valid.
+    let code: UnsafeMutablePointer<UInt8>
+    /// Number of skeleton neighbours.
+    let nb: UnsafeMutablePointer<UInt8>
+    /// Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.
+    let nodeOf: UnsafeMutablePointer<Int32>
+    let visited: UnsafeMutablePointer<Bool>
+    let offset: UnsafeMutablePointer<Int>
+    /// Skeleton pixels in raster order.
+    var pixels: RawList<Int32>
+    /// Node k's pixels are nodePixels[nodeStart[k]..<nodeStart[k + 1]] (the last one up to the end).
+    var nodePixels: RawList<Int32>
+    var nodeStart: RawList<Int>
+    var degree: RawList<Int>
+    var stack: RawList<Int32>
+    /// Segment k's path is pathPixels[segPathStart[k]..<segPathEnd[k]].
+    var pathPixels: RawList<Int32>
+    var segPathStart: RawList<Int>
+    var segPathEnd: RawList<Int>
+    var segStartNode: RawList<Int>
+    var segEndNode: RawList<Int>
+    var segLength: RawList<Double>
+    /// Higher node ids already joined to the current one by a one-step segment.
+    var partners: RawList<Int32>
+
+    init(_ sk: [UInt8], width w: Int, height h: Int, keepPathsShorterThanPX: Double) {
+        self.w = w
+        keep = keepPathsShorterThanPX
+        let n = w * h, pw = w + 2
+        code = .allocate(capacity: n)
+        nb = .allocate(capacity: n)
+        nodeOf = .allocate(capacity: n)
+        nodeOf.initialize(repeating: -1, count: n)
+        visited = .allocate(capacity: n)
+        visited.initialize(repeating: false, count: n)
+        offset = .allocate(capacity: 8)
+        for (k, o) in [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1].enumerated() { offset[k] = o }
+        // Codes through a zero-padded copy, so no bounds tests in the 3x3 reads.
+        let padded = UnsafeMutablePointer<UInt8>.allocate(capacity: pw * (h + 2))
+        padded.initialize(repeating: 0, count: pw * (h + 2))
+        defer { padded.deallocate() }
+        var pixels = RawList<Int32>(capacity: n / 8), paddedIndex = RawList<Int32>(capacity: n / 8)
+        defer { paddedIndex.free() }
+        sk.withUnsafeBufferPointer { s in
+            for y in 0..<h {
+                let row = y * w, prow = (y + 1) * pw + 1
+                for x in 0..<w where s[row + x] != 0 {
+                    padded[prow + x] = 1; pixels.append(Int32(row + x)); paddedIndex.append(Int32(prow + x))
+                }
             }
         }
-        var code = [UInt8](repeating: 0, count: n)
-        var nb = [UInt8](repeating: 0, count: n)
-        let paddedOffset = [-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1]
-        let offset = [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1]
-        padded.withUnsafeBufferPointer { b in
-            for (j, p32) in pixels.enumerated() {
-                let p = Int(p32), i = Int(paddedIndex[j])
-                var c: UInt8 = 0
-                for k in 0..<8 where b[i + paddedOffset[k]] != 0 { c |= 1 << UInt8(k) }
-                code[p] = c
-                nb[p] = UInt8(c.nonzeroBitCount)
-            }
+        for j in 0..<pixels.count {
+            let p = Int(pixels[j]), i = Int(paddedIndex[j])
+            var c = padded[i - pw - 1] | padded[i - pw] << 1 | padded[i - pw + 1] << 2 | padded[i - 1] << 3
+            c |= padded[i + 1] << 4 | padded[i + pw - 1] << 5 | padded[i + pw] << 6 | padded[i + pw + 1] << 7
+            code[p] = c
+            nb[p] = UInt8(c.nonzeroBitCount)
         }
-        // Node id per pixel: -1 regular (2 neighbours) or background; ends and branch clusters get ids.
-        var nodeOf = [Int32](repeating: -1, count: n)
-        var nodes: [Node] = []
-        var stack: [Int32] = []
-        for p32 in pixels {
-            let p = Int(p32)
+        self.pixels = pixels
+        let m = pixels.count
+        nodePixels = RawList(capacity: m); nodeStart = RawList(capacity: m / 4); degree = RawList(capacity: m / 4)
+        stack = RawList(capacity: 64); partners = RawList(capacity: 16)
+        pathPixels = RawList(capacity: m + m / 2)
+        segPathStart = RawList(capacity: m / 4); segPathEnd = RawList(capacity: m / 4)
+        segStartNode = RawList(capacity: m / 4); segEndNode = RawList(capacity: m / 4); segLength = RawList(capacity: m / 4)
+    }
+
+    func free() {
+        code.deallocate(); nb.deallocate(); nodeOf.deallocate(); visited.deallocate(); offset.deallocate()
+        pixels.free(); nodePixels.free(); nodeStart.free(); degree.free(); stack.free(); partners.free()
+        pathPixels.free(); segPathStart.free(); segPathEnd.free(); segStartNode.free(); segEndNode.free(); segLength.free()
+    }
+
+    @inline(__always)
+    mutating func newNode(_ p: Int) -> Int {
+        let id = nodeStart.count
+        nodeOf[p] = Int32(id)
+        nodeStart.append(nodePixels.count); degree.append(0)
+        return id
+    }
+
+    /// Ends (one pixel) and branch clusters (8-connected pixels with 3+ neighbours), in raster order of their
+    /// first pixel; a cluster's pixels in depth-first order.
+    mutating func findNodes() {
+        for j in 0..<pixels.count {
+            let p = Int(pixels[j])
             if nb[p] == 2 || nodeOf[p] >= 0 { continue }
-            let id = Int32(nodes.count)
-            if nb[p] <= 1 {
-                nodeOf[p] = id
-                nodes.append(Node(pixels: [p32], degree: 0))
-                continue
-            }
-            var cluster: [Int32] = []
-            nodeOf[p] = id
-            stack.append(p32)
-            while let q32 = stack.popLast() {
-                cluster.append(q32)
+            let id = newNode(p)
+            if nb[p] <= 1 { nodePixels.append(Int32(p)); continue }
+            stack.append(Int32(p))
+            while stack.count > 0 {
+                let q32 = stack[stack.count - 1]
+                stack.truncate(to: stack.count - 1)
+                nodePixels.append(q32)
                 let q = Int(q32), c = code[q]
                 for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
                     let r = q + offset[k]
-                    if nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = id; stack.append(Int32(r)) }
+                    if nb[r] >= 3 && nodeOf[r] < 0 { nodeOf[r] = Int32(id); stack.append(Int32(r)) }
                 }
             }
-            nodes.append(Node(pixels: cluster, degree: 0))
         }
-        var visited = [Bool](repeating: false, count: n)
-        var segments: [TracedSegment] = []
+    }
 
-        // a and b are 8-neighbours: axial when their indices differ by 1 or by a row (no divisions; w >= 8).
-        func step(_ a: Int, _ b: Int) -> Double { let d = abs(a - b); return d == 1 || d == w ? 1 : 2.0.squareRoot() }
+    /// a and b are 8-neighbours: axial when their indices differ by 1 or by a row (no divisions; w >= 8).
+    @inline(__always)
+    func step(_ a: Int, _ b: Int) -> Double { let d = abs(a - b); return d == 1 || d == w ? 1 : 2.0.squareRoot() }
 
-        // One scratch buffer for every walk: the path is copied out once at its final size, instead of an
-        // array that reallocates as it grows (this was a tenth of the tracer's time).
-        var scratch: [Int32] = []
-        scratch.reserveCapacity(1024)
+    /// Records the segment whose path starts at `pathPixels[start]` and runs to the end of the list.
+    @inline(__always)
+    mutating func addSegment(from start: Int, _ startNode: Int, to endNode: Int, length: Double) {
+        degree[startNode] += 1
+        degree[endNode] += 1
+        // A path too long to keep is dropped from the flat list again.
+        if !(length < keep) { pathPixels.truncate(to: start) }
+        segPathStart.append(start); segPathEnd.append(pathPixels.count)
+        segStartNode.append(startNode); segEndNode.append(endNode); segLength.append(length)
+    }
 
-        // Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
-        func walk(from start: Int, via first: Int, startNode: Int) {
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(Int32(start)); scratch.append(Int32(first))
-            var length = step(start, first)
-            var prev = start, cur = first
-            while nodeOf[cur] < 0 {
-                visited[cur] = true
-                var next = -1
-                let c = code[cur]
-                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
-                    let r = cur + offset[k]
-                    if r == prev { continue }
-                    // Do not step straight back into the start cluster on the first step.
-                    if nodeOf[r] >= 0 && !(scratch.count == 2 && Int(nodeOf[r]) == startNode) { next = r; break }
-                    if nodeOf[r] < 0 && !visited[r] { next = r }
-                }
-                if next < 0 { break }
-                scratch.append(Int32(next))
-                length += step(cur, next)
-                prev = cur; cur = next
+    /// Walks from node pixel `start` through neighbour `first` until another node pixel (or a dead end).
+    mutating func walk(from start: Int, via first: Int, startNode: Int) {
+        let pathStart = pathPixels.count
+        pathPixels.append(Int32(start)); pathPixels.append(Int32(first))
+        var length = step(start, first)
+        var prev = start, cur = first
+        var firstStep = true   // the path holds just `start` and `first`
+        while nodeOf[cur] < 0 {
+            visited[cur] = true
+            var next = -1
+            let c = code[cur]
+            for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                let r = cur + offset[k]
+                if r == prev { continue }
+                // Do not step straight back into the start cluster on the first step.
+                let o = nodeOf[r]
+                if o >= 0 && !(firstStep && Int(o) == startNode) { next = r; break }
+                if o < 0 && !visited[r] { next = r }
             }
-            var endNode = nodeOf[cur] >= 0 ? Int(nodeOf[cur]) : -1
-            if endNode < 0 {
-                // A dead end on a regular pixel (rare thinning artefact): make it a free end.
-                endNode = nodes.count
-                nodeOf[cur] = Int32(endNode)
-                nodes.append(Node(pixels: [Int32(cur)], degree: 0))
-            }
-            nodes[startNode].degree += 1
-            nodes[endNode].degree += 1
-            segments.append(TracedSegment(path: length < keepPathsShorterThanPX ? Array(scratch) : [],
-                                          startNode: startNode, endNode: endNode, lengthPX: length))
+            if next < 0 { break }
+            pathPixels.append(Int32(next))
+            firstStep = false
+            length += step(cur, next)
+            prev = cur; cur = next
         }
+        var endNode = Int(nodeOf[cur])
+        if endNode < 0 {
+            // A dead end on a regular pixel (rare thinning artefact): make it a free end.
+            endNode = newNode(cur)
+            nodePixels.append(Int32(cur))
+        }
+        addSegment(from: pathStart, startNode, to: endNode, length: length)
+    }
 
-        var directPairs = Set<Int64>()
-        for id in 0..<nodes.count {
-            for p32 in nodes[id].pixels {
-                let p = Int(p32), c = code[p]
+    /// Every segment leaving a node found by `findNodes` (ends created by walks are not visited again).
+    /// Node pairs touching directly get a one-step segment, created once per pair while visiting the lower id.
+    mutating func walkFromNodes() {
+        let clusterNodes = nodeStart.count, clusterPixelsEnd = nodePixels.count
+        for id in 0..<clusterNodes {
+            partners.truncate(to: 0)
+            for j in nodeStart[id]..<(id + 1 < clusterNodes ? nodeStart[id + 1] : clusterPixelsEnd) {
+                let p = Int(nodePixels[j]), c = code[p]
                 for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
                     let q = p + offset[k]
-                    let other = Int(nodeOf[q])
+                    let other = nodeOf[q]
                     if other < 0 {
                         if !visited[q] { walk(from: p, via: q, startNode: id) }
-                    } else if other > id && directPairs.insert(Int64(id) << 32 | Int64(other)).inserted {
-                        // Two nodes touching directly: a one-step segment, created once per node pair.
-                        nodes[id].degree += 1
-                        nodes[other].degree += 1
-                        segments.append(TracedSegment(path: [p32, Int32(q)], startNode: id, endNode: other,
-                                                      lengthPX: step(p, q)))
+                    } else if Int(other) > id {
+                        var seen = false
+                        for t in 0..<partners.count where partners[t] == other { seen = true; break }
+                        if seen { continue }
+                        partners.append(other)
+                        let s = pathPixels.count
+                        pathPixels.append(Int32(p)); pathPixels.append(Int32(q))
+                        addSegment(from: s, id, to: Int(other), length: step(p, q))
                     }
                 }
             }
         }
-        // Closed loops without any branch point: start anywhere on them.
-        for p32 in pixels where nodeOf[Int(p32)] < 0 && !visited[Int(p32)] {
-            let p = Int(p32)
-            let id = nodes.count
-            nodeOf[p] = Int32(id)
-            nodes.append(Node(pixels: [p32], degree: 0))
+    }
+
+    /// Closed loops without any branch point: start anywhere on them.
+    mutating func walkLoops() {
+        for j in 0..<pixels.count {
+            let p = Int(pixels[j])
+            if nodeOf[p] >= 0 || visited[p] { continue }
+            let id = newNode(p)
+            nodePixels.append(Int32(p))
             var first = -1
             let c = code[p]
             for k in 0..<8 where c & (1 << UInt8(k)) != 0 { first = p + offset[k] }
             if first >= 0 && nodeOf[first] < 0 { walk(from: p, via: first, startNode: id) }
         }
-        return Result(skeleton: sk, nodes: nodes, segments: segments)
+    }
+
+    func result(skeleton sk: [UInt8]) -> SkeletonTracer.Result {
+        let flatNodes = nodePixels.array(), flatPaths = pathPixels.array()
+        var nodes: [SkeletonTracer.Node] = []
+        nodes.reserveCapacity(nodeStart.count)
+        for k in 0..<nodeStart.count {
+            let end = k + 1 < nodeStart.count ? nodeStart[k + 1] : flatNodes.count
+            nodes.append(SkeletonTracer.Node(pixels: flatNodes[nodeStart[k]..<end], degree: degree[k]))
+        }
+        var segments: [TracedSegment] = []
+        segments.reserveCapacity(segPathStart.count)
+        for k in 0..<segPathStart.count {
+            segments.append(TracedSegment(path: flatPaths[segPathStart[k]..<segPathEnd[k]], startNode: segStartNode[k],
+                                          endNode: segEndNode[k], lengthPX: segLength[k]))
+        }
+        return SkeletonTracer.Result(skeleton: sk, nodes: nodes, segments: segments, pathPixels: flatPaths)
     }
 }

@@ -106,9 +106,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let thin = Skeletonizer.thin(mask, width: w, height: h)
         let traced = SkeletonTracer.trace(thin, width: w, height: h, spurLengthPX: config.spurLengthUM / umPerPX)
         // Radius along the centrelines only (capped at 200 um: wider blobs are not vessels).
-        var pathPixels: [Int32] = []
-        pathPixels.reserveCapacity(traced.segments.reduce(0) { $0 + $1.path.count })
-        for seg in traced.segments { pathPixels.append(contentsOf: seg.path) }
+        let pathPixels = traced.pathPixels   // every segment's path, in segment order
         let pathR2 = DistanceTransform.squaredToBackground(at: pathPixels, mask: mask, width: w, height: h,
                                                            maxPX: max(2, Int((200 / umPerPX).rounded(.up))))
         lap("skeleton")
@@ -119,12 +117,14 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var queue: [Int32] = []
         queue.reserveCapacity(n / 2)
         for (s, seg) in segs.enumerated() {
-            let interior = seg.path.count > 2 ? seg.path[1..<(seg.path.count - 1)] : seg.path[0..<seg.path.count]
+            let interior = seg.path.count > 2 ? seg.path.dropFirst().dropLast() : seg.path
             for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
         }
-        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true) {
-            mask[$0] != 0 || traced.skeleton[$0] != 0
+        var vesselOrSkeleton = [UInt8](repeating: 0, count: n)
+        vesselOrSkeleton.withUnsafeMutableBufferPointer { vs in
+            for i in 0..<n { vs[i] = mask[i] | traced.skeleton[i] }
         }
+        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true, allowed: vesselOrSkeleton)
         lap("footprints")
 
         // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
@@ -185,14 +185,14 @@ public struct VesselGraphBuilder: Codable, Sendable {
         }
         // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
         // the border (two regions meeting across it are not separated by a vessel).
-        var crossable = [Bool](repeating: false, count: n)
+        var crossable = [UInt8](repeating: 0, count: n)
         crossable.withUnsafeMutableBufferPointer { cr in
             for i in 0..<n {
                 let c = cc.labels[i]
-                cr[i] = c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])
+                cr[i] = (c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])) ? 1 : 0
             }
         }
-        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false) { crossable[$0] }
+        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false, allowed: crossable)
         var contacts = PairCounter(count: icaCount + 1)
         for y in 0..<h {
             for x in 0..<w {
@@ -250,7 +250,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
-            let mid = Int(seg.path[seg.path.count / 2])
+            let mid = Int(seg.path[seg.path.startIndex + seg.path.count / 2])
             let mx = Double(mid % w), my = Double(mid / w)
             let row: [Float] = [
                 Float(seg.lengthPX * umPerPX), Float(chord * umPerPX), Float(seg.lengthPX / max(chord, 1)),
@@ -400,9 +400,10 @@ public struct VesselGraphBuilder: Codable, Sendable {
         return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
     }
 
-    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowed`.
+    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowedPlane` is
+    /// non-zero (a plane, not a closure: the indirect call per neighbour test cost more than the test).
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
-                                   eightConnected: Bool, allowed: (Int) -> Bool) {
+                                   eightConnected: Bool, allowed allowedPlane: [UInt8]) {
         // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends. Each
         // entry carries its column, so the border tests need no division (one per pixel was a tenth of this
         // function's time; the seeds pay it once here).
@@ -412,6 +413,8 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var tail = queue.count
         for (i, p) in queue.enumerated() { buffer[i] = p; columns[i] = p % Int32(w) }
         var head = 0
+        allowedPlane.withUnsafeBufferPointer { al in
+        @inline(__always) func allowed(_ i: Int) -> Bool { al[i] != 0 }
         labels.withUnsafeMutableBufferPointer { lab in
           columns.withUnsafeMutableBufferPointer { col in
             buffer.withUnsafeMutableBufferPointer { q in
@@ -437,6 +440,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
             }
           }
         }
+        }
     }
 
     private func append(_ set: inout NodeSet, row: [Float], x: Double, y: Double, px: Double, grid: ETDRSGrid,
@@ -449,27 +453,4 @@ public struct VesselGraphBuilder: Codable, Sendable {
         set.quadrant.append(Int32(grid.quadrant(x: x, y: y)))
         set.footprints.append(footprint)
     }
-}
-
-/// Counts contacts between pairs (a, b) with small per-`a` lists (each node has a handful of neighbours, so a
-/// linear scan beats hashing).
-struct PairCounter {
-    private var lists: [[(Int32, Int32)]]
-
-    init(count: Int) { lists = [[(Int32, Int32)]](repeating: [], count: count) }
-
-    mutating func add(_ a: Int, _ b: Int) {
-        let b32 = Int32(b)
-        for k in 0..<lists[a].count where lists[a][k].0 == b32 { lists[a][k].1 += 1; return }
-        lists[a].append((b32, 1))
-    }
-
-    /// Sorts every partner list by partner, in place (call once, after the last `add`).
-    mutating func sortPartners() {
-        for a in 0..<lists.count where lists[a].count > 1 { lists[a].sort { $0.0 < $1.0 } }
-    }
-
-    /// Partners of `a` with their contact counts (partner, count); sorted by partner after `sortPartners`.
-    /// The stored list itself, so no copy per call.
-    func pairs(of a: Int) -> [(Int32, Int32)] { lists[a] }
 }

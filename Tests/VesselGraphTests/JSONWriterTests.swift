@@ -42,4 +42,29 @@ final class JSONWriterTests: XCTestCase {
             }
         }
     }
+    /// The digit fast paths (up to six digits, fraction as two digit pairs) against a plain reference: the
+    /// integer's `description`, and for floats the value rounded half away from zero to 4 decimals with
+    /// trailing zeros dropped.
+    func testDigitFastPathsMatchReference() {
+        var ints: [Int32] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 10_001, 99_999, 100_000,
+                             100_001, 159_999, 999_999, 1_000_000, 1_000_001, -5, -10_000, -999_999]
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<3000 { ints.append(Int32(rng.int(below: 2_000_000)) - 500_000) }
+        XCTAssertEqual(text { $0.ints(ints) }, "[" + ints.map(\.description).joined(separator: ",") + "]")
+        func reference(_ v: Float) -> String {
+            let scaled = Int64((Double(abs(v)) * 10_000).rounded())
+            if scaled == 0 { return "0" }
+            var s = (v < 0 ? "-" : "") + String(scaled / 10_000)
+            var frac = String(scaled % 10_000)
+            if frac != "0" {
+                frac = String(repeating: "0", count: 4 - frac.count) + frac
+                while frac.hasSuffix("0") { frac.removeLast() }
+                s += "." + frac
+            }
+            return s
+        }
+        var floats: [Float] = [0.5, 0.05, 0.005, 0.0005, 0.00005, 1.0001, 1.001, 1.01, 1.1, 10.25, 100.125, 0.9999, 0.99995]
+        for _ in 0..<5000 { floats.append(Float(rng.normal() * pow(10, rng.uniform(-5, 6)))) }
+        for v in floats { XCTAssertEqual(text { $0.float(v) }, reference(v), "\(v)") }
+    }
 }

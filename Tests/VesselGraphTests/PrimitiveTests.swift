@@ -97,4 +97,68 @@ final class PrimitiveTests: XCTestCase {
         let square = (0..<(w * w)).map { Int32($0) }
         XCTAssertEqual(Biomarkers.boxCountingDimension(square, width: w, height: w), 2, accuracy: 0.05)
     }
+    /// Sector densities (computed with per-row and per-column terms) equal a direct per-pixel count with
+    /// `ETDRSGrid.sector`, for an off-centre grid on a random mask, for both eyes.
+    func testSectorDensitiesMatchPerPixelSectors() {
+        var rng = SeededGenerator(seed: 3)
+        let w = 97, h = 83
+        let mask = (0..<(w * h)).map { _ in UInt8(rng.uniform() < 0.4 ? 1 : 0) }
+        for lat in [VesselGraphConfig.Laterality.od, .os] {
+            let grid = ETDRSGrid(centreX: 41.3, centreY: 47.8, pixelSizeMM: 0.05, laterality: lat)
+            var inside = [Int](repeating: 0, count: 10), vessel = [Int](repeating: 0, count: 10)
+            for y in 0..<h { for x in 0..<w { let s = grid.sector(x: Double(x), y: Double(y)); inside[s] += 1; vessel[s] += Int(mask[y * w + x]) } }
+            let got = Biomarkers.sectorDensities(mask: mask, width: w, height: h, grid: grid)
+            XCTAssertFalse(got.isEmpty)
+            for (s, name) in ETDRSGrid.sectorNames.enumerated() {
+                if let v = got["perfusion_density_" + name] { XCTAssertEqual(v, Double(vessel[s]) / Double(inside[s])) }
+            }
+        }
+    }
+
+    /// Radii by ring search equal the brute-force nearest background pixel (squared), near borders too.
+    func testRingSearchMatchesBruteForce() {
+        var rng = SeededGenerator(seed: 4)
+        let w = 40, h = 31
+        let mask = (0..<(w * h)).map { _ in UInt8(rng.uniform() < 0.93 ? 1 : 0) }
+        let pixels = (0..<(w * h)).map(Int32.init)
+        let maxPX = 6
+        let got = DistanceTransform.squaredToBackground(at: pixels, mask: mask, width: w, height: h, maxPX: maxPX)
+        for p in 0..<(w * h) {
+            var best = maxPX * maxPX
+            for q in 0..<(w * h) where mask[q] == 0 {
+                let dx = q % w - p % w, dy = q / w - p / w
+                if max(abs(dx), abs(dy)) <= maxPX { best = min(best, dx * dx + dy * dy) }
+            }
+            XCTAssertEqual(got[p], Float(best), "pixel \(p)")
+        }
+    }
+    /// The one-buffer monotone chain gives the same points in the same order as separate lower and upper
+    /// chains (the textbook form), on random integer-grid point sets with collinear and repeated points.
+    func testConvexHullMatchesTwoChainReference() {
+        func reference(_ p: [(Double, Double)]) -> [(Double, Double)] {
+            guard p.count > 2 else { return p }
+            func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
+                (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+            }
+            var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
+            for q in p {
+                while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+                lower.append(q)
+            }
+            for q in p.reversed() {
+                while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+                upper.append(q)
+            }
+            return Array(lower.dropLast() + upper.dropLast())
+        }
+        var rng = SeededGenerator(seed: 8)
+        for trial in 0..<300 {
+            let n = 3 + rng.int(below: 40)
+            let pts = (0..<n).map { _ in (Double(rng.int(below: 9)) - 0.5, Double(rng.int(below: 9)) + 0.5) }
+                .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+            let got = RegionShape.convexHull(sorted: pts), want = reference(pts)
+            XCTAssertEqual(got.count, want.count, "trial \(trial)")
+            for (a, b) in zip(got, want) { XCTAssertTrue(a == b, "trial \(trial)") }
+        }
+    }
 }
