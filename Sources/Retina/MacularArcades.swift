@@ -41,30 +41,40 @@ struct MacularArcades {
         var out: [Trunk] = []
         for (side, b0) in [(-1.0, sup), (1.0, inf)] {
             // An artery and a vein per arcade. The companion trunk follows its own, slightly different arc
-            // (centre, width, height), so the pair runs 0.15-0.7 mm apart at the top of the arc and
+            // (centre, width, height), so the pair runs 0.2-1.1 mm apart at the top of the arc and
             // converges or crosses towards its ends instead of running as parallel rails; which one is
             // the main (inner) trunk varies.
             let mainIsArtery = rng.uniform() < 0.5
             for main in [true, false] {
-                let B = main ? b0 : b0 + (rng.uniform() < 0.3 ? -rng.uniform(0.15, 0.3) : rng.uniform(0.25, 0.7))
+                let B = main ? b0 : b0 + (rng.uniform() < 0.3 ? -rng.uniform(0.2, 0.4) : rng.uniform(0.45, 1.1))
                 let Ai = main ? A : A * rng.uniform(0.85, 1.1)
                 let aci = main ? ac : ac + rng.uniform(-0.6, 0.6)
                 // End angle: the companion often stops (branches out) earlier.
                 let phiEnd = (main ? rng.uniform(160, 172) : rng.uniform(120, 165)) * Double.pi / 180
                 let phiStart = 0.05
-                // A slow wobble (1-2 mm wavelength, up to +-8% of the height) so that trunks are not
+                // A slow wobble (1-2 mm wavelength, up to +-5% of the height) so that trunks are not
                 // perfect ellipses.
-                let wobbleA = rng.uniform(0.02, 0.08), wobbleK = rng.uniform(1.5, 3.5), wobblePhase = rng.uniform(0, 2 * Double.pi)
+                let wobbleA = rng.uniform(0.02, 0.05), wobbleK = rng.uniform(1.5, 3.5), wobblePhase = rng.uniform(0, 2 * Double.pi)
+                // Real trunks wander gently around the arc: a sideways meander of two wavelengths
+                // (1.2-2.5 mm, up to 15-40 um; 0.3-0.6 mm, up to 4-12 um) along the arc length, so no trunk
+                // runs as a straight rail along a 3 mm field's edge.
+                let m1 = (a: rng.uniform(0.015, 0.04), l: rng.uniform(1.2, 2.5), p: rng.uniform(0, 2 * Double.pi))
+                let m2 = (a: rng.uniform(0.004, 0.012), l: rng.uniform(0.3, 0.6), p: rng.uniform(0, 2 * Double.pi))
                 var xs: [Double] = [], ys: [Double] = []
                 var phi = phiStart
+                var s = 0.0
                 while phi < phiEnd {
                     let w = 1 + wobbleA * Foundation.sin(wobbleK * phi + wobblePhase)
                     let a = aci + Ai * Foundation.cos(phi)
                     let v = side * B * w * Foundation.sin(phi)
-                    xs.append(fx + nasalSign * a); ys.append(fy + v)
+                    // Unit normal of the ellipse arc (in a, v coordinates).
+                    let da = -Ai * Foundation.sin(phi), dv = side * B * Foundation.cos(phi)
+                    let len = max(1e-9, (da * da + dv * dv).squareRoot())
+                    let off = m1.a * Foundation.sin(2 * Double.pi * s / m1.l + m1.p) + m2.a * Foundation.sin(2 * Double.pi * s / m2.l + m2.p)
+                    xs.append(fx + nasalSign * (a - off * dv / len)); ys.append(fy + v + off * da / len)
                     // Advance by about one step of arc length.
-                    let da = Ai * Foundation.sin(phi), dv = B * Foundation.cos(phi)
-                    phi += stepMM / max(1e-3, (da * da + dv * dv).squareRoot())
+                    phi += stepMM / max(1e-3, len)
+                    s += stepMM
                 }
                 out.append(Trunk(x: xs, y: ys, kind: main == mainIsArtery ? .artery : .vein))
             }

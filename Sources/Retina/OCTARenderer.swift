@@ -24,7 +24,11 @@ struct OCTARenderer {
         var quality: Quality
     }
 
-    func render(pathology: Pathology, faz: StarShape, rng: inout SeededGenerator) -> Output {
+    /// - Parameter fazBoundMM: nil: the FAZ truth is the drawn outline (pixel centres inside `faz`).
+    ///   Otherwise the FAZ truth is what an annotator draws on the image: the vessel-free region around the
+    ///   outline bounded by the innermost perfused vessels (the perifoveal ring) and, where the ring is
+    ///   missing (dropout), by the ring's course `fazBoundMM` outside the outline.
+    func render(pathology: Pathology, faz: StarShape, fazBoundMM: Double? = nil, rng: inout SeededGenerator) -> Output {
         let W = config.sizePX
         let N = W * W
         let ps = config.pixelSizeMM
@@ -44,6 +48,9 @@ struct OCTARenderer {
                 arc[i] = arc[p] + (dx * dx + dy * dy).squareRoot()
             }
         }
+        // Capillary-free zone beside arterioles and venules: a band 40 um wider than the lumen on
+        // either side where the unresolved background is darker (no capillaries run alongside them).
+        var cfz = [Float](repeating: 0, count: N)
         var visibleLength = 0.0
         var centrelines = CentrelineRaster(width: W)
         let beadPhase = rng.uniform(0, 2 * Double.pi)
@@ -69,6 +76,10 @@ struct OCTARenderer {
             let drawnHalf = inMask ? h : 1.4 * h
             drawVessel(&layer, &mask, W: W, ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps,
                        halfPX: drawnHalf / ps, ampA: ampA, ampB: ampB, profile: Self.profile(radiusMM: r), inMask: inMask)
+            if inMask && r >= 0.008 {
+                drawVessel(&cfz, &mask, W: W, ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps,
+                           halfPX: (h + 0.04) / ps, ampA: 1, ampB: 1, profile: 3, inMask: false)
+            }
             if inMask {
                 visibleLength += Self.clippedLength(tree.x[p], tree.y[p], tree.x[i], tree.y[i], F: F)
                 centrelines.add(ax: tree.x[p] / ps, ay: tree.y[p] / ps, bx: tree.x[i] / ps, by: tree.y[i] / ps)
@@ -95,16 +106,23 @@ struct OCTARenderer {
                 let e = faz.radialExcess(mx, my)
                 if e < 0 { fazBits[k] = 1; perfusionField[k] = fazLevel }
                 else if pathology.inBlob(mx, my) { dropBits[k] = 1; perfusionField[k] = dropoutLevel }
-                // Parafoveal halo: the unresolved background thins out over the last 150 um towards the
-                // FAZ, so the FAZ fades in as in real scans instead of having a hard edge. (A wider, deeper
-                // halo, 200-250 um down to 0.35, looks closer to OCTA-500 but moves VesselGraph's FAZ
-                // area and skeleton-length tests out of their bounds on its test eyes.)
-                if e >= 0 && e < 0.15 { perfusionField[k] *= Float(0.5 + 0.5 * e / 0.15) }
+                // Parafoveal halo: the unresolved background thins out over the last 300 um towards the
+                // FAZ (to 15% at the outline), so the FAZ fades in as in OCTA-500 instead of having a
+                // hard edge. (150 um to 50% before: with the annotated FAZ truth, VesselGraph's smoothed-
+                // threshold detector then stopped ~12% short in area; with this halo it is unbiased.)
+                if e >= 0 && e < 0.3 { perfusionField[k] *= Float(0.15 + 0.85 * e / 0.3) }
             }
+        }
+        if let bound = fazBoundMM {
+            fazBits = Self.annotatedFAZ(vessels: mask, faz: faz, boundMM: bound, W: W, pixelSizeMM: ps)
+            // The FAZ is not dropout (a dropout blob may reach the ring's course).
+            for k in 0..<N where fazBits[k] != 0 { dropBits[k] = 0 }
         }
         // Background from unresolved capillaries and the deeper slab: dark in the FAZ and in dropout.
         let smoothPX = max(1, Int((0.055 / ps).rounded()))
         perfusionField = Self.boxBlur(Self.boxBlur(perfusionField, W: W, radius: smoothPX), W: W, radius: smoothPX)
+        let cfzDepth = Float(rng.uniform(0.35, 0.6))
+        for k in 0..<N where cfz[k] > 0 { perfusionField[k] *= 1 - cfzDepth * cfz[k] }
         // Background: unresolved flow and deeper capillaries, a soft projection tail around every drawn
         // vessel (decorrelation tails and scatter spread the signal beyond the lumen), and a fine grain with
         // about 1.5 px correlation (speckle of unresolved flow), all scaled by the perfusion field so the
@@ -163,6 +181,17 @@ struct OCTARenderer {
             let gain = Foundation.exp(sdK * sp[k] / 0.375 - 0.5 * sdK * sdK)
             img[k] = max(0, img[k] * gain + q * Float(rng.normal()))
         }
+        // Noise floor: decorrelation noise of static tissue gives even the FAZ a faint grain (real FAZs are
+        // dark grey and grainy, not black); level per device/eye, the same ~15 um grain as the speckle.
+        let floorLevel = Float(rng.uniform(0.01, 0.035))
+        var fl = [Float](repeating: 0, count: N)
+        for k in 0..<N { fl[k] = Float(rng.normal()) }
+        let flWhite = fl
+        fl = Self.blur3(fl, W: W)
+        for k in 0..<N {
+            let n = white * flWhite[k] + smooth * fl[k] / 0.375
+            img[k] += floorLevel * Foundation.exp(0.6 * n - 0.18)
+        }
 
         // Motion lines: rows shifted sideways (saccade) or brightened (decorrelation stripe).
         var motionLines = 0
@@ -219,6 +248,58 @@ struct OCTARenderer {
             geometricLengthMM: visibleLength,
             quality: Quality(targetMean: targetMean, targetSD: targetSD, gamma: gamma,
                              motionLines: motionLines, floaters: floaters))
+    }
+
+    /// The FAZ as annotators draw it on OCTA (along the innermost capillaries): the 4-connected vessel-free
+    /// pixels reachable from the vessel-free pixels inside the outline `faz` without leaving
+    /// `radialExcess < boundMM` (the ring's course closes gaps where ring capillaries dropped out), holes
+    /// filled. Pixel centres, so the mask agrees with the vessel mask pixel for pixel.
+    static func annotatedFAZ(vessels: [UInt8], faz: StarShape, boundMM: Double, W: Int, pixelSizeMM ps: Double) -> [UInt8] {
+        let N = W * W
+        // allowed: 1 = may be FAZ (vessel-free and inside the bound); region: 1 = reached.
+        var allowed = [UInt8](repeating: 0, count: N)
+        var region = [UInt8](repeating: 0, count: N)
+        var stack: [Int32] = []
+        // Only the FAZ's bounding box (plus the bound) can hold FAZ pixels.
+        var rMax = 0.0
+        for r in faz.radiusMM { rMax = max(rMax, r) }
+        let reach = rMax + boundMM + 2 * ps
+        let x0 = max(0, Int((faz.centreX - reach) / ps)), x1 = min(W - 1, Int((faz.centreX + reach) / ps))
+        let y0 = max(0, Int((faz.centreY - reach) / ps)), y1 = min(W - 1, Int((faz.centreY + reach) / ps))
+        guard x0 <= x1, y0 <= y1 else { return region }
+        for y in y0...y1 {
+            let my = (Double(y) + 0.5) * ps
+            for x in x0...x1 {
+                let k = y * W + x
+                guard vessels[k] == 0 else { continue }
+                let e = faz.radialExcess((Double(x) + 0.5) * ps, my)
+                guard e < boundMM else { continue }
+                allowed[k] = 1
+                if e < 0 { region[k] = 1; stack.append(Int32(k)) }
+            }
+        }
+        while let p32 = stack.popLast() {
+            let p = Int(p32), x = p % W, y = p / W
+            for q in [x > 0 ? p - 1 : -1, x + 1 < W ? p + 1 : -1, y > 0 ? p - W : -1, y + 1 < W ? p + W : -1]
+            where q >= 0 && allowed[q] != 0 && region[q] == 0 {
+                region[q] = 1; stack.append(Int32(q))
+            }
+        }
+        // Fill holes: everything not 4-connected to the bounding box's outside through non-FAZ pixels.
+        var outside = [UInt8](repeating: 0, count: N)
+        let bx0 = max(0, x0 - 1), bx1 = min(W - 1, x1 + 1), by0 = max(0, y0 - 1), by1 = min(W - 1, y1 + 1)
+        for y in by0...by1 { for x in bx0...bx1 where (x == bx0 || x == bx1 || y == by0 || y == by1) && region[y * W + x] == 0 {
+            outside[y * W + x] = 1; stack.append(Int32(y * W + x))
+        } }
+        while let p32 = stack.popLast() {
+            let p = Int(p32), x = p % W, y = p / W
+            for (q, ok) in [(p - 1, x > bx0), (p + 1, x < bx1), (p - W, y > by0), (p + W, y < by1)]
+            where ok && region[q] == 0 && outside[q] == 0 {
+                outside[q] = 1; stack.append(Int32(q))
+            }
+        }
+        for y in by0...by1 { for x in bx0...bx1 where outside[y * W + x] == 0 { region[y * W + x] = 1 } }
+        return region
     }
 
     /// Rendering weight of a vessel in the chosen slab, and whether it belongs to the vessel mask.

@@ -35,7 +35,7 @@ public struct OCTASimulator: Sendable {
 
         // FAZ.
         let path = config.pathology
-        let withRing = config.perifovealRing ?? false
+        let withRing = config.perifovealRing ?? true
         let cx = F / 2 + anatomyRNG.normal() * 0.06 * fieldScale
         let cy = F / 2 + anatomyRNG.normal() * 0.06 * fieldScale
         let healthyArea = min(0.55, max(0.10, anatomyRNG.normal(mean: path.healthyFAZAreaMM2, sd: path.healthyFAZAreaSDMM2)))
@@ -75,6 +75,7 @@ public struct OCTASimulator: Sendable {
             / 1000 * Foundation.pow(fieldScale, 0.2)   // wider fields reach thicker trunks, but only a little (OCTA-500 6 mm)
         var coarseRanges: [Range<Int>] = [], capillaryRanges: [Range<Int>] = []
         var ringArcs: [[Int]] = []   // node ids of each ring arc, in ring order
+        var trunkNodes: [Int] = []   // the arcade trunks (first-order arterioles/venules)
         var ringArcOrder: [(kind: VesselKind, index: Int)] = []
         for kind in [VesselKind.artery, .vein] {
             // Arteriole/venule sinks: the configured density far out, up to 3x towards the fovea, so branches
@@ -89,8 +90,9 @@ public struct OCTASimulator: Sendable {
             }, rng: &anatomyRNG)
             let coarseStart = tree.count
             let chains = arcades.append(to: &tree, kind: kind)
+            for c in chains { trunkNodes += c }
             let grownStart = tree.count
-            // Macular branches leave the trunks every 0.12-0.30 mm, mostly on the foveal side and at
+            // Macular branches leave the trunks every 0.18-0.40 mm (fewer, so each grows into a visible tree), mostly on the foveal side and at
             // 55-80 deg to the trunk (pointing downstream): their first growth direction sets the cone.
             var branchSeeds: [Int] = []
             var savedDir: [(Int, Double, Double)] = []
@@ -109,7 +111,7 @@ public struct OCTASimulator: Sendable {
                         tree.dirY[n] = ny * Foundation.cos(tilt) + ty * Foundation.sin(tilt)
                         branchSeeds.append(n)
                     }
-                    k += max(1, Int(anatomyRNG.uniform(0.12, 0.30) / config.largeVessels.stepMM))
+                    k += max(1, Int(anatomyRNG.uniform(0.18, 0.40) / config.largeVessels.stepMM))
                 }
             }
             _ = large.grow(into: &tree, roots: nasalRoots.filter { $0.kind == kind }.map { ($0.x, $0.y, $0.dx, $0.dy) },
@@ -118,15 +120,16 @@ public struct OCTASimulator: Sendable {
             let coarse = coarseStart..<tree.count
             tree.smoothChains(range: grownStart..<tree.count, passes: 4)
             // Capillary-free zone: no sinks right beside arterioles/venules, so capillaries leave them as
-            // side branches instead of lining them like fur. Capillary density thins slightly over the last
-            // 200 um towards the FAZ, where the bed ends in the perifoveal ring.
+            // side branches instead of lining them like fur. Capillary density thins out over the last
+            // 250 um towards the FAZ (to 35% of the sinks at the ring), where the bed ends in the
+            // perifoveal ring: the fuzzy parafoveal halo of real OCTA.
             let coarseGrid = PointGrid(xs: tree.x, ys: tree.y, fieldMM: F, cellMM: 0.05, include: { coarse.contains($0) })
             var taper = SeededGenerator(seed: anatomyRNG.next())
             let sinks = Self.sinks(count: Int(cap.sinkDensityPerMM2 * F * F / 2), originMM: 0, sizeMM: F, avoid: { x, y in
                 let e = faz.radialExcess(x, y)
                 if withRing {
                     if e < Self.ringOffsetMM + 0.02 { return true }
-                    if e < 0.2 && taper.uniform() > 0.6 + 0.4 * e / 0.2 { return true }
+                    if e < 0.25 && taper.uniform() > 0.35 + 0.65 * e / 0.25 { return true }
                 } else if e < 0.005 { return true }
                 var near = false
                 coarseGrid.forEach(near: x, y, radius: 0.035) { j in
@@ -164,6 +167,10 @@ public struct OCTASimulator: Sendable {
         } }
         let murrayScale = trunkRadiusMM / max(1, maxRaw)
         for r in coarseRanges { for i in r { tree.radiusMM[i] = max(0.006, tree.radiusMM[i] * murrayScale) } }
+        // The arcade trunks are the widest, brightest vessels of a 6 mm scan (OCTA-500: 5-6 px of 15 um):
+        // 15% above what Murray's law over the grown branches gives them. (Widening every arteriole instead,
+        // trunk radius 30-42 um, lowered VesselGraph's skeleton-length accuracy on 3 mm eyes from 9% to 11%.)
+        for i in trunkNodes { tree.radiusMM[i] *= 1.15 }
         for r in capillaryRanges {
             tree.assignMurrayRadii(range: r, leafRadiusMM: capRadiusUM / 1000, exponent: cap.murrayExponent)
             for i in r { tree.radiusMM[i] = min(0.005, tree.radiusMM[i]) }
@@ -199,12 +206,12 @@ public struct OCTASimulator: Sendable {
             let n = 0.7 * flowNoise.value(tree.x[i], tree.y[i], channel: 1) + 0.3 * flowNoiseFine.value(tree.x[i], tree.y[i], channel: 1)
             tree.flow[i] = Float(tree.radiusMM[i] > 0.008 ? 0.97 + 0.04 * n : 0.82 + 0.30 * n)
             // The terminal perifoveal capillaries carry slow flow (weaker decorrelation): over the last
-            // 100 um before the FAZ their signal fades to 55% at the ring, so the FAZ border is soft rather
-            // than a bright rim (and VesselGraph's smoothed-threshold FAZ detector still reaches the ring;
-            // fading to 35-45% loses so many of these capillaries in its segmentation that its skeleton
-            // length no longer ranks the eyes like the truth).
+            // 100 um before the FAZ their signal fades to 45% at the ring, so the FAZ border is soft rather
+            // than a bright rim. (With the star-outline truth, fading below 55% lost so many of these
+            // capillaries in VesselGraph's segmentation that its skeleton length stopped ranking the eyes
+            // like the truth; with the annotated truth and the deeper halo, 45% keeps 22 of 28 pairs.)
             let e = faz.radialExcess(tree.x[i], tree.y[i])
-            if withRing && e < 0.1 && tree.radiusMM[i] <= 0.008 { tree.flow[i] *= Float(0.55 + 0.45 * max(0, e) / 0.1) }
+            if withRing && e < 0.1 && tree.radiusMM[i] <= 0.008 { tree.flow[i] *= Float(0.45 + 0.55 * max(0, e) / 0.1) }
         }
 
         // Pathology.
@@ -214,7 +221,7 @@ public struct OCTASimulator: Sendable {
 
         // Rendering and ground truth.
         let renderer = OCTARenderer(config: config)
-        var out = renderer.render(pathology: pathology, faz: faz, rng: &qualityRNG)
+        var out = renderer.render(pathology: pathology, faz: faz, fazBoundMM: withRing ? Self.ringOffsetMM : nil, rng: &qualityRNG)
 
         let pix = config.pixelSizeMM
         let eye = EyeParameters(
@@ -360,3 +367,5 @@ public struct OCTASimulator: Sendable {
         return out
     }
 }
+
+

@@ -158,10 +158,11 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
     public var render: RenderOptions
     /// Severity-driven pathology.
     public var pathology: PathologyOptions
-    /// Perifoveal capillary ring (nil or false: off, the default): the FAZ border becomes a closed ring of
-    /// capillary loops 20 um outside a capillary-scale scalloped outline, capillary density and signal
-    /// taper over the last 100-200 um towards it. Off by default because VesselGraph's FAZ detector,
-    /// tuned without it, undershoots such FAZs by 10-15% in area (docs/COHORT.md).
+    /// Perifoveal capillary ring (nil or true: on, the default; false: off): the FAZ border is a closed
+    /// ring of capillary loops 20 um outside a capillary-scale scalloped outline, capillary density and
+    /// signal taper towards it, and the FAZ truth mask is the vessel-free region bounded by the innermost
+    /// perfused capillaries (what an annotator draws on the image). Off: no ring, and the truth is the
+    /// drawn outline (pixel centres inside it), whose vessel-free notches the image cannot show.
     public var perifovealRing: Bool?
 
     enum CodingKeys: String, CodingKey {
@@ -178,7 +179,7 @@ public struct SimulatorConfig: Codable, Sendable, Equatable {
                 largeVessels: PlexusGrowth = .largeVessels, trunkRadiusUM: ClosedRange<Double> = 24...34,
                 superficial: PlexusGrowth = .superficial, deep: PlexusGrowth = .deep,
                 render: RenderOptions = .standard, pathology: PathologyOptions = .standard,
-                perifovealRing: Bool? = nil) {
+                perifovealRing: Bool? = true) {
         self.sizePX = sizePX
         self.fovMM = fovMM
         self.plexus = plexus

@@ -31,7 +31,10 @@ final class MacularGeometryTests: XCTestCase {
                     // Superior arcade (first two trunks) above the fovea (y < 3, y down), inferior below.
                     if t < 2 { XCTAssertLessThan(trunk.y[k], 3) } else { XCTAssertGreaterThan(trunk.y[k], 3) }
                 }
-                XCTAssertGreaterThan(angles.count, 100, "seed \(seed) trunk \(t) barely enters the field")
+                // The main trunk of each arcade (0: superior, 2: inferior) crosses the field; its companion
+                // (1, 3) runs 0.45-1.1 mm further out or 0.2-0.4 mm further in, so it may pass outside.
+                if t % 2 == 0 { XCTAssertGreaterThan(angles.count, 100, "seed \(seed) trunk \(t) barely enters the field") }
+                guard angles.count > 100 else { continue }
                 XCTAssertGreaterThan(angles.max()! - angles.min()!, 70, "seed \(seed) trunk \(t) does not arch")
                 XCTAssertGreaterThan(radii.min()!, 1.3, "seed \(seed) trunk \(t) runs into the macula")
                 XCTAssertLessThan(radii.max()!, 4.3)
@@ -88,7 +91,8 @@ final class MacularGeometryTests: XCTestCase {
     }
 
     func testFAZBorderIsARingOfCapillaryLoops() {
-        let eyes = SimulatorTests.eyes([(21, 0.05), (22, 0.15), (23, 0.25)], config: SimulatorConfig(perifovealRing: true))
+        // The ring is on by default (SimulatorConfig.perifovealRing nil = on).
+        let eyes = SimulatorTests.eyes([(21, 0.05), (22, 0.15), (23, 0.25), (24, 0.9)])
         for e in eyes {
             let W = e.fazMask.width
             // The FAZ's outer border pixels (outside the FAZ, 4-neighbour of it) touch the ring's vessel mask.
@@ -104,12 +108,14 @@ final class MacularGeometryTests: XCTestCase {
                 }
             } }
             XCTAssertGreaterThan(border, 50)
-            XCTAssertGreaterThan(Double(onVessel) / Double(border), 0.9, "the FAZ should be closed by a capillary ring")
-            // The ring lies outside the FAZ: at most a few pixels of vessel mask (the half-maximum footprint
-            // of capillaries ending at the border, anastomoses cutting a scallop) fall inside the outline.
+            // Healthy eyes: closed; in PDR, dropout opens gaps (there the truth follows the ring's course).
+            let closed = e.truth.severity < 0.3 ? 0.9 : 0.6
+            XCTAssertGreaterThan(Double(onVessel) / Double(border), closed, "the FAZ should be closed by a capillary ring")
+            // The truth FAZ is what an annotator draws on the image: bounded by the innermost vessels, so
+            // not one vessel-mask pixel lies inside it.
             var inside = 0
             for k in 0..<(W * W) where e.fazMask.bits[k] != 0 && e.vesselMask.bits[k] != 0 { inside += 1 }
-            XCTAssertLessThan(Double(inside), 0.02 * Double(e.fazMask.count), "\(inside) vessel pixels inside the FAZ of \(e.fazMask.count)")
+            XCTAssertEqual(inside, 0, "vessel pixels inside the truth FAZ")
         }
         // The outline is scalloped at capillary scale: one inward loop every 50-110 um of perimeter.
         var rng = SeededGenerator(seed: 9)
@@ -130,7 +136,7 @@ final class MacularGeometryTests: XCTestCase {
 
     func testCapillaryDensityTapersTowardsTheFAZ() {
         // Vessel-mask density 40-150 um outside the FAZ (beyond the ring) is below that 300-600 um out.
-        let eyes = SimulatorTests.eyes([(31, 0.05), (32, 0.15), (33, 0.25), (34, 0.1)], config: SimulatorConfig(perifovealRing: true))
+        let eyes = SimulatorTests.eyes([(31, 0.05), (32, 0.15), (33, 0.25), (34, 0.1)])
         var near = 0.0, far = 0.0
         for e in eyes {
             let f = e.truth.eye.fazCenterMM, ps = e.image.pixelSizeMM, W = e.image.width
@@ -145,6 +151,48 @@ final class MacularGeometryTests: XCTestCase {
             near += Double(v[0]) / Double(n[0]); far += Double(v[1]) / Double(n[1])
         }
         XCTAssertLessThan(near, far, "near-FAZ density \(near / 4) vs \(far / 4)")
+    }
+}
+
+extension MacularGeometryTests {
+    func testAnnotatedFAZStopsAtTheRingAndClosesItsGaps() {
+        // A round outline (area 0.3 mm2) ringed by a 2 px vessel band 10-30 um outside it, with a 60 deg gap
+        // (ring capillaries dropped out) opening onto vessel-free tissue; a vessel speck inside the FAZ.
+        var rng = SeededGenerator(seed: 3)
+        let faz = StarShape(centreX: 1.5, centreY: 1.5, areaMM2: 0.3, irregularity: 0, ovality: 0, rng: &rng)
+        let W = 304, ps = 3.0 / 304
+        var vessels = [UInt8](repeating: 0, count: W * W)
+        for y in 0..<W { for x in 0..<W {
+            let mx = (Double(x) + 0.5) * ps, my = (Double(y) + 0.5) * ps
+            let e = faz.radialExcess(mx, my)
+            let angle = Foundation.atan2(my - 1.5, mx - 1.5) * 180 / Double.pi
+            if e >= 0.01 && e < 0.03 && !(angle > 0 && angle < 60) { vessels[y * W + x] = 1 }
+        } }
+        let speck = 152 * W + 152
+        vessels[speck] = 1
+        let region = OCTARenderer.annotatedFAZ(vessels: vessels, faz: faz, boundMM: 0.02, W: W, pixelSizeMM: ps)
+        var count = 0, maxExcess = -1.0
+        for y in 0..<W { for x in 0..<W where region[y * W + x] != 0 {
+            count += 1
+            if y * W + x != speck { XCTAssertEqual(vessels[y * W + x], 0, "FAZ pixel on a vessel at (\(x), \(y))") }
+            maxExcess = max(maxExcess, faz.radialExcess((Double(x) + 0.5) * ps, (Double(y) + 0.5) * ps))
+        } }
+        // The gap does not leak: nothing beyond the ring's course (20 um out), the speck is filled in.
+        XCTAssertLessThan(maxExcess, 0.02)
+        XCTAssertEqual(region[speck], 1)
+        // Area: the disc up to the ring's inner edge (10 um out), and up to 20 um in the gap, within 3%.
+        let r0 = (0.3 / Double.pi).squareRoot()
+        let expected = Double.pi * ((r0 + 0.01) * (r0 + 0.01) * 5 / 6 + (r0 + 0.02) * (r0 + 0.02) / 6)
+        XCTAssertEqual(Double(count) * ps * ps, expected, accuracy: 0.03 * expected)
+    }
+
+    func testRingOffKeepsTheDrawnOutlineAsTruth() {
+        let e = SimulatorTests.eyes([(41, 0.2)], config: SimulatorConfig(perifovealRing: false))[0]
+        let on = SimulatorTests.eyes([(41, 0.2)])[0]
+        // Off: the truth is the outline itself (some vessel footprint may overlap it); on: the region inside
+        // the ring, a little larger than the outline (the ring's inner edge lies ~8 um outside it).
+        XCTAssertGreaterThan(on.truth.fazAreaMM2, e.truth.fazAreaMM2)
+        XCTAssertLessThan(on.truth.fazAreaMM2, 1.25 * e.truth.fazAreaMM2)
     }
 }
 
