@@ -9,10 +9,11 @@ import Tensors
 /// may run at once on one model (one per thread). The cache keeps each layer's fused q|k|v rows ([position,
 /// 3 d]), the layout `Kernels.cachedAttention` reads (its steps are inlined here, per part's heads).
 ///
-/// Both cores work on one sequence: every stage is cut into `WorkerTeam.parts` pieces (rows of the prefill's
-/// matrices; in a one-row step, output features of each matrix-vector product, or attention heads) that run
-/// on the shared `WorkerTeam` when no other session holds it, else one after another on the calling thread.
-/// The cut is the same either way, so the numbers do not depend on which thread ran a piece.
+/// With `parts` > 1 (`CAPILLARY_DECODER_THREADS`; default 1) the cores work on one sequence: every stage is
+/// cut into `parts` pieces (rows of the prefill's matrices; in a one-row step, output features of each
+/// matrix-vector product, or attention heads) that run on the shared `WorkerTeam` when no other session
+/// holds it, else one after another on the calling thread. The cut is the same either way, so the numbers
+/// do not depend on which thread ran a piece.
 final class DecoderSession {
     let model: VLMModel
     let c: VLMConfig
@@ -27,11 +28,13 @@ final class DecoderSession {
     /// Number of positions in the cache.
     private(set) var position = 0
 
-    init(model: VLMModel) {
+    /// A session cutting its work into `parts` pieces (1 ... `WorkerTeam.parts`).
+    init(model: VLMModel, parts: Int = WorkerTeam.decoderParts) {
+        precondition(parts >= 1 && parts <= max(1, WorkerTeam.parts), "DecoderSession: parts \(parts) outside 1...\(WorkerTeam.parts)")
         self.model = model
         c = model.config
         d = c.dModel; maxP = c.maxPositions
-        parts = WorkerTeam.parts
+        self.parts = parts
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n); p.initialize(repeating: 0, count: n); return p
         }
@@ -56,6 +59,11 @@ final class DecoderSession {
     var remaining: Int { maxP - position }
 
     @inline(__always) private func ptr(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(t.data.baseAddress!) }
+
+    /// The shared team when this session splits its work and no other session holds the team, else nil.
+    private func withTeam<R>(_ body: (WorkerTeam?) -> R) -> R {
+        parts > 1 ? WorkerTeam.withTeam(body) : body(nil)
+    }
 
     /// Part `p` of `0..<total` cut into `parts` contiguous pieces, boundaries on multiples of `align` (the
     /// BLAS kernels work on blocks of rows) where the total allows.
@@ -105,7 +113,7 @@ final class DecoderSession {
         for (i, id) in prompt.enumerated() { (x + (k + i) * d).update(from: wte + id * d, count: d) }
         patches.withUnsafeBufferPointer { pb in
             let P = pb.baseAddress!
-            WorkerTeam.withTeam { team in
+            withTeam { team in
                 // Vision encoder, rows (visual tokens) split over the parts.
                 runParts(team, parts) { [self] p in
                     let rs = piece(k, p, align: 1)
@@ -124,7 +132,7 @@ final class DecoderSession {
     func step(token: Int) {
         precondition(position < maxP, "step: cache full")
         x.update(from: ptr(model.wte.weight) + token * d, count: d)
-        WorkerTeam.withTeam { team in forward(rows: 1, team: team) }
+        withTeam { team in forward(rows: 1, team: team) }
     }
 
     /// Runs `rows` new positions held in `x` through the decoder, appending their q|k|v to the cache, and

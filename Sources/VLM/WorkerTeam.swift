@@ -19,8 +19,18 @@ import Synchronization
 /// then runs its parts one after another on its own thread. Callers partition their work into
 /// `WorkerTeam.parts` pieces whether or not they got the team, so results do not depend on who ran a part.
 final class WorkerTeam: @unchecked Sendable {
-    /// Parts every parallel section is cut into (the core count, or `CAPILLARY_THREADS`).
+    /// Threads of the shared team (the core count, or `CAPILLARY_THREADS`).
     static let parts = Parallel.threadCount
+
+    /// Parts a `DecoderSession` cuts its work into by default: `CAPILLARY_DECODER_THREADS` (1 ... the team
+    /// size), else 1. One thread is the default because on this project's shared 2-core machine the
+    /// one-thread decoder was faster than the two-thread one whenever other processes were running (load
+    /// average 4-6: TTFT 3.7-3.9 ms against 8.9-10.7 ms, decode 1,967-2,278 against 993-1,063 tokens/s,
+    /// docs/BENCHMARKS.md, VLM); whether two threads win on an idle machine is not measured yet.
+    static let decoderParts: Int = {
+        if let s = getenv("CAPILLARY_DECODER_THREADS"), let n = Int(String(cString: s)), n >= 1 { return min(n, parts) }
+        return 1
+    }()
 
     /// The shared team (created on first use; its `parts - 1` worker threads live as long as the process).
     static let shared = WorkerTeam(size: parts)

@@ -9,7 +9,7 @@ import XCTest
 final class ParallelStepTests: XCTestCase {
     /// Logits of a prefill and 20 steps on the peer-like `small` shapes at a reduced vocabulary.
     func decodeLogits(_ model: VLMModel, patches: [Float], prompt: [Int], tokens: [Int]) -> [[Float]] {
-        let session = DecoderSession(model: model)
+        let session = DecoderSession(model: model, parts: WorkerTeam.parts)
         session.prefill(patches: patches, prompt: prompt)
         let v = model.config.vocabSize
         var out = [Array(UnsafeBufferPointer(start: session.logits, count: v))]
