@@ -24,9 +24,10 @@ final class WorkerTeam: @unchecked Sendable {
 
     /// Parts a `DecoderSession` cuts its work into by default: `CAPILLARY_DECODER_THREADS` (1 ... the team
     /// size), else 1. One thread is the default because on this project's shared 2-core machine the
-    /// one-thread decoder was faster than the two-thread one whenever other processes were running (load
-    /// average 4-6: TTFT 3.7-3.9 ms against 8.9-10.7 ms, decode 1,967-2,278 against 993-1,063 tokens/s,
-    /// docs/BENCHMARKS.md, VLM); whether two threads win on an idle machine is not measured yet.
+    /// one-thread decoder was faster than the two-thread one while other processes were running (load
+    /// average 4.3-4.5, three runs each: TTFT 3.89 / 3.70 / 8.01 ms against 10.19 / 10.72 / 8.92 ms, decode
+    /// 1,967 / 2,278 / 1,136 against 1,063 / 993 / 1,063 tokens/s, docs/BENCHMARKS.md, VLM); whether two
+    /// threads win on an idle machine is not measured yet.
     static let decoderParts: Int = {
         if let s = getenv("CAPILLARY_DECODER_THREADS"), let n = Int(String(cString: s)), n >= 1 { return min(n, parts) }
         return 1
