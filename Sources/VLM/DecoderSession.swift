@@ -9,7 +9,8 @@ import Tensors
 /// may run at once on one model (one per thread). The cache keeps each layer's fused q|k|v rows ([position,
 /// 3 d]), the layout `Kernels.cachedAttention` reads (its steps are inlined here, per part's heads).
 ///
-/// With `parts` > 1 (`CAPILLARY_DECODER_THREADS`; default 1) the cores work on one sequence: every stage is
+/// With `parts` > 1 (default: all cores while the machine's load leaves them free, see
+/// `WorkerTeam.defaultDecoderParts`; `CAPILLARY_DECODER_THREADS` overrides) the cores work on one sequence: every stage is
 /// cut into `parts` pieces (rows of the prefill's matrices; in a one-row step, output features of each
 /// matrix-vector product, or attention heads) that run on the shared `WorkerTeam` when no other session
 /// holds it, else one after another on the calling thread. The cut is the same either way, so the numbers
@@ -29,7 +30,7 @@ final class DecoderSession {
     private(set) var position = 0
 
     /// A session cutting its work into `parts` pieces (1 ... `WorkerTeam.parts`).
-    init(model: VLMModel, parts: Int = WorkerTeam.decoderParts) {
+    init(model: VLMModel, parts: Int = WorkerTeam.defaultDecoderParts()) {
         precondition(parts >= 1 && parts <= max(1, WorkerTeam.parts), "DecoderSession: parts \(parts) outside 1...\(WorkerTeam.parts)")
         self.model = model
         c = model.config

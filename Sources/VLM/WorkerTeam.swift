@@ -22,16 +22,22 @@ final class WorkerTeam: @unchecked Sendable {
     /// Threads of the shared team (the core count, or `CAPILLARY_THREADS`).
     static let parts = Parallel.threadCount
 
-    /// Parts a `DecoderSession` cuts its work into by default: `CAPILLARY_DECODER_THREADS` (1 ... the team
-    /// size), else 1. One thread is the default because on this project's shared 2-core machine the
-    /// one-thread decoder was faster than the two-thread one while other processes were running (load
-    /// average 4.3-4.5, three runs each: TTFT 3.89 / 3.70 / 8.01 ms against 10.19 / 10.72 / 8.92 ms, decode
-    /// 1,967 / 2,278 / 1,136 against 1,063 / 993 / 1,063 tokens/s, docs/BENCHMARKS.md, VLM); whether two
-    /// threads win on an idle machine is not measured yet.
-    static let decoderParts: Int = {
+    /// Parts a new `DecoderSession` cuts its work into by default: `CAPILLARY_DECODER_THREADS` (1 ... the
+    /// team size) if set; else the team size while the 1-minute load average (/proc/loadavg) is below the
+    /// team size - 0.5, and 1 above it (or when the load cannot be read).
+    ///
+    /// Why the load decides: the team's hand-overs pay only when every core is free for the whole token.
+    /// On this project's 2-core machine (docs/BENCHMARKS.md, VLM), at load average 1.3 two threads gave
+    /// TTFT 3.23-3.57 ms and 3,075-3,174 tokens/s against 4.91-5.66 ms and 1,761-1,865 on one thread; at load
+    /// 4.3-4.5 one thread won (TTFT 3.89 / 3.70 / 8.01 ms against 10.19 / 10.72 / 8.92 ms, decode 1,967 /
+    /// 2,278 / 1,136 against 1,063 / 993 / 1,063 tokens/s), because a worker preempted in the middle of its
+    /// part stalls the token.
+    static func defaultDecoderParts() -> Int {
         if let s = getenv("CAPILLARY_DECODER_THREADS"), let n = Int(String(cString: s)), n >= 1 { return min(n, parts) }
-        return 1
-    }()
+        guard parts > 1, let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let first = text.split(separator: " ").first, let load = Double(first) else { return 1 }
+        return load < Double(parts) - 0.5 ? parts : 1
+    }
 
     /// The shared team (created on first use; its `parts - 1` worker threads live as long as the process).
     static let shared = WorkerTeam(size: parts)
