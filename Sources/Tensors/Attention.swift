@@ -25,7 +25,7 @@ extension Tensor {
                 let P = att.buffer.baseAddress! + bh * t * t
                 // S = scale * Q K^T  [T, T]
                 BLAS.sgemm(split: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: base, lda: c3, b: base + c, ldb: c3, c: P)
-                Kernels.softmaxRows(P, P, rows: t, cols: t, validCols: { $0 + 1 })
+                Kernels.softmaxRowsVector(P, P, rows: t, cols: t, causalOffset: 0)
                 // out_h = P V  [T, hd], written into the head's columns of out.
                 BLAS.sgemm(split: false, m: t, n: hd, k: t, a: P, b: base + 2 * c, ldb: c3, c: O + bi * t * c + h * hd, ldc: c)
             }
@@ -44,12 +44,17 @@ extension Tensor {
                         // dP = dOut V^T [T, T]; dV += P^T dOut [T, hd]
                         BLAS.sgemm(split: false, transB: true, m: t, n: t, k: hd, a: g, lda: c, b: base + 2 * c, ldb: c3, c: dP)
                         BLAS.sgemm(split: false, transA: true, m: t, n: hd, k: t, a: P, b: g, ldb: c, beta: 1, c: gbase + 2 * c, ldc: c3)
-                        // dS = P * (dP - rowsum(dP * P)), masked entries have P = 0 so they stay 0.
+                        // dS = P * (dP - rowsum(dP * P)); masked entries (j > i) have P = 0, so dS is 0 there.
                         for i in 0..<t {
-                            let p = P + i * t, d = dP + i * t
-                            var dot: Float = 0
-                            for j in 0...i { dot += p[j] * d[j] }
-                            for j in 0..<t { d[j] = p[j] * (d[j] - dot) }
+                            let p = P + i * t, d = dP + i * t, v = i + 1
+                            let dot = Kernels.dot(p, d, count: v)
+                            var j = 0
+                            while j + 8 <= v {
+                                Kernels.store8(Kernels.load8(p + j) * (Kernels.load8(d + j) - dot), d + j)
+                                j += 8
+                            }
+                            while j < v { d[j] = p[j] * (d[j] - dot); j += 1 }
+                            if v < t { (d + v).update(repeating: 0, count: t - v) }
                         }
                         // dQ += scale dS K; dK += scale dS^T Q
                         BLAS.sgemm(split: false, m: t, n: hd, k: t, alpha: scale, a: dP, b: base + c, ldb: c3, beta: 1, c: gbase, ldc: c3)

@@ -3,15 +3,17 @@ import Common
 extension Tensor {
     /// act(x W^T + b) in one op for `.relu` and `.leakyRelu` (slope 0.01), whose derivative can be read off
     /// the output's sign: the bias, the product and the activation write one [..., out] tensor, and the
-    /// backward pass needs no stored pre-activation. `.gelu` and `.silu` (smooth) are fused too, keeping the
-    /// pre-activation for the backward pass (no separate activation op, output tensor or gradient buffer).
+    /// backward pass needs no stored pre-activation. `.gelu` is `linearGELU` (which keeps the pre-activation
+    /// and its tanh for the backward pass) and `.silu` (smooth) is fused too, keeping the pre-activation (no
+    /// separate activation op, output tensor or gradient buffer).
     /// Other activations run as `linear` then `apply`.
     /// Shapes as `linear`; traps, naming both shapes, on mismatch.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, activation: Activation) -> Tensor {
         switch activation {
         case .relu: return linear(x, weight: weight, bias: bias, kernel: ReLUKernel())
         case .leakyRelu: return linear(x, weight: weight, bias: bias, kernel: LeakyReLUKernel(slope: 0.01))
-        case .gelu: return linear(x, weight: weight, bias: bias, smoothKernel: GELUKernel())
+        // One GELU path for the whole code base: `linearGELU` keeps tanh for the backward pass.
+        case .gelu: return linearGELU(x, weight: weight, bias: bias)
         case .silu: return linear(x, weight: weight, bias: bias, smoothKernel: SiLUKernel())
         default: return activation.apply(linear(x, weight: weight, bias: bias))
         }

@@ -153,11 +153,9 @@ extension Tensor {
         Parallel.forEach(n, minChunk: max(1, 16384 / max(c, 1))) { r in
             for i in r {
                 let x = X + i * c, p = P + i * c
-                let m = Kernels.max(x, count: c)
-                for j in 0..<c { p[j] = Kernels.exp(x[j] - m) }
-                let s = Kernels.sum(p, count: c)
-                let inv = 1 / s
-                for j in 0..<c { p[j] *= inv }
+                let m = Kernels.maxVector(x, count: c)
+                let s = Kernels.expShiftedSum(p, x, minus: m, count: c)
+                Kernels.scale(p, by: 1 / s, count: c)
                 guard weight[i] != 0 else { rowLoss[i] = 0; continue }
                 let lse = m + logf(s)
                 var li = Double(lse) - Double(1 - eps) * Double(x[targets[i]])

@@ -119,6 +119,9 @@ public final class VLMTrainer {
     public let checkpointPath: String?
     /// Steps completed so far (restored from a checkpoint).
     public private(set) var step = 0
+    /// Forward and backward of a batch in two blocks on two threads (`BatchSplitStep`), used when neither
+    /// `parallel` nor `distillation` is set.
+    let batchSplit: BatchSplitStep
     /// Data-parallel training across processes: each takes its shard of every batch, the gradients are summed
     /// before clipping, and all start from process 0's weights. nil (default) = this process alone.
     public var parallel: DataParallelism?
@@ -140,6 +143,7 @@ public final class VLMTrainer {
             ? VisualDistillation(corpus: instruction, dModel: model.config.dModel, seed: options.seed) : nil
         optimizer = ResumableAdamW(parameters: model.namedParameters() + (distillation?.namedParameters(prefix: "distill.") ?? []),
                                    learningRate: options.learningRate, weightDecay: options.weightDecay)
+        batchSplit = try BatchSplitStep(model: model)
         self.checkpointPath = checkpointPath
         if let p = checkpointPath, FileManager.default.fileExists(atPath: p) { try restore(from: p) }
     }
@@ -249,6 +253,8 @@ public final class VLMTrainer {
                     loss.backward()
                 }
                 value = try parallel.sumAcrossProcesses(optimizer.parameters.map(\.tensor), [value])[0]
+            } else if distillation == nil {
+                value = batchSplit.lossAndBackward(batch: inputs, images: images)
             } else {
                 let (lmLoss, _, visual) = model.lossAndVisual(batch: inputs, images: images)
                 value = lmLoss.item

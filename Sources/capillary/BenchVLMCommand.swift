@@ -22,33 +22,63 @@ struct BenchVLMCommand: ParsableCommand {
     var repeats: Int = 10
     @Option(name: .customLong("train-steps"), help: "Training steps timed (median).")
     var trainSteps: Int = 5
+    @Option(help: "What to measure: inference, training or both (comma-separated); e.g. inference alone for a profile.")
+    var phases: String = "inference,training"
+
+    func validate() throws {
+        let known: Set<String> = ["inference", "training"]
+        let asked = phases.split(separator: ",").map(String.init)
+        guard !asked.isEmpty, asked.allSatisfy(known.contains) else {
+            throw ValidationError("--phases: expected inference, training or both, got '\(phases)'")
+        }
+        guard repeats >= 1, trainSteps >= 1 else { throw ValidationError("--repeats and --train-steps must be at least 1") }
+    }
 
     func run() throws {
         var rows: [[String: Any]] = []
-        print("| config | d | layers | heads | visual tokens | params | size MB | TTFT ms (CPU ms) | decode tok/s (per CPU s) | train text tok/s (per CPU s) | peak RSS MiB |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        let asked = Set(phases.split(separator: ",").map(String.init))
+        print("| config | d | layers | heads | visual tokens | params | size MB | TTFT ms (CPU ms) [min] | patches / prefill ms | decode tok/s (per CPU s) [max] | train text tok/s (per CPU s) [max] | peak RSS MiB |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name in configs.split(separator: ",").map(String.init) {
             var cfg = try VLMConfig.preset(name)
             cfg.vocabSize = 2000
             let model = try VLMModel(config: cfg, seed: 1)
             let params = model.parameterCount
-            let inf = try VLMBenchmark.inference(config: cfg, promptTokens: 16, decodeTokens: 128, repeats: repeats)
-            let train = try VLMBenchmark.training(config: cfg, batch: 16, textTokens: 128, steps: trainSteps)
+            let inf = asked.contains("inference")
+                ? try VLMBenchmark.inference(config: cfg, promptTokens: 16, decodeTokens: 128, repeats: repeats) : nil
+            let train = asked.contains("training")
+                ? try VLMBenchmark.training(config: cfg, batch: 16, textTokens: 128, steps: trainSteps) : nil
             let rss = VLMBenchmark.residentMemoryMiB()
             Tensor.releaseCachedMemory()
             let sizeMB = Double(params * 4) / 1e6
-            print(String(format: "| %@ | %d | %d | %d | %d | %d | %.2f | %.2f (%.2f) | %.0f (%.0f) | %.0f (%.0f) | %.0f |", name,
-                         cfg.dModel, cfg.layers, cfg.heads, cfg.visualTokens, params, sizeMB, inf.ttftMS, inf.ttftCPUMS,
-                         inf.decodeTokensPerSecond, inf.decodeTokensPerCPUSecond, train.textTokensPerSecond,
-                         train.textTokensPerCPUSecond, rss?.peak ?? 0))
-            rows.append(["config": name, "d_model": cfg.dModel, "layers": cfg.layers, "heads": cfg.heads,
-                         "visual_tokens": cfg.visualTokens, "image_size_px": cfg.imageSizePX, "vocab": 2000,
-                         "parameters": params, "size_mb": sizeMB, "ttft_ms": inf.ttftMS,
-                         "decode_tokens_per_s": inf.decodeTokensPerSecond, "ttft_cpu_ms": inf.ttftCPUMS,
-                         "decode_tokens_per_cpu_s": inf.decodeTokensPerCPUSecond,
-                         "train_text_tokens_per_s": train.textTokensPerSecond,
-                         "train_text_tokens_per_cpu_s": train.textTokensPerCPUSecond,
-                         "rss_mib": rss?.current ?? 0, "peak_rss_mib": rss?.peak ?? 0])
+            let infText = inf.map {
+                String(format: "%.2f (%.2f) [%.2f] | %.2f / %.2f | %.0f (%.0f) [%.0f]", $0.ttftMS, $0.ttftCPUMS, $0.ttftMinMS,
+                       $0.patchesMS, $0.prefillMS, $0.decodeTokensPerSecond, $0.decodeTokensPerCPUSecond,
+                       $0.decodeMaxTokensPerSecond)
+            } ?? "- | - | -"
+            let trainText = train.map {
+                String(format: "%.0f (%.0f) [%.0f]", $0.textTokensPerSecond, $0.textTokensPerCPUSecond, $0.maxTextTokensPerSecond)
+            } ?? "-"
+            print(String(format: "| %@ | %d | %d | %d | %d | %d | %.2f | %@ | %@ | %.0f |", name,
+                         cfg.dModel, cfg.layers, cfg.heads, cfg.visualTokens, params, sizeMB, infText, trainText,
+                         rss?.peak ?? 0))
+            var row: [String: Any] = ["config": name, "d_model": cfg.dModel, "layers": cfg.layers, "heads": cfg.heads,
+                                      "visual_tokens": cfg.visualTokens, "image_size_px": cfg.imageSizePX, "vocab": 2000,
+                                      "parameters": params, "size_mb": sizeMB,
+                                      "rss_mib": rss?.current ?? 0, "peak_rss_mib": rss?.peak ?? 0]
+            if let inf {
+                row["ttft_ms"] = inf.ttftMS; row["ttft_min_ms"] = inf.ttftMinMS; row["ttft_cpu_ms"] = inf.ttftCPUMS
+                row["patches_ms"] = inf.patchesMS; row["prefill_ms"] = inf.prefillMS
+                row["decode_tokens_per_s"] = inf.decodeTokensPerSecond
+                row["decode_max_tokens_per_s"] = inf.decodeMaxTokensPerSecond
+                row["decode_tokens_per_cpu_s"] = inf.decodeTokensPerCPUSecond
+            }
+            if let train {
+                row["train_text_tokens_per_s"] = train.textTokensPerSecond
+                row["train_max_text_tokens_per_s"] = train.maxTextTokensPerSecond
+                row["train_text_tokens_per_cpu_s"] = train.textTokensPerCPUSecond
+            }
+            rows.append(row)
         }
         let report: [String: Any] = [
             "benchmark": "vlm", "cores": ProcessInfo.processInfo.activeProcessorCount,
