@@ -24,9 +24,12 @@ extension Tensor {
         let X = data.baseAddress!, Y = out.data.baseAddress!
         let work = segment.count * d
         // Pass 1: the segment max (shift), into the output.
+        // (Explicit 8-lane loops: the scalar forms stayed scalar in profiles.)
         scatterByOwner(segment, rows: rows, work: work) { e in
             let x = X + e * d, y = Y + segment[e] * d
-            for j in 0..<d where x[j] > y[j] { y[j] = x[j] }
+            var j = 0
+            while j + 8 <= d { Kernels.store8(pointwiseMax(Kernels.load8(y + j), Kernels.load8(x + j)), y + j); j += 8 }
+            while j < d { if x[j] > y[j] { y[j] = x[j] }; j += 1 }
         }
         // Pass 2: sum of exp(beta (x - max)) per segment and column.
         let sums = BufferOwner(count: rows * d)
@@ -34,7 +37,12 @@ extension Tensor {
         S.update(repeating: 0, count: rows * d)
         scatterByOwner(segment, rows: rows, work: work) { e in
             let x = X + e * d, g = segment[e], y = Y + g * d, s = S + g * d
-            for j in 0..<d { s[j] += Kernels.exp(beta * (x[j] - y[j])) }
+            var j = 0
+            while j + 8 <= d {
+                Kernels.store8(Kernels.load8(s + j) + Kernels.exp8(beta * (Kernels.load8(x + j) - Kernels.load8(y + j))), s + j)
+                j += 8
+            }
+            while j < d { s[j] += Kernels.exp(beta * (x[j] - y[j])); j += 1 }
         }
         // out = max + log(sum / n) / beta.
         inv.withUnsafeBufferPointer { inv in
@@ -52,9 +60,17 @@ extension Tensor {
                         for e in r {
                             let g = segment[e], x = X + e * d, y = Y + g * d, gy = G + g * d, gx = GX + e * d
                             let scale = inv[g]
-                            for j in 0..<d {
+                            var j = 0
+                            while j + 8 <= d {
+                                var v = Kernels.load8(gy + j) * scale * Kernels.exp8(beta * (Kernels.load8(x + j) - Kernels.load8(y + j)))
+                                if acc { v += Kernels.load8(gx + j) }
+                                Kernels.store8(v, gx + j)
+                                j += 8
+                            }
+                            while j < d {
                                 let v = gy[j] * scale * Kernels.exp(beta * (x[j] - y[j]))
                                 gx[j] = acc ? gx[j] + v : v
+                                j += 1
                             }
                         }
                     }
