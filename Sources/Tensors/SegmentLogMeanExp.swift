@@ -28,7 +28,7 @@ extension Tensor {
         scatterByOwner(segment, rows: rows, work: work) { e in
             let x = X + e * d, y = Y + segment[e] * d
             var j = 0
-            while j + 8 <= d { Kernels.store8(pointwiseMax(Kernels.load8(y + j), Kernels.load8(x + j)), y + j); j += 8 }
+            while j + 8 <= d { Kernels.store8(Kernels.max8(Kernels.load8(y + j), Kernels.load8(x + j)), y + j); j += 8 }
             while j < d { if x[j] > y[j] { y[j] = x[j] }; j += 1 }
         }
         // Pass 2: sum of exp(beta (x - max)) per segment and column.

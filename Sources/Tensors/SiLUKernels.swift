@@ -1,3 +1,7 @@
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Explicitly vectorised exp, sigmoid and SiLU (8 lanes) for the smooth GNN's activations and its
 /// log-mean-exp readout.
 ///
@@ -13,10 +17,28 @@ extension Kernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
     }
 
+    /// Lane-wise minimum and maximum as SSE `minps` / `maxps`: Swift's generic `pointwiseMin` / `pointwiseMax`
+    /// on SIMD8 were outlined calls (7.8% of an integrated-gradients profile).
+    @inline(__always) static func min8(_ a: V8, _ b: V8) -> V8 {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        return V8(lowHalf: _mm_min_ps(a.lowHalf, b.lowHalf), highHalf: _mm_min_ps(a.highHalf, b.highHalf))
+        #else
+        return pointwiseMin(a, b)
+        #endif
+    }
+    @inline(__always) static func max8(_ a: V8, _ b: V8) -> V8 {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        return V8(lowHalf: _mm_max_ps(a.lowHalf, b.lowHalf), highHalf: _mm_max_ps(a.highHalf, b.highHalf))
+        #else
+        return pointwiseMax(a, b)
+        #endif
+    }
+
     /// e^x lane-wise: the same arithmetic as the scalar `Kernels.exp` (bit-identical results), 8 at a time.
     @inline(__always)
     static func exp8(_ x: V8) -> V8 {
-        let xc = pointwiseMin(pointwiseMax(x, V8(repeating: -87.3)), V8(repeating: 88.72))
+        // Constants first: minps/maxps return their second operand when one is NaN, so NaN propagates.
+        let xc = min8(V8(repeating: 88.72), max8(V8(repeating: -87.3), x))
         let t = xc * 1.442695040888963 + 12_582_912
         let n = t - 12_582_912
         let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
