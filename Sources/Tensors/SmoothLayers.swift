@@ -6,8 +6,8 @@ import Dispatch
 /// SiLU is what makes GraphNet's default model smooth (integrated gradients converge with 50 points), and
 /// its exp made the smooth model 1.38x slower to train than leaky ReLU with the generic fused kernels
 /// (docs/EXPLANATIONS.md). Here every exp is 8-lane vector code, the linear layer keeps sigmoid(z) instead
-/// of z (its backward is then exp-free: f'(z) = s + y (1 - s)), and the LayerNorm backward skips the
-/// gamma/beta sums when those are frozen (integrated gradients).
+/// of z (its backward is then exp-free: f'(z) = s + y (1 - s)), the residual LayerNorm keeps sigmoid(z) too,
+/// and its backward skips the gamma/beta sums when those are frozen (integrated gradients).
 extension Tensor {
     /// silu(x W^T + b) in one op: x [..., in], weight [out, in], bias [out] or nil -> [..., out].
     /// Equal to `linear(x, weight:, bias:).silu()` up to rounding (the product is x * (1 / (1 + e^-x))
@@ -58,24 +58,30 @@ extension Tensor {
         let X = x.data.baseAddress!, R = residual.data.baseAddress!, Y = out.data.baseAddress!
         let Gm = gamma.data.baseAddress!, Bt = beta.data.baseAddress!
         let minRows = max(1, 16384 / max(cols, 1))
+        // sigmoid(z) kept for the backward pass (only when a graph may be recorded): the backward then needs
+        // no exp, which was most of its time.
+        let sig: BufferOwner? = isGradEnabled ? BufferOwner(count: rows * cols) : nil
+        let SG = sig?.buffer.baseAddress
         Parallel.forEach(rows, minChunk: minRows) { r in
             let o = r.lowerBound
             // LayerNorm into the output rows, then SiLU and the residual in place (the rows are in L1).
             Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: Gm, beta: Bt, rows: r.count, cols: cols, eps: eps,
                                   mean: mean + o, rstd: rstd + o)
             let start = o * cols, count = r.count * cols
-            let y = Y + start, res = R + start
+            let y = Y + start, res = R + start, sg = SG.map { $0 + start }
             var i = 0
             while i + 8 <= count {
-                let z = Kernels.load8(y + i)
-                Kernels.store8(Kernels.load8(res + i) + z * Kernels.sigmoid8(z), y + i)
+                let z = Kernels.load8(y + i), s = Kernels.sigmoid8(z)
+                Kernels.store8(Kernels.load8(res + i) + z * s, y + i)
+                if let sg { Kernels.store8(s, sg + i) }
                 i += 8
             }
-            while i < count { let z = y[i]; y[i] = res[i] + z * (1 / (1 + Kernels.exp(-z))); i += 1 }
+            while i < count { let z = y[i], s = 1 / (1 + Kernels.exp(-z)); y[i] = res[i] + z * s; sg?[i] = s; i += 1 }
         }
         record(out, [residual, x, gamma, beta]) { flags in
             { out in
                 let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let SG = sig!.buffer.baseAddress!  // and the sigmoids
                 let G = out.grad!.baseAddress!
                 if flags[0] {
                     let (gr, acc) = residual.gradDestination()
@@ -97,13 +103,13 @@ extension Tensor {
                     let norm = scratch, dnorm = scratch + cols
                     let dW = P + c * 2 * cols, dB = dW + cols
                     for r in ranges[c] {
-                        let x = X + r * cols, g = G + r * cols, m = mean[r], s = rstd[r]
+                        let x = X + r * cols, g = G + r * cols, sgr = SG + r * cols, m = mean[r], s = rstd[r]
                         // dz = g silu'(z), z = n gamma + beta, n = (x - mean) rstd; sums for the LayerNorm backward.
                         var sumD = Kernels.V8(), sumDN = Kernels.V8()
                         var j = 0
                         while j + 8 <= cols {
                             let n = (Kernels.load8(x + j) - m) * s, gm = Kernels.load8(Gm + j)
-                            let z = n * gm + Kernels.load8(Bt + j), sg = Kernels.sigmoid8(z)
+                            let z = n * gm + Kernels.load8(Bt + j), sg = Kernels.load8(sgr + j)
                             let dz = Kernels.load8(g + j) * sg * (1 + z * (1 - sg))
                             let dn = gm * dz
                             Kernels.store8(n, norm + j); Kernels.store8(dn, dnorm + j)
@@ -116,7 +122,7 @@ extension Tensor {
                         }
                         var sd = sumD.sum(), sdn = sumDN.sum()
                         while j < cols {
-                            let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = 1 / (1 + Kernels.exp(-z))
+                            let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = sgr[j]
                             let dz = g[j] * sg * (1 + z * (1 - sg)), dn = Gm[j] * dz
                             norm[j] = n; dnorm[j] = dn
                             sd += dn; sdn += dn * n
