@@ -35,9 +35,13 @@ extension Kernels {
     }
 
     /// e^x lane-wise: the same arithmetic as the scalar `Kernels.exp` (bit-identical results), 8 at a time.
+    /// On x86-64 written with SSE2 intrinsics per 4-lane half: Swift's generic SIMD integer shifts and masked
+    /// `replace(with:where:)` compiled to per-lane code (callgrind: ~30 instructions per element).
     @inline(__always)
     static func exp8(_ x: V8) -> V8 {
-        // Constants first: minps/maxps return their second operand when one is NaN, so NaN propagates.
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        return V8(lowHalf: exp4(x.lowHalf), highHalf: exp4(x.highHalf))
+        #else
         let xc = min8(V8(repeating: 88.72), max8(V8(repeating: -87.3), x))
         let t = xc * 1.442695040888963 + 12_582_912
         let n = t - 12_582_912
@@ -58,7 +62,39 @@ extension Kernels {
         y.replace(with: 0, where: x .< -87.3)
         y.replace(with: .infinity, where: x .> 88.72)
         return y
+        #endif
     }
+
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    /// `exp8` on one SSE register (4 lanes).
+    @inline(__always)
+    static func exp4(_ x: SIMD4<Float>) -> SIMD4<Float> {
+        typealias V4 = SIMD4<Float>
+        // Constants first: minps/maxps return their second operand when one is NaN, so NaN propagates.
+        let xc = _mm_min_ps(V4(repeating: 88.72), _mm_max_ps(V4(repeating: -87.3), x))
+        let t = xc * 1.442695040888963 + 12_582_912
+        let n = t - 12_582_912
+        let ni = _mm_sub_epi32(_mm_castps_si128(t), _mm_set1_epi32(0x4B40_0000))
+        let r = (xc - n * 0.693145751953125) - n * 1.428606765330187e-06
+        var p = V4(repeating: 1.0 / 5040)
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let h = _mm_srai_epi32(ni, 1)
+        let bias = _mm_set1_epi32(127)
+        let s1 = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(h, bias), 23))
+        let s2 = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(_mm_sub_epi32(ni, h), bias), 23))
+        let y = p * s1 * s2
+        // x < -87.3 -> 0, x > 88.72 -> +inf (bitwise selects: SSE2 has no blend).
+        let low = _mm_cmplt_ps(x, V4(repeating: -87.3)), high = _mm_cmpgt_ps(x, V4(repeating: 88.72))
+        let kept = _mm_andnot_ps(high, _mm_andnot_ps(low, y))
+        return _mm_or_ps(kept, _mm_and_ps(high, V4(repeating: .infinity)))
+    }
+    #endif
 
     /// 1 / (1 + e^-x) lane-wise (0 and 1 in the saturated tails, never NaN).
     @inline(__always)
