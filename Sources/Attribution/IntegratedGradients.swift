@@ -21,10 +21,13 @@ public struct IntegratedGradientsOptions: Sendable, Equatable {
     /// Also interpolate the global biomarkers the head reads (their attributions are reported separately).
     /// When false they stay at their real values along the path.
     public var attributeGlobals: Bool = true
-    /// Steps per forward/backward pass; nil (default) = the steps split evenly into `concurrentPasses`
-    /// batched passes (all steps in ONE pass when that is 1). Smaller values bound memory on very large
-    /// graphs (about 0.9 MB per 1,000 nodes per step at hidden width 64).
+    /// Steps per forward/backward pass (copies in one disjoint-union batch); nil (default) =
+    /// `defaultStepsPerPass` (2). Small unions keep each pass's tensors in the core's L2 cache: on the
+    /// peer shapes with the smooth GNN, 2 x 25-step passes cost 339 CPU ms, 25 passes of 2 steps 260
+    /// (docs/BENCHMARKS.md, Attribution). `steps` puts all steps in ONE pass.
     public var stepsPerPass: Int?
+    /// The default of `stepsPerPass`.
+    public static let defaultStepsPerPass = 2
     /// Batched passes run at the same time, each on its own core with single-threaded kernels; nil (default)
     /// = one per core (`Parallel.threadCount`). 1 = one pass at a time, each op spread over the cores.
     /// Independent passes need no per-op thread hand-offs and keep each core's tensors in its own cache,
@@ -83,14 +86,31 @@ public struct IntegratedGradients {
         }
         // The graph is batched (and normalised) once; every union below is a copy of it.
         let single = try model.makeBatch([graph])
-        let ends = try endpoints(single, options: options)
+        let layout = batched ? PassLayout(steps: rule.alphas.count, options: options) : nil
+        // The union of copies the batched passes share is built while the end points are evaluated (both
+        // would otherwise be serial time before the concurrent passes).
+        var found: PathEnds?, template: GraphBatch?, endsError: Error?
+        if let layout, Parallel.threadCount > 1 {
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                if i == 0 {
+                    do { found = try endpoints(single, options: options) } catch { endsError = error }
+                } else {
+                    template = single.repeated(layout.chunk)
+                }
+            }
+            if let endsError { throw endsError }
+        } else {
+            found = try endpoints(single, options: options)
+            if let layout { template = single.repeated(layout.chunk) }
+        }
+        let ends = found!
         let target = options.targetClass ?? ends.predicted
         guard target >= 0 && target < model.classNames.count else {
             throw AttributionError.invalidOption(name: "class", reason: "class index \(options.targetClass ?? -1) is outside 0..<\(model.classNames.count) (\(model.classNames.joined(separator: ", ")))")
         }
         let grads: PathGradients
         if batched {
-            grads = try integrateBatched(single, ends: ends, rule: rule, target: target, options: options)
+            grads = try integrateBatched(template!, layout: layout!, ends: ends, rule: rule, target: target, options: options)
         } else {
             grads = try integrateStepByStep(single, ends: ends, rule: rule, target: target, options: options)
         }
@@ -178,16 +198,29 @@ public struct IntegratedGradients {
     /// The steps as copies in disjoint-union batches: `stepsPerPass` copies per pass (default: the steps
     /// split evenly over `concurrentPasses`), passes running `concurrentPasses` at a time on their own
     /// threads. Each worker sums its own passes; the sums are added in worker order (deterministic).
-    func integrateBatched(_ single: GraphBatch, ends: PathEnds, rule: QuadratureRule, target: Int,
+    /// How the quadrature points are split into batched passes.
+    struct PassLayout {
+        /// Copies per pass (a short last pass is padded with weight-0 copies).
+        var chunk: Int
+        /// The points of each pass.
+        var passes: [Range<Int>]
+        /// Passes running at the same time.
+        var workers: Int
+
+        init(steps n: Int, options: IntegratedGradientsOptions) {
+            let workersWanted = options.concurrentPasses ?? Parallel.threadCount
+            chunk = min(options.stepsPerPass ?? IntegratedGradientsOptions.defaultStepsPerPass, n)
+            let c = chunk
+            passes = stride(from: 0, to: n, by: c).map { $0..<min($0 + c, n) }
+            workers = min(workersWanted, passes.count)
+        }
+    }
+
+    /// `template` is one union of `layout.chunk` copies, built once from the normalised single graph and
+    /// shared read-only by every pass (each pass only replaces its leaves).
+    func integrateBatched(_ template: GraphBatch, layout: PassLayout, ends: PathEnds, rule: QuadratureRule, target: Int,
                           options: IntegratedGradientsOptions) throws -> PathGradients {
-        let n = rule.alphas.count
-        let workersWanted = options.concurrentPasses ?? Parallel.threadCount
-        let chunk = min(options.stepsPerPass ?? (n + workersWanted - 1) / workersWanted, n)
-        let passes = stride(from: 0, to: n, by: chunk).map { $0..<min($0 + chunk, n) }
-        let workers = min(workersWanted, passes.count)
-        // One union of `chunk` copies, built once from the normalised single graph and shared read-only by
-        // every pass (each pass only replaces its leaves). A short last pass is padded with weight-0 copies.
-        let template = single.repeated(chunk)
+        let chunk = layout.chunk, passes = layout.passes, workers = layout.workers
         var results = [Result<PathGradients, Error>?](repeating: nil, count: workers)
         let run: (Int) -> Result<PathGradients, Error> = { w in
             Result {

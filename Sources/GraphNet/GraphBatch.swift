@@ -99,41 +99,47 @@ public struct GraphBatch: @unchecked Sendable {
         let counts = types.map { nodeCount($0) }
         var feats: [Tensor] = [], batches: [[Int]] = [], offsets: [[Int]] = []
         for t in types {
-            let f = features[t.rawValue], n = f.count
-            let out = Tensor.zeros([counts[t.rawValue] * copies, f.shape[1]])
-            for c in 0..<copies { (out.data.baseAddress! + c * n).update(from: f.data.baseAddress!, count: n) }
-            feats.append(out)
-            var b: [Int] = [], off: [Int] = [0]
-            b.reserveCapacity(batch[t.rawValue].count * copies)
-            off.reserveCapacity(graphCount * copies + 1)
-            for c in 0..<copies {
-                let g0 = c * graphCount, n0 = c * counts[t.rawValue]
-                b.append(contentsOf: batch[t.rawValue].lazy.map { $0 + g0 })
-                off.append(contentsOf: nodeOffsets[t.rawValue].dropFirst().lazy.map { $0 + n0 })
-            }
-            batches.append(b); offsets.append(off)
+            feats.append(Self.tile(features[t.rawValue], copies: copies))
+            batches.append(Self.tile(batch[t.rawValue], copies: copies, shift: graphCount))
+            offsets.append([0] + Self.tile(Array(nodeOffsets[t.rawValue].dropFirst()), copies: copies, shift: counts[t.rawValue]))
         }
-        let gw = globalFeatures.shape[1], gn = globalFeatures.count
-        let globals = Tensor.zeros([graphCount * copies, gw])
-        for c in 0..<copies { (globals.data.baseAddress! + c * gn).update(from: globalFeatures.data.baseAddress!, count: gn) }
         var src: [[Int]] = [], tgt: [[Int]] = [], eoff: [[Int]] = []
         for (r, rel) in GraphSchema.relations.enumerated() {
             let ns = counts[rel.source.rawValue], nt = counts[rel.target.rawValue], e = sources[r].count
-            var s: [Int] = [], d: [Int] = [], off: [Int] = [0]
-            s.reserveCapacity(e * copies); d.reserveCapacity(e * copies); off.reserveCapacity(graphCount * copies + 1)
-            for c in 0..<copies {
-                s.append(contentsOf: sources[r].lazy.map { $0 + c * ns })
-                d.append(contentsOf: targets[r].lazy.map { $0 + c * nt })
-                off.append(contentsOf: edgeOffsets[r].dropFirst().lazy.map { $0 + c * e })
+            src.append(Self.tile(sources[r], copies: copies, shift: ns))
+            tgt.append(Self.tile(targets[r], copies: copies, shift: nt))
+            eoff.append([0] + Self.tile(Array(edgeOffsets[r].dropFirst()), copies: copies, shift: e))
+        }
+        // The sorted edge groups are shifted copies too (EdgeIndex.repeated): no re-sorting.
+        let indexes = edgeIndexes.map { $0.repeated(copies) }
+        return GraphBatch(graphCount: graphCount * copies, features: feats, globalFeatures: Self.tile(globalFeatures, copies: copies),
+                          batch: batches, nodeOffsets: offsets, sources: src, targets: tgt, edgeOffsets: eoff, edgeIndexes: indexes)
+    }
+
+    /// `copies` copies of `a`, copy c with `c * shift` added to every entry (index lists of `repeated`).
+    static func tile(_ a: [Int], copies: Int, shift: Int) -> [Int] {
+        let n = a.count
+        return [Int](unsafeUninitializedCapacity: n * copies) { out, written in
+            a.withUnsafeBufferPointer { src in
+                for c in 0..<copies {
+                    let d = out.baseAddress! + c * n, o = c * shift
+                    for i in 0..<n { d[i] = src[i] + o }
+                }
             }
-            src.append(s); tgt.append(d); eoff.append(off)
+            written = n * copies
         }
-        let indexes = GraphSchema.relations.enumerated().map { r, rel in
-            EdgeIndex(source: src[r], target: tgt[r], sourceRows: counts[rel.source.rawValue] * copies,
-                      targetRows: counts[rel.target.rawValue] * copies)
+    }
+
+    /// A fresh tensor of `copies` copies of x's rows, one after the other (no gradient).
+    static func tile(_ x: Tensor, copies: Int) -> Tensor {
+        let n = x.count
+        var shape = x.shape
+        shape[0] *= copies
+        let values = [Float](unsafeUninitializedCapacity: n * copies) { out, written in
+            for c in 0..<copies { (out.baseAddress! + c * n).update(from: x.data.baseAddress!, count: n) }
+            written = n * copies
         }
-        return GraphBatch(graphCount: graphCount * copies, features: feats, globalFeatures: globals, batch: batches,
-                          nodeOffsets: offsets, sources: src, targets: tgt, edgeOffsets: eoff, edgeIndexes: indexes)
+        return Tensor(values, shape: shape)
     }
 
     /// Memberwise (for `repeated`).

@@ -17,11 +17,12 @@ public struct GraphNetConfig: Codable, Sendable, Equatable {
     public var hidden: Int = 64
     /// Number of message-passing layers.
     public var layers: Int = 2
-    /// Nonlinearity after the encoders, in every layer and in the head.
-    public var activation: Activation = .leakyRelu
-    /// Graph readout (pooling). Stored models from before this option have none in config.json and read
-    /// as `.meanMax`.
-    public var readout: GraphReadout = .meanMax
+    /// Nonlinearity after the encoders, in every layer and in the head. Default SiLU (smooth: integrated
+    /// gradients converge with 50 quadrature points); `.leakyRelu` was the default before.
+    public var activation: Activation = .silu
+    /// Graph readout (pooling). Default mean + log-mean-exp (smooth). Stored models from before this option
+    /// have none in config.json and read as `.meanMax`.
+    public var readout: GraphReadout = .meanLogMeanExp
     /// beta of the log-mean-exp readout (larger = closer to max, less smooth). Ignored by `.meanMax`.
     public var readoutSharpness: Float = 1
     /// Dropout probability on the pooled graph vector before the head (training only). Node states are
@@ -38,16 +39,26 @@ public struct GraphNetConfig: Codable, Sendable, Equatable {
     /// Number of global biomarkers.
     public var globalFeatureCount: Int = GraphSchema.globalBiomarkers.count
 
-    /// The defaults (hidden 64, 2 layers, leaky ReLU, mean + max readout, dropout 0.2, 3 classes, global
-    /// biomarkers on).
+    /// The defaults (hidden 64, 2 layers, SiLU, mean + log-mean-exp readout (the smooth architecture),
+    /// dropout 0.2, 3 classes, global biomarkers on).
     public init() {}
 
-    /// The smooth architecture: SiLU everywhere and the log-mean-exp readout, so the logits are infinitely
-    /// differentiable in the inputs and integrated gradients converges with few quadrature points.
+    /// The smooth architecture (the default): SiLU everywhere and the log-mean-exp readout, so the logits
+    /// are infinitely differentiable in the inputs and integrated gradients converges with few quadrature
+    /// points.
     public static var smooth: GraphNetConfig {
         var c = GraphNetConfig()
         c.activation = .silu
         c.readout = .meanLogMeanExp
+        return c
+    }
+
+    /// The previous default: leaky ReLU and mean + max readout (piecewise linear in the inputs, so
+    /// integrated gradients' quadrature error only falls like 1 / steps; docs/EXPLANATIONS.md).
+    public static var piecewiseLinear: GraphNetConfig {
+        var c = GraphNetConfig()
+        c.activation = .leakyRelu
+        c.readout = .meanMax
         return c
     }
 

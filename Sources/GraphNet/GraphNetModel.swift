@@ -91,7 +91,7 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         var states: [Tensor?] = NodeType.allCases.map { t in
             guard counts[t.rawValue] > 0 else { return nil }
             let enc = encoderList[t.rawValue]
-            return Tensor.linear(batch.features[t.rawValue], weight: enc.weight, bias: enc.bias, activation: act)
+            return Self.encode(batch.features[t.rawValue], enc, act)
         }
         for layer in layerUpdates {
             var next = states
@@ -127,8 +127,14 @@ public final class GraphNetModel: Module, @unchecked Sendable {
                 pooled.append(Tensor.zeros([batch.graphCount, h])); pooled.append(Tensor.zeros([batch.graphCount, h]))
             }
         }
-        if let g = globalEncoder { pooled.append(Tensor.linear(batch.globalFeatures, weight: g.weight, bias: g.bias, activation: act)) }
+        if let g = globalEncoder { pooled.append(Self.encode(batch.globalFeatures, g, act)) }
         let x = Tensor.concat(pooled, axis: 1).dropout(p: config.dropout, training: training, generator: &rng)
         return head(x)
+    }
+
+    /// act(x W^T + b) of an encoder; SiLU (the default) through Tensors' vectorised `linearSiLU`.
+    static func encode(_ x: Tensor, _ layer: Linear, _ act: Activation) -> Tensor {
+        act == .silu ? Tensor.linearSiLU(x, weight: layer.weight, bias: layer.bias)
+            : Tensor.linear(x, weight: layer.weight, bias: layer.bias, activation: act)
     }
 }

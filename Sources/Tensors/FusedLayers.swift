@@ -17,7 +17,7 @@ extension Tensor {
         case .elu: return residualLayerNorm(residual, x, gamma: gamma, beta: beta, eps: eps, kernel: ELUKernel(alpha: 1))
         case .gelu: return residualLayerNorm(residual, x, gamma: gamma, beta: beta, eps: eps, kernel: GELUKernel())
         case .tanh: return residualLayerNorm(residual, x, gamma: gamma, beta: beta, eps: eps, kernel: TanhKernel())
-        case .silu: return residualLayerNorm(residual, x, gamma: gamma, beta: beta, eps: eps, kernel: SiLUKernel())
+        case .silu: return residualLayerNormSiLU(residual, x, gamma: gamma, beta: beta, eps: eps)  // vector code (SmoothLayers)
         }
     }
 

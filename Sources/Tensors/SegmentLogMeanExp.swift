@@ -24,17 +24,30 @@ extension Tensor {
         let X = data.baseAddress!, Y = out.data.baseAddress!
         let work = segment.count * d
         // Pass 1: the segment max (shift), into the output.
+        // (Explicit 8-lane loops: the scalar forms stayed scalar in profiles.)
         scatterByOwner(segment, rows: rows, work: work) { e in
             let x = X + e * d, y = Y + segment[e] * d
-            for j in 0..<d where x[j] > y[j] { y[j] = x[j] }
+            var j = 0
+            while j + 8 <= d { Kernels.store8(Kernels.max8(Kernels.load8(y + j), Kernels.load8(x + j)), y + j); j += 8 }
+            while j < d { if x[j] > y[j] { y[j] = x[j] }; j += 1 }
         }
-        // Pass 2: sum of exp(beta (x - max)) per segment and column.
+        // Pass 2: sum of exp(beta (x - max)) per segment and column. Each exp is kept (when a graph may be
+        // recorded): the gradient is exp(beta (x - max)) / sum, so the backward pass needs no exp.
         let sums = BufferOwner(count: rows * d)
         let S = sums.buffer.baseAddress!
         S.update(repeating: 0, count: rows * d)
+        let exps: BufferOwner? = Tensor.isGradEnabled ? BufferOwner(count: segment.count * d) : nil
+        let EX = exps?.buffer.baseAddress
         scatterByOwner(segment, rows: rows, work: work) { e in
-            let x = X + e * d, g = segment[e], y = Y + g * d, s = S + g * d
-            for j in 0..<d { s[j] += Kernels.exp(beta * (x[j] - y[j])) }
+            let x = X + e * d, g = segment[e], y = Y + g * d, s = S + g * d, ex = EX.map { $0 + e * d }
+            var j = 0
+            while j + 8 <= d {
+                let v = Kernels.exp8(beta * (Kernels.load8(x + j) - Kernels.load8(y + j)))
+                Kernels.store8(Kernels.load8(s + j) + v, s + j)
+                if let ex { Kernels.store8(v, ex + j) }
+                j += 8
+            }
+            while j < d { let v = Kernels.exp(beta * (x[j] - y[j])); s[j] += v; ex?[j] = v; j += 1 }
         }
         // out = max + log(sum / n) / beta.
         inv.withUnsafeBufferPointer { inv in
@@ -46,16 +59,26 @@ extension Tensor {
         }
         Tensor.record(out, [self]) { _ in
             { out in
+                let EX = exps!.buffer.baseAddress!, S = sums.buffer.baseAddress!  // kept alive with the closure
                 let G = out.grad!.baseAddress!, (GX, acc) = self.gradDestination()
-                inv.withUnsafeBufferPointer { inv in
-                    Parallel.forEach(segment.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
-                        for e in r {
-                            let g = segment[e], x = X + e * d, y = Y + g * d, gy = G + g * d, gx = GX + e * d
-                            let scale = inv[g]
-                            for j in 0..<d {
-                                let v = gy[j] * scale * Kernels.exp(beta * (x[j] - y[j]))
-                                gx[j] = acc ? gx[j] + v : v
-                            }
+                // d out[g, j] / d x[i, j] = exp(beta (x[i, j] - max[g, j])) / sum[g, j]: a softmax over the segment.
+                let scaled = BufferOwner(count: rows * d)  // dL/d out / sum
+                let GS = scaled.buffer.baseAddress!
+                for k in 0..<(rows * d) { GS[k] = S[k] > 0 ? G[k] / S[k] : 0 }
+                Parallel.forEach(segment.count, minChunk: max(1, elementwiseMinChunk / max(d, 1))) { r in
+                    for e in r {
+                        let gs = GS + segment[e] * d, ex = EX + e * d, gx = GX + e * d
+                        var j = 0
+                        while j + 8 <= d {
+                            var v = Kernels.load8(gs + j) * Kernels.load8(ex + j)
+                            if acc { v += Kernels.load8(gx + j) }
+                            Kernels.store8(v, gx + j)
+                            j += 8
+                        }
+                        while j < d {
+                            let v = gs[j] * ex[j]
+                            gx[j] = acc ? gx[j] + v : v
+                            j += 1
                         }
                     }
                 }

@@ -22,6 +22,8 @@ struct BenchAttributionCommand: ParsableCommand {
     @Option(name: .customLong("edges-per-node"), help: "Edges per node of the random graph.") var edgesPerNode: Double = 3
     @Option(help: "Hidden width of the (random-weight) GNN.") var hidden: Int = 64
     @Option(help: "Message-passing layers.") var layers: Int = 2
+    @Option(help: "Activation of the GNN (relu, leakyRelu, elu, gelu, tanh, silu); default: GraphNetConfig's (silu).") var activation: String?
+    @Option(help: "Readout of the GNN (mean-max, mean-logmeanexp); default: GraphNetConfig's (mean-logmeanexp).") var readout: String?
     @Flag(name: .customLong("no-generated"), help: "Skip the generated 6 mm / 400 px eye.") var noGenerated = false
     @Option(help: "Where to write JSON.") var out: String = "bench-out/attribution.json"
     @Option(name: .customLong("sweep"), help: "Comma-separated pass layouts to time as well: STEPS-PER-PASS or STEPS-PER-PASSxCONCURRENT-PASSES (e.g. 50x1,10x1,25x2,5x2).") var sweep: String = "50x1,10x1,5x2,10x2,25x2"
@@ -62,6 +64,14 @@ struct BenchAttributionCommand: ParsableCommand {
         for (label, g) in graphs {
             var a = GraphNetConfig()
             a.hidden = hidden; a.layers = layers
+            if let name = activation {
+                guard let act = Tensors.Activation(rawValue: name) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu, tanh or silu") }
+                a.activation = act
+            }
+            if let name = readout {
+                guard let r = GraphReadout(rawValue: name) else { throw ValidationError("--readout must be mean-max or mean-logmeanexp") }
+                a.readout = r
+            }
             let normalizer = try FeatureNormalizer(fitting: [g])
             let config = StagingModelConfig(architecture: a, normalizer: normalizer, healthyReferences: [], builder: VesselGraphConfig(),
                                             labelScheme: .stage, training: nil, dataFingerprint: "bench", trainCount: 1, valCount: 0)
@@ -103,7 +113,7 @@ struct BenchAttributionCommand: ParsableCommand {
         if batchedOnly { return }
         let cpu = BenchRPCCommand.cpuModel()
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
-        print("Integrated gradients, \(steps) Gauss-Legendre steps, malloc \(systemMalloc ? "glibc defaults" : "freed memory kept (GNNMemory)"), GNN hidden \(hidden), \(layers) layers (random weights), median of \(repeats); \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), load \(load)\n")
+        print("Integrated gradients, \(steps) Gauss-Legendre steps, GNN \(activation ?? GraphNetConfig().activation.rawValue) + \(readout ?? GraphNetConfig().readout.rawValue), malloc \(systemMalloc ? "glibc defaults" : "freed memory kept (GNNMemory)"), GNN hidden \(hidden), \(layers) layers (random weights), median of \(repeats); \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), load \(load)\n")
         print("| graph | vessel / ICA nodes | edges | batched ms (CPU ms) | step-by-step ms (CPU ms) | speed-up | 10 steps per pass, one pass at a time, ms | rel. delta |")
         print("|---|---|---|---|---|---|---|---|")
         for r in rows {

@@ -18,7 +18,8 @@ struct BenchGNNCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Training batch size.") var batchSize: Int = 32
     @Option(help: "Hidden width.") var hidden: Int = 64
     @Option(help: "Message-passing layers.") var layers: Int = 2
-    @Flag(help: "Time the smooth architecture (SiLU, mean + log-mean-exp readout; GraphNetConfig.smooth) instead of the default.") var smooth = false
+    @Flag(help: "Time the smooth architecture (SiLU, mean + log-mean-exp readout; GraphNetConfig.smooth): the default now, kept for old command lines.") var smooth = false
+    @Flag(help: "Time the previous default (leaky ReLU, mean + max readout; GraphNetConfig.piecewiseLinear).") var leaky = false
     @Option(help: "Vessel nodes per synthetic graph.") var vessels: Int = 1500
     @Option(help: "ICA nodes per synthetic graph.") var icas: Int = 400
     @Option(name: .customLong("edges-per-node"), help: "Edges per node in synthetic graphs.") var edgesPerNode: Double = 3
@@ -59,7 +60,7 @@ struct BenchGNNCommand: ParsableCommand {
         }
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
             .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
-        print("GraphNet hidden \(hidden), \(layers) layers\(smooth ? " (smooth: SiLU, mean + log-mean-exp readout)" : ""), batch \(batchSize), \(graphs) graphs per epoch; \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)\n")
+        print("GraphNet hidden \(hidden), \(layers) layers\(leaky ? " (previous default: leaky ReLU, mean + max readout)" : " (smooth default: SiLU, mean + log-mean-exp readout)"), batch \(batchSize), \(graphs) graphs per epoch; \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)\n")
         print("| graphs | mean nodes | mean edges | s / epoch (\(graphs) graphs) | CPU s / epoch (all threads) | ms / graph, batch 1 | ms / graph, batch 64 | IG batch of 50 copies, fwd+bwd ms | peak RSS MB |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows {
@@ -80,7 +81,7 @@ struct BenchGNNCommand: ParsableCommand {
     }
 
     func measure(_ pool: [OCTAGraph], label: String) throws -> Row {
-        var arch = smooth ? GraphNetConfig.smooth : GraphNetConfig()
+        var arch = leaky ? GraphNetConfig.piecewiseLinear : GraphNetConfig.smooth
         arch.hidden = hidden; arch.layers = layers
         let normalizer = try FeatureNormalizer(fitting: Array(pool.prefix(64)))
         let config = StagingModelConfig(architecture: arch, normalizer: normalizer, healthyReferences: [], builder: VesselGraphConfig(),

@@ -115,9 +115,9 @@ struct GNNModelOptions: ParsableArguments {
     @Option(help: "Hidden width.") var hidden: Int = 64
     @Option(help: "Message-passing layers.") var layers: Int = 2
     @Option(help: "Dropout probability.") var dropout: Float = 0.2
-    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu.") var activation: String = "leakyRelu"
-    @Option(help: "Graph readout: mean-max, or mean-logmeanexp (smooth; with --activation silu or gelu the model is smooth, which integrated gradients converges on).")
-    var readout: String = "mean-max"
+    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu (default; smooth).") var activation: String = "silu"
+    @Option(help: "Graph readout: mean-logmeanexp (default; smooth: with --activation silu or gelu the model is smooth, which integrated gradients converges on), or mean-max.")
+    var readout: String = "mean-logmeanexp"
     @Option(name: .customLong("readout-sharpness"), help: "beta of the mean-logmeanexp readout (larger = closer to max).") var readoutSharpness: Float = 1
     @Flag(name: .customLong("no-global-features"), help: "Do not feed the global biomarkers to the head (graph only).")
     var noGlobalFeatures = false

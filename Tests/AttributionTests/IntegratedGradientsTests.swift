@@ -131,7 +131,7 @@ final class IntegratedGradientsTests: XCTestCase {
         let chunked = try ig.attribute(graphs[2], options: o)
         // One pass of all 12 copies at a time (ops spread over the cores), and 3 concurrent passes of 4.
         var one = IntegratedGradientsOptions()
-        one.steps = 12; one.targetClass = 1; one.concurrentPasses = 1
+        one.steps = 12; one.targetClass = 1; one.concurrentPasses = 1; one.stepsPerPass = 12
         let single = try ig.attribute(graphs[2], options: one)
         one.concurrentPasses = 3; one.stepsPerPass = 4
         let three = try ig.attribute(graphs[2], options: one)

@@ -33,7 +33,7 @@ final class StoreTests: XCTestCase {
     /// and give the logits they gave before; the smooth architecture round-trips with its readout.
     func testConfigWithoutReadoutLoadsAsMeanMaxAndSmoothConfigRoundTrips() throws {
         let graphs = (0..<3).map { TestGraphs.tiny(seed: 410 + UInt64($0)) }
-        let m = try TestGraphs.model(graphs, activation: .leakyRelu)
+        let m = try TestGraphs.model(graphs, activation: .leakyRelu, readout: .meanMax)
         let store = ModelStore(root: TestGraphs.tempFolder())
         let v = try store.save(m, name: "graphnet", metrics: Extra(note: "old"))
         // Rewrite config.json as an old model's: the architecture without the two readout keys.
@@ -59,7 +59,7 @@ final class StoreTests: XCTestCase {
         bad.readoutSharpness = 0
         XCTAssertThrowsError(try bad.validate())
         // A smooth model's readout is not max pooling: its logits differ from the same weights with mean + max.
-        let sm = try TestGraphs.model(graphs, activation: .silu)
+        let sm = try TestGraphs.model(graphs, activation: .silu, readout: .meanMax)
         var c = sm.storedConfig
         c.architecture.readout = .meanLogMeanExp
         let lme = try StagingModel(storedConfig: c, seed: 3)

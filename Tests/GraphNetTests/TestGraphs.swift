@@ -21,9 +21,11 @@ enum TestGraphs {
 
     /// A staging model over graphs like `graphs` (normaliser fitted on them).
     static func model(_ graphs: [OCTAGraph], hidden: Int = 6, layers: Int = 2, activation: Activation = .gelu,
-                      dropout: Float = 0, global: Bool = true, seed: UInt64 = 3) throws -> StagingModel {
+                      readout: GraphReadout = GraphNetConfig().readout, dropout: Float = 0, global: Bool = true,
+                      seed: UInt64 = 3) throws -> StagingModel {
         var a = GraphNetConfig()
-        a.hidden = hidden; a.layers = layers; a.activation = activation; a.dropout = dropout; a.useGlobalFeatures = global
+        a.hidden = hidden; a.layers = layers; a.activation = activation; a.readout = readout; a.dropout = dropout
+        a.useGlobalFeatures = global
         let n = try FeatureNormalizer(fitting: graphs)
         let c = StagingModelConfig(architecture: a, normalizer: n, healthyReferences: BiomarkerReference.fit(healthyGraphs: graphs),
                                    builder: VesselGraphConfig(), labelScheme: .stage, training: nil, dataFingerprint: "test",

@@ -21,7 +21,8 @@ struct MPITrainGNNCommand: ParsableCommand {
     @Option(help: "Message-passing layers.") var layers: Int = 2
     @Option(help: "Dropout probability (with dropout > 0 each rank draws its own masks: same statistics, not the same numbers as one process).")
     var dropout: Float = 0.2
-    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh.") var activation: String = "leakyRelu"
+    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu (default, as capillary train-gnn).") var activation: String = "silu"
+    @Option(help: "Graph readout: mean-logmeanexp (default, as capillary train-gnn) or mean-max.") var readout: String = "mean-logmeanexp"
     @Flag(name: .customLong("no-global-features"), help: "Graph only.") var noGlobalFeatures = false
     @Option(help: "Maximum epochs.") var epochs: Int = 60
     @Option(name: .customLong("batch-size"), help: "Graphs per global mini-batch (split over the ranks).") var batchSize: Int = 32
@@ -38,8 +39,10 @@ struct MPITrainGNNCommand: ParsableCommand {
         guard let scheme = LabelScheme(rawValue: labels) else { throw ValidationError("--labels must be stage or grade") }
         var arch = GraphNetConfig()
         arch.hidden = hidden; arch.layers = layers; arch.dropout = dropout; arch.useGlobalFeatures = !noGlobalFeatures
-        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu or tanh") }
+        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu, tanh or silu") }
         arch.activation = a
+        guard let r = GraphReadout(rawValue: readout) else { throw ValidationError("--readout must be mean-max or mean-logmeanexp") }
+        arch.readout = r
         try arch.validate()
         var o = TrainingOptions()
         o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
