@@ -21,13 +21,12 @@ public struct IntegratedGradientsOptions: Sendable, Equatable {
     /// Also interpolate the global biomarkers the head reads (their attributions are reported separately).
     /// When false they stay at their real values along the path.
     public var attributeGlobals: Bool = true
-    /// Steps per forward/backward pass (copies in one disjoint-union batch); nil (default) =
-    /// `defaultStepsPerPass` (2). Small unions keep each pass's tensors in the core's L2 cache: on the
-    /// peer shapes with the smooth GNN, 2 x 25-step passes cost 339 CPU ms, 25 passes of 2 steps 260
-    /// (docs/BENCHMARKS.md, Attribution). `steps` puts all steps in ONE pass.
+    /// Steps per forward/backward pass (copies in one disjoint-union batch); nil (default) = the steps split
+    /// evenly over `concurrentPasses`, i.e. ONE batched pass per core (all steps in one pass when that is 1).
+    /// Smaller unions stay in the core's L2 cache and were faster on this project's machine (2 copies per
+    /// pass: 260 CPU ms against 339 for 2 x 25 on the peer shapes, docs/BENCHMARKS.md, Attribution), and
+    /// bound memory on very large graphs (about 0.9 MB per 1,000 nodes per step at hidden width 64).
     public var stepsPerPass: Int?
-    /// The default of `stepsPerPass`.
-    public static let defaultStepsPerPass = 2
     /// Batched passes run at the same time, each on its own core with single-threaded kernels; nil (default)
     /// = one per core (`Parallel.threadCount`). 1 = one pass at a time, each op spread over the cores.
     /// Independent passes need no per-op thread hand-offs and keep each core's tensors in its own cache,
@@ -209,7 +208,7 @@ public struct IntegratedGradients {
 
         init(steps n: Int, options: IntegratedGradientsOptions) {
             let workersWanted = options.concurrentPasses ?? Parallel.threadCount
-            chunk = min(options.stepsPerPass ?? IntegratedGradientsOptions.defaultStepsPerPass, n)
+            chunk = min(options.stepsPerPass ?? (n + workersWanted - 1) / workersWanted, n)
             let c = chunk
             passes = stride(from: 0, to: n, by: c).map { $0..<min($0 + c, n) }
             workers = min(workersWanted, passes.count)

@@ -42,7 +42,7 @@ extension Tensor {
             let x = X + e * d, g = segment[e], y = Y + g * d, s = S + g * d, ex = EX.map { $0 + e * d }
             var j = 0
             while j + 8 <= d {
-                let v = Kernels.exp8(beta * (Kernels.load8(x + j) - Kernels.load8(y + j)))
+                let v = Kernels.exp(beta * (Kernels.load8(x + j) - Kernels.load8(y + j)))
                 Kernels.store8(Kernels.load8(s + j) + v, s + j)
                 if let ex { Kernels.store8(v, ex + j) }
                 j += 8
