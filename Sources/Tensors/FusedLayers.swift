@@ -85,16 +85,25 @@ extension Tensor {
                     }
                 }
                 if flags[2] || flags[3] {
-                    let GW = flags[2] ? gamma.gradBuffer().baseAddress! : nil
-                    let GB = flags[3] ? beta.gradBuffer().baseAddress! : nil
-                    for c in 0..<ranges.count {
-                        let dW = P + c * 2 * cols, dB = dW + cols
-                        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
-                        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
-                    }
+                    addLayerNormParameterPartials(P, chunks: ranges.count, cols: cols,
+                                                  gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
                 }
             }
         }
         return out
+    }
+}
+
+/// Adds the per-chunk partial sums of a fused LayerNorm backward into the parameters' gradients: chunk c
+/// holds dGamma at `partials + c * 2 * cols` and dBeta right after it (chunks are summed in order, so the
+/// result does not depend on the thread count's timing).
+func addLayerNormParameterPartials(_ partials: UnsafeMutablePointer<Float>, chunks: Int, cols: Int,
+                                   gamma: Tensor?, beta: Tensor?) {
+    let GW = gamma?.gradBuffer().baseAddress!
+    let GB = beta?.gradBuffer().baseAddress!
+    for c in 0..<chunks {
+        let dW = partials + c * 2 * cols, dB = dW + cols
+        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
+        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
     }
 }

@@ -147,13 +147,8 @@ extension Tensor {
                     }
                 }
                 if needParams {
-                    let GW = flags[2] ? gamma.gradBuffer().baseAddress! : nil
-                    let GB = flags[3] ? beta.gradBuffer().baseAddress! : nil
-                    for c in 0..<ranges.count {
-                        let dW = P + c * 2 * cols, dB = dW + cols
-                        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
-                        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
-                    }
+                    addLayerNormParameterPartials(P, chunks: ranges.count, cols: cols,
+                                                  gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
                 }
             }
         }
