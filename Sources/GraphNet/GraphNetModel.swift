@@ -132,9 +132,8 @@ public final class GraphNetModel: Module, @unchecked Sendable {
         return head(x)
     }
 
-    /// act(x W^T + b) of an encoder; SiLU (the default) through Tensors' vectorised `linearSiLU`.
+    /// act(x W^T + b) of an encoder (SiLU, the default, is Tensors' vectorised `linearSiLU`).
     static func encode(_ x: Tensor, _ layer: Linear, _ act: Activation) -> Tensor {
-        act == .silu ? Tensor.linearSiLU(x, weight: layer.weight, bias: layer.bias)
-            : Tensor.linear(x, weight: layer.weight, bias: layer.bias, activation: act)
+        Tensor.linear(x, weight: layer.weight, bias: layer.bias, activation: act)
     }
 }

@@ -4,8 +4,8 @@ extension Tensor {
     /// act(x W^T + b) in one op for `.relu` and `.leakyRelu` (slope 0.01), whose derivative can be read off
     /// the output's sign: the bias, the product and the activation write one [..., out] tensor, and the
     /// backward pass needs no stored pre-activation. `.gelu` is `linearGELU` (which keeps the pre-activation
-    /// and its tanh for the backward pass) and `.silu` (smooth) is fused too, keeping the pre-activation (no
-    /// separate activation op, output tensor or gradient buffer).
+    /// and its tanh for the backward pass) and `.silu` is `linearSiLU` (which keeps sigmoid(z)): no separate
+    /// activation op, output tensor or gradient buffer.
     /// Other activations run as `linear` then `apply`.
     /// Shapes as `linear`; traps, naming both shapes, on mismatch.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, activation: Activation) -> Tensor {
@@ -14,7 +14,8 @@ extension Tensor {
         case .leakyRelu: return linear(x, weight: weight, bias: bias, kernel: LeakyReLUKernel(slope: 0.01))
         // One GELU path for the whole code base: `linearGELU` keeps tanh for the backward pass.
         case .gelu: return linearGELU(x, weight: weight, bias: bias)
-        case .silu: return linear(x, weight: weight, bias: bias, smoothKernel: SiLUKernel())
+        // and one SiLU path: `linearSiLU` keeps sigmoid(z), vector code (SmoothLayers).
+        case .silu: return linearSiLU(x, weight: weight, bias: bias)
         default: return activation.apply(linear(x, weight: weight, bias: bias))
         }
     }
@@ -42,40 +43,6 @@ extension Tensor {
                 let DZ = dz.buffer.baseAddress!
                 Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
                     for i in r { DZ[i] = G[i] * k.df(x: Y[i], y: Y[i]) }
-                }
-                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
-            }
-        }
-        return out
-    }
-
-    /// The fused product + any differentiable activation: the pre-activation z = x W^T + b is kept (only when
-    /// a graph is recorded) and the backward pass uses f'(z).
-    static func linear<K: UnaryKernel>(_ x: Tensor, weight: Tensor, bias: Tensor?, smoothKernel k: K) -> Tensor {
-        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
-                     shapeMismatchMessage("linear", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
-        let kIn = weight.shape[1], n = weight.shape[0]
-        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linear bias", weight.shape, b.shape)) }
-        let m = x.count / max(kIn, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
-        let Y = out.data.baseAddress!
-        // The product goes into the pre-activation buffer when a backward pass may need it, else straight
-        // into the output (activated in place).
-        let pre: BufferOwner? = isGradEnabled ? BufferOwner(count: m * n) : nil
-        let Z = pre?.buffer.baseAddress ?? Y
-        if let b = bias { Kernels.broadcastRows(b.data.baseAddress!, into: Z, rows: m, cols: n) }
-        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
-                   beta: bias == nil ? 0 : 1, c: Z)
-        Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in for i in r { Y[i] = k.f(Z[i]) } }
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        record(out, inputs) { flags in
-            { out in
-                let Z = pre!.buffer.baseAddress!  // keeps the pre-activation alive with the closure
-                let G = out.grad!.baseAddress!
-                let dz = BufferOwner(count: m * n)
-                let DZ = dz.buffer.baseAddress!
-                Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
-                    for i in r { DZ[i] = G[i] * k.df(x: Z[i], y: Y[i]) }
                 }
                 accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
             }
