@@ -23,40 +23,25 @@ extension Tensor {
 
     static func residualLayerNorm<K: UnaryKernel>(_ residual: Tensor, _ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float,
                                                   kernel k: K) -> Tensor {
-        let cols = x.shape.last ?? 1
-        precondition(gamma.count == cols && beta.count == cols,
-                     shapeMismatchMessage("residualLayerNorm", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
-        let rows = x.count / max(cols, 1)
+        let ln = LayerNormRows("residualLayerNorm", x: x, gamma: gamma, beta: beta)
+        let rows = ln.rows, cols = ln.cols
         let out = Tensor(uninitializedShape: x.shape)
-        let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
-        let mean = stats.buffer.baseAddress!, rstd = mean + rows
         let X = x.data.baseAddress!, R = residual.data.baseAddress!, Y = out.data.baseAddress!
         let Gm = gamma.data.baseAddress!, Bt = beta.data.baseAddress!
-        let minRows = max(1, 16384 / max(cols, 1))
-        Parallel.forEach(rows, minChunk: minRows) { r in
-            let o = r.lowerBound
+        Parallel.forEach(rows, minChunk: ln.minRows) { r in
             // LayerNorm into the output row, then activation and residual in place (row is in L1).
-            Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: Gm, beta: Bt, rows: r.count, cols: cols, eps: eps,
-                                  mean: mean + o, rstd: rstd + o)
-            for i in (o * cols)..<(r.upperBound * cols) { Y[i] = R[i] + k.f(Y[i]) }
+            ln.normalize(r, X, into: Y, gamma: Gm, beta: Bt, eps: eps)
+            for i in (r.lowerBound * cols)..<(r.upperBound * cols) { Y[i] = R[i] + k.f(Y[i]) }
         }
         record(out, [residual, x, gamma, beta]) { flags in
             { out in
-                let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let mean = ln.mean, rstd = ln.rstd  // `ln` keeps the statistics alive with the closure
                 let G = out.grad!.baseAddress!
-                if flags[0] {
-                    let (gr, acc) = residual.gradDestination()
-                    Parallel.forEach(rows * cols, minChunk: elementwiseMinChunk) { r in
-                        if acc { Kernels.addScaled(gr + r.lowerBound, G + r.lowerBound, 1, count: r.count) }
-                        else { (gr + r.lowerBound).update(from: G + r.lowerBound, count: r.count) }
-                    }
-                }
+                if flags[0] { passResidualGradient(G, to: residual, count: rows * cols) }
                 guard flags[1] || flags[2] || flags[3] else { return }
                 let GX = flags[1] ? x.gradDestination() : nil
-                let ranges = ColumnStatistics.chunks(rows, minChunk: minRows)
-                let partial = BufferOwner(count: ranges.count * 2 * cols)
+                let (ranges, partial) = ln.backwardChunks()
                 let P = partial.buffer.baseAddress!
-                P.update(repeating: 0, count: ranges.count * 2 * cols)
                 DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
                     defer { scratch.deallocate() }
@@ -85,25 +70,10 @@ extension Tensor {
                     }
                 }
                 if flags[2] || flags[3] {
-                    addLayerNormParameterPartials(P, chunks: ranges.count, cols: cols,
-                                                  gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
+                    ln.addParameterPartials(partial, chunks: ranges.count, gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
                 }
             }
         }
         return out
-    }
-}
-
-/// Adds the per-chunk partial sums of a fused LayerNorm backward into the parameters' gradients: chunk c
-/// holds dGamma at `partials + c * 2 * cols` and dBeta right after it (chunks are summed in order, so the
-/// result does not depend on the thread count's timing).
-func addLayerNormParameterPartials(_ partials: UnsafeMutablePointer<Float>, chunks: Int, cols: Int,
-                                   gamma: Tensor?, beta: Tensor?) {
-    let GW = gamma?.gradBuffer().baseAddress!
-    let GB = beta?.gradBuffer().baseAddress!
-    for c in 0..<chunks {
-        let dW = partials + c * 2 * cols, dB = dW + cols
-        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
-        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
     }
 }

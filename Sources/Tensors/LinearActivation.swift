@@ -22,21 +22,13 @@ extension Tensor {
 
     /// The fused product + sign-preserving activation (f(z) > 0 exactly when z > 0, so f'(z) = df(y, y)).
     static func linear<K: UnaryKernel>(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel k: K) -> Tensor {
-        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
-                     shapeMismatchMessage("linear", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
-        let kIn = weight.shape[1], n = weight.shape[0]
-        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linear bias", weight.shape, b.shape)) }
-        let m = x.count / max(kIn, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
+        let p = LinearOperands("linear", x: x, weight: weight, bias: bias)
+        let m = p.rows, n = p.outputs
+        let out = p.makeOutput()
         let Y = out.data.baseAddress!
-        if let b = bias {
-            Kernels.broadcastRows(b.data.baseAddress!, into: Y, rows: m, cols: n)
-        }
-        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
-                   beta: bias == nil ? 0 : 1, c: Y)
+        p.product(into: Y)
         Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in for i in r { Y[i] = k.f(Y[i]) } }
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        record(out, inputs) { flags in
+        record(out, p.recordedInputs) { flags in
             { out in
                 let G = out.grad!.baseAddress!
                 let dz = BufferOwner(count: m * n)  // dL/d(pre-activation)
@@ -44,7 +36,7 @@ extension Tensor {
                 Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
                     for i in r { DZ[i] = G[i] * k.df(x: Y[i], y: Y[i]) }
                 }
-                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
+                p.accumulateGradients(DZ, flags: flags)
             }
         }
         return out

@@ -8,20 +8,15 @@ extension Tensor {
     /// Memory: the pre-activation and the tanh ([..., out] each) are kept for the backward pass.
     /// x [..., in], weight [out, in], bias [out] or nil -> [..., out]. Traps, naming both shapes, on mismatch.
     public static func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
-                     shapeMismatchMessage("linearGELU", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
-        let kIn = weight.shape[1], n = weight.shape[0]
-        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linearGELU bias", weight.shape, b.shape)) }
-        let m = x.count / max(kIn, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
+        let p = LinearOperands("linearGELU", x: x, weight: weight, bias: bias)
+        let m = p.rows, n = p.outputs
+        let out = p.makeOutput()
         let Y = out.data.baseAddress!
         // Without a graph (inference) nothing is kept: the product goes into the output and is activated in
         // place. With one, the pre-activation z and tanh(u(z)) are kept for the backward pass.
         let saved: BufferOwner? = isGradEnabled ? BufferOwner(count: 2 * m * n) : nil
         let Z = saved?.buffer.baseAddress ?? Y
-        if let b = bias { Kernels.broadcastRows(b.data.baseAddress!, into: Z, rows: m, cols: n) }
-        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
-                   beta: bias == nil ? 0 : 1, c: Z)
+        p.product(into: Z)
         if let TH = saved.map({ $0.buffer.baseAddress! + m * n }) {
             Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
                 // Eight lanes at a time (the scalar loop does not vectorise), the same arithmetic per element.
@@ -45,8 +40,7 @@ extension Tensor {
                 Kernels.geluVector(Y + r.lowerBound, Y + r.lowerBound, count: r.count)
             }
         }
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        record(out, inputs) { flags in
+        record(out, p.recordedInputs) { flags in
             { out in
                 let Z = saved!.buffer.baseAddress!, TH = Z + m * n  // keeps `saved` alive with the closure
                 let G = out.grad!.baseAddress!
@@ -75,7 +69,7 @@ extension Tensor {
                         i += 1
                     }
                 }
-                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
+                p.accumulateGradients(DZ, flags: flags)
             }
         }
         return out

@@ -43,38 +43,11 @@ extension Tensor {
     /// Fully connected layer in PyTorch layout: x [..., in] * weight[out, in]^T + bias[out] -> [..., out].
     /// One fused op (one sgemm forward, two backward) so a layer costs little beyond its matmuls.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
-                     shapeMismatchMessage("linear", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
-        let k = weight.shape[1], n = weight.shape[0]
-        if let b = bias {
-            precondition(b.count == n, shapeMismatchMessage("linear bias", weight.shape, b.shape))
-        }
-        let m = x.count / max(k, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
-        let Y = out.data
-        if let b = bias {
-            Kernels.broadcastRows(b.data.baseAddress!, into: Y.baseAddress!, rows: m, cols: n)
-        }
-        BLAS.sgemm(transB: true, m: m, n: n, k: k, a: x.data.baseAddress!, b: weight.data.baseAddress!,
-                   beta: bias == nil ? 0 : 1, c: Y.baseAddress!)
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        record(out, inputs) { flags in
-            return { out in
-                let G = out.grad!.baseAddress!
-                // A fresh gradient buffer is overwritten (beta 0), an existing one accumulated into (beta 1).
-                if flags[0] {  // dX [M,K] += dY [M,N] * W [N,K]
-                    let (gx, acc) = x.gradDestination()
-                    BLAS.sgemm(m: m, n: k, k: n, a: G, b: weight.data.baseAddress!, beta: acc ? 1 : 0, c: gx)
-                }
-                if flags[1] {  // dW [N,K] += dY^T [N,M] * X [M,K]
-                    let (gw, acc) = weight.gradDestination()
-                    BLAS.sgemm(transA: true, m: n, n: k, k: m, a: G, b: x.data.baseAddress!, beta: acc ? 1 : 0, c: gw)
-                }
-                if flags.count > 2 && flags[2] {  // db += column sums of dY
-                    columnSums(G, rows: m, cols: n, into: bias!.gradDestination())
-                }
-            }
-        }
+        let p = LinearOperands("linear", x: x, weight: weight, bias: bias)
+        let out = p.makeOutput()
+        p.product(into: out.data.baseAddress!)
+        // No activation: dL/dz is the output's gradient itself.
+        record(out, p.recordedInputs) { flags in { out in p.accumulateGradients(out.grad!.baseAddress!, flags: flags) } }
         return out
     }
 

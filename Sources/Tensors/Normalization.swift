@@ -6,30 +6,21 @@ extension Tensor {
     /// Normalises each row over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with gamma and
     /// beta of the last axis's size. Biased variance, as PyTorch.
     public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1e-5) -> Tensor {
-        let cols = x.shape.last ?? 1
-        precondition(gamma.count == cols && beta.count == cols,
-                     shapeMismatchMessage("layerNorm", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
-        let rows = x.count / max(cols, 1)
+        let ln = LayerNormRows("layerNorm", x: x, gamma: gamma, beta: beta)
+        let rows = ln.rows, cols = ln.cols
         let out = Tensor(uninitializedShape: x.shape)
-        let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
-        let mean = stats.buffer.baseAddress!, rstd = mean + rows
         let X = x.data.baseAddress!, Y = out.data.baseAddress!
-        let minRows = max(1, 16384 / max(cols, 1))
-        Parallel.forEach(rows, minChunk: minRows) { r in
-            let o = r.lowerBound
-            Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: gamma.data.baseAddress!, beta: beta.data.baseAddress!,
-                                  rows: r.count, cols: cols, eps: eps, mean: mean + o, rstd: rstd + o)
+        Parallel.forEach(rows, minChunk: ln.minRows) { r in
+            ln.normalize(r, X, into: Y, gamma: gamma.data.baseAddress!, beta: beta.data.baseAddress!, eps: eps)
         }
         record(out, [x, gamma, beta]) { flags in
             { out in
-                let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let mean = ln.mean, rstd = ln.rstd  // `ln` keeps the statistics alive with the closure
                 let G = out.grad!.baseAddress!, W = gamma.data.baseAddress!
                 let GX = flags[0] ? x.gradBuffer().baseAddress! : nil
                 // Rows split across cores; each chunk sums its gamma/beta gradients privately, merged after.
-                let ranges = ColumnStatistics.chunks(rows, minChunk: minRows)
-                let partial = BufferOwner(count: ranges.count * 2 * cols)
+                let (ranges, partial) = ln.backwardChunks()
                 let P = partial.buffer.baseAddress!
-                P.update(repeating: 0, count: ranges.count * 2 * cols)
                 DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
                     defer { scratch.deallocate() }
@@ -51,13 +42,7 @@ extension Tensor {
                     }
                 }
                 if flags[1] || flags[2] {
-                    let GW = flags[1] ? gamma.gradBuffer().baseAddress! : nil
-                    let GB = flags[2] ? beta.gradBuffer().baseAddress! : nil
-                    for k in 0..<ranges.count {
-                        let dW = P + k * 2 * cols, dB = dW + cols
-                        if let GW { for j in 0..<cols { GW[j] += dW[j] } }
-                        if let GB { for j in 0..<cols { GB[j] += dB[j] } }
-                    }
+                    ln.addParameterPartials(partial, chunks: ranges.count, gamma: flags[1] ? gamma : nil, beta: flags[2] ? beta : nil)
                 }
             }
         }

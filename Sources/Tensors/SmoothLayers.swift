@@ -13,24 +13,18 @@ extension Tensor {
     /// Equal to `linear(x, weight:, bias:).silu()` up to rounding (the product is x * (1 / (1 + e^-x))
     /// instead of x / (1 + e^-x)); gradients to x, weight and bias. Traps, naming both shapes, on mismatch.
     public static func linearSiLU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        precondition(x.rank >= 1 && weight.rank == 2 && x.shape.last! == weight.shape[1],
-                     shapeMismatchMessage("linearSiLU", x.shape, weight.shape, detail: "x [..., in] needs weight [out, in]"))
-        let kIn = weight.shape[1], n = weight.shape[0]
-        if let b = bias { precondition(b.count == n, shapeMismatchMessage("linearSiLU bias", weight.shape, b.shape)) }
-        let m = x.count / max(kIn, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [n])
+        let p = LinearOperands("linearSiLU", x: x, weight: weight, bias: bias)
+        let m = p.rows, n = p.outputs
+        let out = p.makeOutput()
         let Y = out.data.baseAddress!
-        if let b = bias { Kernels.broadcastRows(b.data.baseAddress!, into: Y, rows: m, cols: n) }
-        BLAS.sgemm(transB: true, m: m, n: n, k: kIn, a: x.data.baseAddress!, b: weight.data.baseAddress!,
-                   beta: bias == nil ? 0 : 1, c: Y)
+        p.product(into: Y)
         // sigmoid(z) for the backward pass, only when a graph may be recorded.
         let sig: BufferOwner? = isGradEnabled ? BufferOwner(count: m * n) : nil
         let S = sig?.buffer.baseAddress
         Parallel.forEach(m * n, minChunk: elementwiseMinChunk) { r in
             Kernels.siluForward(Y + r.lowerBound, Y + r.lowerBound, sigmoid: S.map { $0 + r.lowerBound }, count: r.count)
         }
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        record(out, inputs) { flags in
+        record(out, p.recordedInputs) { flags in
             { out in
                 let S = sig!.buffer.baseAddress!  // keeps the sigmoids alive with the closure
                 let G = out.grad!.baseAddress!
@@ -40,7 +34,7 @@ extension Tensor {
                     let o = r.lowerBound
                     Kernels.siluBackward(grad: G + o, output: Y + o, sigmoid: S + o, into: DZ + o, count: r.count)
                 }
-                accumulateLinearGradients(DZ, x: x, weight: weight, bias: bias, flags: flags, rows: m)
+                p.accumulateGradients(DZ, flags: flags)
             }
         }
         return out
@@ -48,26 +42,19 @@ extension Tensor {
 
     /// residual + silu(LayerNorm(x)): `residualLayerNorm(_:_:gamma:beta:eps:activation: .silu)`, vector code.
     static func residualLayerNormSiLU(_ residual: Tensor, _ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float) -> Tensor {
-        let cols = x.shape.last ?? 1
-        precondition(gamma.count == cols && beta.count == cols,
-                     shapeMismatchMessage("residualLayerNorm", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
-        let rows = x.count / max(cols, 1)
+        let ln = LayerNormRows("residualLayerNorm", x: x, gamma: gamma, beta: beta)
+        let rows = ln.rows, cols = ln.cols
         let out = Tensor(uninitializedShape: x.shape)
-        let stats = BufferOwner(count: 2 * rows)  // mean, then rstd
-        let mean = stats.buffer.baseAddress!, rstd = mean + rows
         let X = x.data.baseAddress!, R = residual.data.baseAddress!, Y = out.data.baseAddress!
         let Gm = gamma.data.baseAddress!, Bt = beta.data.baseAddress!
-        let minRows = max(1, 16384 / max(cols, 1))
         // sigmoid(z) kept for the backward pass (only when a graph may be recorded): the backward then needs
         // no exp, which was most of its time.
         let sig: BufferOwner? = isGradEnabled ? BufferOwner(count: rows * cols) : nil
         let SG = sig?.buffer.baseAddress
-        Parallel.forEach(rows, minChunk: minRows) { r in
-            let o = r.lowerBound
+        Parallel.forEach(rows, minChunk: ln.minRows) { r in
             // LayerNorm into the output rows, then SiLU and the residual in place (the rows are in L1).
-            Kernels.layerNormRows(X + o * cols, Y + o * cols, gamma: Gm, beta: Bt, rows: r.count, cols: cols, eps: eps,
-                                  mean: mean + o, rstd: rstd + o)
-            let start = o * cols, count = r.count * cols
+            ln.normalize(r, X, into: Y, gamma: Gm, beta: Bt, eps: eps)
+            let start = r.lowerBound * cols, count = r.count * cols
             let y = Y + start, res = R + start, sg = SG.map { $0 + start }
             var i = 0
             while i + 8 <= count {
@@ -80,23 +67,15 @@ extension Tensor {
         }
         record(out, [residual, x, gamma, beta]) { flags in
             { out in
-                let mean = stats.buffer.baseAddress!, rstd = mean + rows  // keeps `stats` alive with the closure
+                let mean = ln.mean, rstd = ln.rstd  // `ln` keeps the statistics alive with the closure
                 let SG = sig!.buffer.baseAddress!  // and the sigmoids
                 let G = out.grad!.baseAddress!
-                if flags[0] {
-                    let (gr, acc) = residual.gradDestination()
-                    Parallel.forEach(rows * cols, minChunk: elementwiseMinChunk) { r in
-                        if acc { Kernels.addScaled(gr + r.lowerBound, G + r.lowerBound, 1, count: r.count) }
-                        else { (gr + r.lowerBound).update(from: G + r.lowerBound, count: r.count) }
-                    }
-                }
+                if flags[0] { passResidualGradient(G, to: residual, count: rows * cols) }
                 guard flags[1] || flags[2] || flags[3] else { return }
                 let GX = flags[1] ? x.gradDestination() : nil
                 let needParams = flags[2] || flags[3]
-                let ranges = ColumnStatistics.chunks(rows, minChunk: minRows)
-                let partial = BufferOwner(count: ranges.count * 2 * cols)
+                let (ranges, partial) = ln.backwardChunks()
                 let P = partial.buffer.baseAddress!
-                P.update(repeating: 0, count: ranges.count * 2 * cols)
                 DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
                     defer { scratch.deallocate() }
@@ -147,8 +126,7 @@ extension Tensor {
                     }
                 }
                 if needParams {
-                    addLayerNormParameterPartials(P, chunks: ranges.count, cols: cols,
-                                                  gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
+                    ln.addParameterPartials(partial, chunks: ranges.count, gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
                 }
             }
         }
