@@ -48,6 +48,11 @@ let package = Package(
         // Method handlers, warm model registry and jobs served by capillaryd.
         .target(name: "Daemon", dependencies: ["Common", "RPC", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution", "Tensors"]),
 
+        // Command-line option groups shared by capillary and capillary-mpi (the same flags, parsed the same way).
+        .target(name: "CommandOptions", dependencies: [
+            "GraphNet", "Tensors", "VLM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Executables.
         .executableTarget(name: "capillaryd", dependencies: [
             "Daemon",
@@ -55,7 +60,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "capillary", dependencies: [
-            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge", "Attribution",
+            "Retina", "RPC", "Tensors", "VesselGraph", "GraphNet", "VLM", "Report", "Knowledge", "Attribution", "CommandOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -89,6 +94,7 @@ if ProcessInfo.processInfo.environment["CAPILLARY_MPI"] == "1" {
         .target(name: "MessagePassing", dependencies: ["CMPI"], path: "mpi/Sources/MessagePassing"),
         .executableTarget(name: "capillary-mpi", dependencies: [
             "MessagePassing", "Common", "Tensors", "Retina", "VesselGraph", "GraphNet", "VLM", "Attribution", "Knowledge",
+            "CommandOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "mpi/Sources/capillary-mpi"),
     ]

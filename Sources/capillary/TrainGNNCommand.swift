@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import Foundation
 import GraphNet
 import Retina
@@ -67,11 +68,7 @@ struct TrainGNNCommand: ParsableCommand {
         console.note("train \(train.count), val \(val.count), test \(test.count) graphs")
         let (m, summary) = try GraphNetTraining.train(train: train, val: val, architecture: arch, options: options,
                                                       scheme: training.scheme, progress: console.epoch)
-        let testMetrics = test.isEmpty ? nil : try GraphNetTraining.evaluate(m, on: test)
-        let record = StoredGNNMetrics(validation: summary.validation, test: testMetrics, bestEpoch: summary.bestEpoch,
-                                      epochsRun: summary.epochsRun, trainSeconds: summary.seconds, cohort: cohort,
-                                      parameterCount: m.network.parameterCount)
-        let info = try ModelStore(root: store).save(m, name: name, metrics: record)
+        let (info, testMetrics) = try TrainedGNNStore.save(m, summary: summary, test: test, cohort: cohort, store: store, name: name)
         if json {
             console.line(["event": "stored", "path": info.path, "version": info.version,
                           "test": testMetrics.map(GNNConsole.object) ?? NSNull(), "best_epoch": summary.bestEpoch])
@@ -107,57 +104,6 @@ struct TrainGNNCommand: ParsableCommand {
             try enc.encode(rows).write(to: URL(fileURLWithPath: out))
         }
         if json { console.line(["event": "cross_validation", "folds": k, "table": table]) } else { print(table) }
-    }
-}
-
-/// Architecture options shared by train-gnn and bench-gnn.
-struct GNNModelOptions: ParsableArguments {
-    @Option(help: "Hidden width.") var hidden: Int = 64
-    @Option(help: "Message-passing layers.") var layers: Int = 2
-    @Option(help: "Dropout probability.") var dropout: Float = 0.2
-    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu (default; smooth).") var activation: String = "silu"
-    @Option(help: "Graph readout: mean-logmeanexp (default; smooth: with --activation silu or gelu the model is smooth, which integrated gradients converges on), or mean-max.")
-    var readout: String = "mean-logmeanexp"
-    @Option(name: .customLong("readout-sharpness"), help: "beta of the mean-logmeanexp readout (larger = closer to max).") var readoutSharpness: Float = 1
-    @Flag(name: .customLong("no-global-features"), help: "Do not feed the global biomarkers to the head (graph only).")
-    var noGlobalFeatures = false
-
-    func config() throws -> GraphNetConfig {
-        var c = GraphNetConfig()
-        c.hidden = hidden; c.layers = layers; c.dropout = dropout; c.useGlobalFeatures = !noGlobalFeatures
-        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu, tanh or silu") }
-        c.activation = a
-        guard let r = GraphReadout(rawValue: readout) else { throw ValidationError("--readout must be mean-max or mean-logmeanexp") }
-        c.readout = r; c.readoutSharpness = readoutSharpness
-        try c.validate()
-        return c
-    }
-}
-
-/// Training options of train-gnn.
-struct GNNTrainingOptions: ParsableArguments {
-    @Option(help: "Maximum epochs.") var epochs: Int = 60
-    @Option(name: .customLong("batch-size"), help: "Graphs per mini-batch.") var batchSize: Int = 32
-    @Option(help: "AdamW learning rate.") var lr: Float = 5e-3
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 5e-5
-    @Option(help: "LR schedule: exponential:GAMMA or cosine:MINFRACTION.") var schedule: String = "exponential:0.95"
-    @Option(name: .customLong("label-smoothing"), help: "none, uniform:EPS or gaussian:SIGMA.") var labelSmoothing: String = "gaussian:0.4"
-    @Flag(name: .customLong("no-class-weights"), help: "Unweighted cross-entropy.") var noClassWeights = false
-    @Option(help: "Early-stopping patience, epochs.") var patience: Int = 15
-    @Option(help: "Seed (weights, shuffles, dropout, folds).") var seed: UInt64 = 1
-    @Option(help: "Labels: stage (healthy/npdr/pdr) or grade (0-4).") var labels: String = "stage"
-
-    var scheme: LabelScheme { LabelScheme(rawValue: labels) ?? .stage }
-
-    func options() throws -> TrainingOptions {
-        guard LabelScheme(rawValue: labels) != nil else { throw ValidationError("--labels must be stage or grade") }
-        var o = TrainingOptions()
-        o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
-        o.schedule = try LearningRateSchedule(parsing: schedule)
-        o.labelSmoothing = try LabelSmoothing(parsing: labelSmoothing)
-        o.classWeighted = !noClassWeights; o.patience = patience; o.seed = seed
-        try o.validate()
-        return o
     }
 }
 

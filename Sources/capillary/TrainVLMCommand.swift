@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import Foundation
 import VLM
 
@@ -14,32 +15,7 @@ struct TrainVLMCommand: ParsableCommand {
         to stderr; --log FILE also writes one JSON line per step.
         """)
 
-    @Option(help: "Instruction dataset (file or folder).")
-    var data: String
-    @Option(help: "Split to train on.")
-    var split: String = "train"
-    @Option(help: "Config: tiny, small, base or peer.")
-    var config: String = "small"
-    @Option(help: "Model store folder.")
-    var store: String
-    @Option(help: "Model name in the store.")
-    var name: String = "vlm"
-    @Option(name: .customLong("align-steps"), help: "Stage 1 steps.")
-    var alignSteps: Int = 150
-    @Option(help: "Stage 2 steps.")
-    var steps: Int = 600
-    @Option(help: "Batch size.")
-    var batch: Int = 16
-    @Option(help: "Peak learning rate.")
-    var lr: Float = 2e-3
-    @Option(help: "Warmup steps per stage.")
-    var warmup: Int = 30
-    @Option(help: "Maximum vocabulary size.")
-    var vocab: Int = 2000
-    @Option(help: "Seed (weights and data order).")
-    var seed: UInt64 = 1
-    @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.")
-    var checkpointEvery: Int = 50
+    @OptionGroup var job: VLMTrainingArguments
     @Option(help: "Write JSON progress lines to this file.")
     var log: String?
     @Option(help: "Weight of the vision-encoder distillation loss (stage, and the graph biomarkers when the data has them, predicted from the pooled visual tokens); 0 = off.")
@@ -50,11 +26,8 @@ struct TrainVLMCommand: ParsableCommand {
     var augment = false
 
     func run() throws {
-        let cfg = try VLMConfig.preset(config)
-        let options = TrainingOptions(alignmentSteps: alignSteps, instructionSteps: steps, batchSize: batch,
-                                      learningRate: lr, minLearningRate: lr / 20, warmupSteps: warmup, seed: seed,
-                                      checkpointEvery: checkpointEvery, distillWeight: distill,
-                                      balancedAlignment: balanced, augmentAlignment: augment)
+        let cfg = try job.preset()
+        let options = job.trainingOptions(distillWeight: distill, balancedAlignment: balanced, augmentAlignment: augment)
         var logHandle: FileHandle?
         var announced = false
         if let log {
@@ -62,8 +35,8 @@ struct TrainVLMCommand: ParsableCommand {
             logHandle = FileHandle(forWritingAtPath: log)
             logHandle?.seekToEndOfFile()
         }
-        let result = try VLMTrainingRun.run(data: data, split: split, config: cfg, options: options, store: store,
-                                            name: name, maxVocab: vocab) { p in
+        let result = try VLMTrainingRun.run(data: job.data, split: job.split, config: cfg, options: options, store: job.store,
+                                            name: job.name, maxVocab: job.vocab) { p in
             if !announced {
                 announced = true
                 if p.step > 1 { FileHandle.standardError.write(Data("resuming from the checkpoint at step \(p.step - 1)\n".utf8)) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import Foundation
 import GraphNet
 import MessagePassing
@@ -17,40 +18,13 @@ struct MPITrainGNNCommand: ParsableCommand {
     @Option(help: "Cohort folder with manifest.jsonl (capillary generate).") var cohort: String
     @Option(help: "Model store folder (rank 0 writes the entry).") var store: String
     @Option(help: "Model name in the store.") var name: String = "graphnet"
-    @Option(help: "Hidden width.") var hidden: Int = 64
-    @Option(help: "Message-passing layers.") var layers: Int = 2
-    @Option(help: "Dropout probability (with dropout > 0 each rank draws its own masks: same statistics, not the same numbers as one process).")
-    var dropout: Float = 0.2
-    @Option(help: "Activation: relu, leakyRelu, elu, gelu, tanh, silu (default, as capillary train-gnn).") var activation: String = "silu"
-    @Option(help: "Graph readout: mean-logmeanexp (default, as capillary train-gnn) or mean-max.") var readout: String = "mean-logmeanexp"
-    @Flag(name: .customLong("no-global-features"), help: "Graph only.") var noGlobalFeatures = false
-    @Option(help: "Maximum epochs.") var epochs: Int = 60
-    @Option(name: .customLong("batch-size"), help: "Graphs per global mini-batch (split over the ranks).") var batchSize: Int = 32
-    @Option(help: "AdamW learning rate.") var lr: Float = 5e-3
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 5e-5
-    @Option(help: "LR schedule: exponential:GAMMA or cosine:MINFRACTION.") var schedule: String = "exponential:0.95"
-    @Option(name: .customLong("label-smoothing"), help: "none, uniform:EPS or gaussian:SIGMA.") var labelSmoothing: String = "gaussian:0.4"
-    @Flag(name: .customLong("no-class-weights"), help: "Unweighted cross-entropy.") var noClassWeights = false
-    @Option(help: "Early-stopping patience, epochs.") var patience: Int = 15
-    @Option(help: "Seed (weights, shuffles, dropout).") var seed: UInt64 = 1
-    @Option(help: "Labels: stage or grade.") var labels: String = "stage"
+    @OptionGroup var model: GNNModelOptions
+    @OptionGroup var training: GNNTrainingOptions
 
     func run() throws {
-        guard let scheme = LabelScheme(rawValue: labels) else { throw ValidationError("--labels must be stage or grade") }
-        var arch = GraphNetConfig()
-        arch.hidden = hidden; arch.layers = layers; arch.dropout = dropout; arch.useGlobalFeatures = !noGlobalFeatures
-        guard let a = Tensors.Activation(rawValue: activation) else { throw ValidationError("--activation must be relu, leakyRelu, elu, gelu, tanh or silu") }
-        arch.activation = a
-        guard let r = GraphReadout(rawValue: readout) else { throw ValidationError("--readout must be mean-max or mean-logmeanexp") }
-        arch.readout = r
-        try arch.validate()
-        var o = TrainingOptions()
-        o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
-        o.schedule = try LearningRateSchedule(parsing: schedule)
-        o.labelSmoothing = try LabelSmoothing(parsing: labelSmoothing)
-        o.classWeighted = !noClassWeights; o.patience = patience; o.seed = seed
-        try o.validate()
-        let options = o
+        let arch = try model.config()
+        let options = try training.options()
+        let scheme = training.scheme
         try MPIJob.run { comm in
             let manifest = try CohortGraphLoader.manifest(at: cohort)
             // Rank 0 builds missing graphs into the cache first; the others then read them instead of all
@@ -81,11 +55,7 @@ struct MPITrainGNNCommand: ParsableCommand {
                 "val_balanced_accuracy": summary.validation.balancedAccuracy,
             ]
             if comm.isRoot {
-                let testMetrics = test.isEmpty ? nil : try GraphNetTraining.evaluate(m, on: test)
-                let record = StoredGNNMetrics(validation: summary.validation, test: testMetrics, bestEpoch: summary.bestEpoch,
-                                              epochsRun: summary.epochsRun, trainSeconds: summary.seconds, cohort: cohort,
-                                              parameterCount: m.network.parameterCount)
-                let info = try ModelStore(root: store).save(m, name: name, metrics: record)
+                let (info, _) = try TrainedGNNStore.save(m, summary: summary, test: test, cohort: cohort, store: store, name: name)
                 report["path"] = info.path
                 report["version"] = info.version
                 let d = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
