@@ -82,14 +82,10 @@ struct AttributeMethod {
         guard (1...1000).contains(topK) else { throw DaemonError.invalidParams("field 'topK' must be in 1...1000, got \(topK)") }
         if case .path(let p)? = o.heatmap { try Self.checkWritable(p) }
 
-        let t0 = ProcessStats.monotonicSeconds()
-        let decoded = try images.decode(ctx.params)
-        try ctx.checkCancelled()
-        let lease = try registry.acquire(o.model ?? defaultModel)
+        let input = try ModelInput(ctx, images: images, registry: registry, model: o.model ?? defaultModel)
+        let decoded = input.decoded, lease = input.lease, t0 = input.startSeconds
         defer { lease.release() }
-        guard let gnn = lease.model as? WarmStagingModel else {
-            throw DaemonError.invalidParams("model '\(lease.stored.name)' is of kind '\(lease.stored.kind)'; attribute needs a GNN (kind graphnet)")
-        }
+        let gnn = try lease.model(as: WarmStagingModel.self, for: "attribute", needs: "a GNN (kind graphnet)")
         let classNames = gnn.model.classNames
         if let target = o.target {
             guard let i = classNames.firstIndex(of: target.lowercased()) else {
@@ -98,10 +94,7 @@ struct AttributeMethod {
             options.targetClass = i
         }
         let t1 = ProcessStats.monotonicSeconds()
-        let graph: OCTAGraph
-        do { graph = try VesselGraphBuilder(config: gnn.model.storedConfig.builder).build(decoded.image) } catch let e as VesselGraphError {
-            throw DaemonError.badImage("\(e)")
-        }
+        let graph = try gnn.graph(of: decoded.image)
         try ctx.checkCancelled()
         let t2 = ProcessStats.monotonicSeconds()
         let a: GraphAttribution
@@ -128,7 +121,7 @@ struct AttributeMethod {
             }
         }
         let t4 = ProcessStats.monotonicSeconds()
-        result["model"] = ["name": .string(lease.stored.name), "version": .string(lease.stored.version), "kind": .string(lease.stored.kind)]
+        result["model"] = lease.json
         result["image"] = decoded.json
         result["timings"] = ["decodeMS": .double(decoded.decodeMS), "graphMS": .double((t2 - t1) * 1000),
                              "attributeMS": .double((t3 - t2) * 1000), "heatmapMS": .double((t4 - t3) * 1000),

@@ -32,14 +32,10 @@ struct ExplainMethod {
                                         topP: Float(o.topP ?? 1), seed: o.seed ?? 0)
         do { try options.validate() } catch { throw DaemonError.invalidParams("\(error)") }
         guard options.maxTokens <= 4096 else { throw DaemonError.invalidParams("field 'maxTokens' must be <= 4096, got \(options.maxTokens)") }
-        let t0 = ProcessStats.monotonicSeconds()
-        let decoded = try images.decode(ctx.params)
-        try ctx.checkCancelled()
-        let lease = try registry.acquire(o.model ?? defaultModel)
+        let input = try ModelInput(ctx, images: images, registry: registry, model: o.model ?? defaultModel)
+        let decoded = input.decoded, lease = input.lease
         defer { lease.release() }
-        guard let vlm = lease.model as? WarmVLM else {
-            throw DaemonError.invalidParams("model '\(lease.stored.name)' is of kind '\(lease.stored.kind)'; explain needs a VLM (kind vlm)")
-        }
+        let vlm = try lease.model(as: WarmVLM.self, for: "explain", needs: "a VLM (kind vlm)")
         let r = try Self.generate(vlm, image: decoded.image, question: o.question ?? GroundTruthCaptions.diagnosisQuestion,
                                   options: options, ctx: ctx, stream: true)
         try ctx.checkCancelled()
@@ -48,11 +44,11 @@ struct ExplainMethod {
                 "tokens": .int(Int64(r.tokenIDs.count)), "stopReason": .string(r.stopReason.rawValue),
                 "ttftMS": .double(r.timeToFirstTokenSeconds * 1000),
                 "tokensPerSecond": .double(Self.tokensPerSecond(r)),
-                "model": ["name": .string(lease.stored.name), "version": .string(lease.stored.version), "kind": .string(lease.stored.kind)],
+                "model": lease.json,
                 "image": decoded.json,
                 "timings": ["decodeMS": .double(decoded.decodeMS),
                             "generateMS": .double((r.timeToFirstTokenSeconds + r.decodeSeconds) * 1000),
-                            "totalMS": .double((ProcessStats.monotonicSeconds() - t0) * 1000)]]
+                            "totalMS": .double((ProcessStats.monotonicSeconds() - input.startSeconds) * 1000)]]
     }
 
     /// Decode rate after the first token (the first token's time is the TTFT).

@@ -17,13 +17,9 @@ struct StageMethod {
 
     func handle(_ ctx: RequestContext) throws -> JSONValue {
         let name: String = try ctx.params.optional("model", default: defaultModel)
-        let t0 = ProcessStats.monotonicSeconds()
-        let decoded = try images.decode(ctx.params)
-        try ctx.checkCancelled()
-        let tl = ProcessStats.monotonicSeconds()
-        let lease = try registry.acquire(name)
+        let input = try ModelInput(ctx, images: images, registry: registry, model: name)
+        let decoded = input.decoded, lease = input.lease, t0 = input.startSeconds, loadMS = input.loadMS
         defer { lease.release() }
-        let loadMS = (ProcessStats.monotonicSeconds() - tl) * 1000
         if let vlm = lease.model as? WarmVLM {
             return try stageWithVLM(vlm, lease: lease, decoded: decoded, ctx: ctx, t0: t0, loadMS: loadMS)
         }
@@ -31,10 +27,7 @@ struct StageMethod {
             throw DaemonError.invalidParams("model '\(name)' is of kind '\(lease.stored.kind)', which stage cannot use (kinds: graphnet, vlm)")
         }
         let t1 = ProcessStats.monotonicSeconds()
-        let graph: OCTAGraph
-        do { graph = try VesselGraphBuilder(config: gnn.model.storedConfig.builder).build(decoded.image) } catch let e as VesselGraphError {
-            throw DaemonError.badImage("\(e)")
-        }
+        let graph = try gnn.graph(of: decoded.image)
         try ctx.checkCancelled()
         let t2 = ProcessStats.monotonicSeconds()
         let p: StagePrediction
@@ -48,8 +41,7 @@ struct StageMethod {
                                    "inferenceMS": .double((t3 - t2) * 1000), "totalMS": .double((t3 - t0) * 1000)]
         if loadMS >= 1 { timings["loadMS"] = .double(loadMS) }
         return ["stage": .string(p.className), "classIndex": .int(Int64(p.classIndex)), "probabilities": .object(probs),
-                "model": ["name": .string(lease.stored.name), "version": .string(lease.stored.version),
-                          "kind": .string(lease.stored.kind)],
+                "model": lease.json,
                 "image": decoded.json, "timings": .object(timings)]
     }
 
@@ -66,8 +58,7 @@ struct StageMethod {
         if loadMS >= 1 { timings["loadMS"] = .double(loadMS) }
         return ["stage": stage.map { .string($0.rawValue) } ?? .null, "classIndex": stage.map { .int(Int64($0.index)) } ?? .null,
                 "probabilities": .null, "text": .string(r.text),
-                "model": ["name": .string(lease.stored.name), "version": .string(lease.stored.version),
-                          "kind": .string(lease.stored.kind)],
+                "model": lease.json,
                 "image": decoded.json, "timings": .object(timings)]
     }
 }

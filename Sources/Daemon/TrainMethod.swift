@@ -183,10 +183,7 @@ struct TrainMethod {
                                    epochsRun: summary.epochsRun, trainSeconds: summary.seconds, cohort: cohort,
                                    parameterCount: model.network.parameterCount)
         let info = try ModelStore(root: store).save(model, name: name, metrics: record)
-        // Hot swap: new requests get the new version; requests holding the old one finish on it.
-        // A default model trained into an empty registry stays loaded like one loaded at start-up.
-        let keepAlive: Double? = registry.loaded()[name] == nil && defaultModels.contains(name) ? -1 : nil
-        let swap = try registry.load(name, version: String(info.version), keepAliveSeconds: keepAlive)
+        let swap = try hotSwap(registry, name: name, version: String(info.version), defaultModels: defaultModels)
         var result: JSONObject = ["name": .string(name), "version": .string(String(info.version)), "path": .string(info.path),
                                   "cohort": .string(cohort), "bestEpoch": .int(Int64(summary.bestEpoch)),
                                   "epochsRun": .int(Int64(summary.epochsRun)),
@@ -224,12 +221,18 @@ struct TrainMethod {
         guard !run.outcome.cancelled, let dir = run.modelDirectory else { throw JobCancelled() }
         try jc.checkCancelled()
         let version = (dir as NSString).lastPathComponent
-        let keepAlive: Double? = registry.loaded()[name] == nil && defaultModels.contains(name) ? -1 : nil
-        let swap = try registry.load(name, version: version, keepAliveSeconds: keepAlive)
+        let swap = try hotSwap(registry, name: name, version: version, defaultModels: defaultModels)
         return ["name": .string(name), "version": .string(version), "path": .string(dir), "cohort": .string(cohort),
                 "steps": .int(Int64(run.outcome.stepsDone)), "finalLoss": .double(Double(run.outcome.finalLoss)),
                 "parameters": .int(Int64(run.parameterCount)), "vocabSize": .int(Int64(run.vocabSize)),
                 "trainExamples": .int(Int64(run.trainExamples)),
                 "replacedVersion": swap.replacedVersion.map { .string($0) } ?? .null]
+    }
+
+    /// Hot swap to a freshly stored version: new requests get it; requests holding the old one finish on it.
+    /// A default model trained into an empty registry stays loaded like one loaded at start-up.
+    static func hotSwap(_ registry: ModelRegistry, name: String, version: String, defaultModels: [String]) throws -> ModelLoadOutcome {
+        let keepAlive: Double? = registry.loaded()[name] == nil && defaultModels.contains(name) ? -1 : nil
+        return try registry.load(name, version: version, keepAliveSeconds: keepAlive)
     }
 }

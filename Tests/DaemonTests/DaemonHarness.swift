@@ -97,6 +97,60 @@ final class DaemonHarness {
     }
 }
 
+/// A model store trained once per test class by the daemon's own `train` method (a real job through a real
+/// socket) and kept in a temporary folder; every test then serves a fresh copy of it, so no test sees the
+/// models another one trained. The class's `tearDown` calls `remove()`.
+final class TrainedStore: @unchecked Sendable {
+    private let tag: String
+    private let params: JSONValue
+    private let timeout: Double
+    /// The kept store folder, once trained.
+    private(set) var path: String?
+    /// The cohort the training job generated (inside the kept store).
+    private(set) var cohort: String?
+    /// The training job's `$/progress` values (token "t").
+    private(set) var progress: [JSONValue] = []
+
+    /// `params`: the `train` request's params (with `workDoneToken: "t"`); `timeout`: seconds the job may take.
+    init(_ tag: String, train params: JSONValue, timeout: Double) {
+        self.tag = tag
+        self.params = params
+        self.timeout = timeout
+    }
+
+    /// A harness serving a fresh copy of the store (trained first if needed), with `defaultModel` loaded at
+    /// start-up; `prepare` may add to the copy before the daemon starts.
+    func harness(_ harnessTag: String, workers: Int = 4, defaultModel: String,
+                 prepare: @escaping (String) throws -> Void = { _ in }) throws -> DaemonHarness {
+        if path == nil { try train() }
+        let source = try XCTUnwrap(path)
+        return try DaemonHarness(harnessTag, loaders: DefaultModelLoaders.all, workers: workers, prepareStore: { store in
+            try FileManager.default.removeItem(atPath: store)
+            try FileManager.default.copyItem(atPath: source, toPath: store)
+            try prepare(store)
+        }, tweak: { $0.defaultModels = [defaultModel] })
+    }
+
+    private func train() throws {
+        let t = try DaemonHarness(tag + "0", loaders: DefaultModelLoaders.all)
+        defer { t.stop() }
+        let c = try t.client()
+        let r = try c.exchange("train", id: 1, params: params)
+        XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
+        progress = try c.jobProgress(after: r, token: "t", timeout: timeout)
+        let keep = makeTemporaryDirectory(tag)
+        try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
+        path = keep + "/store"
+        cohort = progress.last?["result"]?["cohort"]?.stringValue.map { $0.replacingOccurrences(of: t.store, with: keep + "/store") }
+    }
+
+    /// Deletes the kept store (and its temporary folder).
+    func remove() {
+        if let p = path { try? FileManager.default.removeItem(atPath: (p as NSString).deletingLastPathComponent) }
+        path = nil
+    }
+}
+
 /// Messages read while waiting for one response.
 struct Exchange {
     var response: JSONValue

@@ -9,44 +9,29 @@ import VLM
 /// disconnects stop generation, 8 clients at once, and a VLM training job hot-swapping the model while a
 /// client explains.
 final class ExplainTests: XCTestCase {
-    /// A store with vlm v1, trained once for the class by the `train` method (tiny preset, few steps).
-    nonisolated(unsafe) static var trainedStore: String?
-    nonisolated(unsafe) static var cohort: String?
     static let tinyVLM: JSONValue = ["preset": "tiny", "alignmentSteps": 10, "instructionSteps": 40, "batchSize": 4,
                                      "maxVocab": 400, "seed": 1]
+    /// A store with vlm v1, trained once for the class by the `train` method (tiny preset, few steps).
+    static let trained = TrainedStore("vtrained", train: ["kind": "vlm", "generate": ["count": 12, "seed": 2, "sizePX": 96],
+                                                          "config": tinyVLM, "workDoneToken": "t"], timeout: 180)
     static let image: JSONValue = ["synthetic": ["seed": 5, "stage": "npdr", "sizePX": 96]]
 
     var h: DaemonHarness!
     override func tearDown() { h?.stop() }
     override class func tearDown() {
-        if let s = trainedStore { try? FileManager.default.removeItem(atPath: (s as NSString).deletingLastPathComponent) }
-        trainedStore = nil
+        trained.remove()
         super.tearDown()
     }
 
     func harnessWithVLM(_ tag: String, workers: Int = 4, slowModel: Bool = false) throws -> DaemonHarness {
-        if Self.trainedStore == nil {
-            let t = try DaemonHarness("vtrain0", loaders: DefaultModelLoaders.all)
-            let c = try t.client()
-            let r = try c.exchange("train", id: 1, params: ["kind": "vlm", "generate": ["count": 12, "seed": 2, "sizePX": 96],
-                                                            "config": Self.tinyVLM, "workDoneToken": "t"])
-            XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
-            let values = try c.jobProgress(after: r, token: "t", timeout: 180)
-            XCTAssertEqual(values.last?["state"], "succeeded", "\(values.last ?? .null)")
-            XCTAssert(values.contains { $0["phase"] == "train-vlm" && $0["loss"]?.doubleValue != nil })
-            XCTAssertEqual(values.last?["result"]?["version"], "v1")
-            let keep = makeTemporaryDirectory("vtrained")
-            try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
-            Self.trainedStore = keep + "/store"
-            Self.cohort = values.last?["result"]?["cohort"]?.stringValue.map { $0.replacingOccurrences(of: t.store, with: keep + "/store") }
-            t.stop()
-        }
-        let source = try XCTUnwrap(Self.trainedStore)
-        return try DaemonHarness(tag, loaders: DefaultModelLoaders.all, workers: workers, prepareStore: { store in
-            try FileManager.default.removeItem(atPath: store)
-            try FileManager.default.copyItem(atPath: source, toPath: store)
+        let h = try Self.trained.harness(tag, workers: workers, defaultModel: "vlm") { store in
             if slowModel { try Self.writeUntrainedSmallVLM(store: store) }
-        }, tweak: { $0.defaultModels = ["vlm"] })
+        }
+        let values = Self.trained.progress
+        XCTAssertEqual(values.last?["state"], "succeeded", "\(values.last ?? .null)")
+        XCTAssert(values.contains { $0["phase"] == "train-vlm" && $0["loss"]?.doubleValue != nil })
+        XCTAssertEqual(values.last?["result"]?["version"], "v1")
+        return h
     }
 
     /// An untrained "small" VLM named "vlm-slow": real files and real generation (random weights, so it
@@ -183,7 +168,7 @@ final class ExplainTests: XCTestCase {
 
     func testTrainingSwapsTheVLMWhileAnotherClientExplains() throws {
         h = try harnessWithVLM("vswap")
-        let cohort = try XCTUnwrap(Self.cohort)
+        let cohort = try XCTUnwrap(Self.trained.cohort)
         let trainer = try h.client(), user = try h.client()
         let r = try trainer.exchange("train", id: 1, params: ["kind": "vlm", "cohort": .string(cohort),
                                                               "config": ["preset": "tiny", "alignmentSteps": 20, "instructionSteps": 200,

@@ -6,46 +6,26 @@ import RPC
 
 /// `train` (GNN) as a job and `stage` on the model it wrote, through a real socket, with a tiny cohort.
 final class StageTrainTests: XCTestCase {
-    /// A store with graphnet v1, trained once for the whole class by the `train` method itself.
-    nonisolated(unsafe) static var trainedStore: String?
-    nonisolated(unsafe) static var firstTraining: [JSONValue] = []
-    nonisolated(unsafe) static var cohort: String?
     static let tinyConfig: JSONValue = ["epochs": 3, "hidden": 8, "layers": 1, "batchSize": 4, "patience": 3, "seed": 1]
+    /// A store with graphnet v1, trained once for the whole class by the `train` method itself.
+    static let trained = TrainedStore("trained", train: ["kind": "gnn", "generate": ["count": 14, "seed": 3, "sizePX": 128],
+                                                         "config": tinyConfig, "workDoneToken": "t"], timeout: 120)
 
     var h: DaemonHarness!
     override func tearDown() { h?.stop() }
     override class func tearDown() {
-        if let s = trainedStore { try? FileManager.default.removeItem(atPath: (s as NSString).deletingLastPathComponent) }
-        trainedStore = nil
+        trained.remove()
         super.tearDown()
     }
 
     /// Trains v1 (once) and starts a harness over a copy of that store.
     func harnessWithTrainedModel(_ tag: String) throws -> DaemonHarness {
-        if Self.trainedStore == nil {
-            let t = try DaemonHarness("train0", loaders: DefaultModelLoaders.all)
-            let c = try t.client()
-            let r = try c.exchange("train", id: 1, params: ["kind": "gnn", "generate": ["count": 14, "seed": 3, "sizePX": 128],
-                                                            "config": Self.tinyConfig, "workDoneToken": "t"])
-            XCTAssertNotNil(r.result?["jobId"], "\(r.response)")
-            let values = try c.jobProgress(after: r, token: "t", timeout: 120)
-            Self.firstTraining = values
-            let keep = makeTemporaryDirectory("trained")
-            try FileManager.default.copyItem(atPath: t.store, toPath: keep + "/store")
-            Self.trainedStore = keep + "/store"
-            Self.cohort = values.last?["result"]?["cohort"]?.stringValue.map { $0.replacingOccurrences(of: t.store, with: keep + "/store") }
-            t.stop()
-        }
-        let source = try XCTUnwrap(Self.trainedStore)
-        return try DaemonHarness(tag, loaders: DefaultModelLoaders.all, prepareStore: { store in
-            try FileManager.default.removeItem(atPath: store)
-            try FileManager.default.copyItem(atPath: source, toPath: store)
-        }, tweak: { $0.defaultModels = ["graphnet"] })
+        try Self.trained.harness(tag, defaultModel: "graphnet")
     }
 
     func testTrainReportsPhasesAndEpochsThenStageUsesTheStoredModel() throws {
         h = try harnessWithTrainedModel("stage")
-        let v = Self.firstTraining
+        let v = Self.trained.progress
         XCTAssertEqual(v.first?["kind"], "begin")
         let phases = v.compactMap { $0["phase"]?.stringValue }
         XCTAssertEqual(phases.first, "generate")
@@ -163,7 +143,7 @@ final class StageTrainTests: XCTestCase {
 
     func testRetrainingSwapsTheModelWhileAnotherClientStages() throws {
         h = try harnessWithTrainedModel("swap")
-        let cohort = try XCTUnwrap(Self.cohort)
+        let cohort = try XCTUnwrap(Self.trained.cohort)
         let trainer = try h.client(), stager = try h.client()
         let r = try trainer.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
                                                               "config": ["epochs": 120, "patience": 120, "hidden": 12, "layers": 1, "batchSize": 2, "seed": 2],
@@ -195,7 +175,7 @@ final class StageTrainTests: XCTestCase {
 
     func testCancellingTrainingStoresNothing() throws {
         h = try harnessWithTrainedModel("cancel")
-        let cohort = try XCTUnwrap(Self.cohort)
+        let cohort = try XCTUnwrap(Self.trained.cohort)
         let c = try h.client()
         let r = try c.exchange("train", id: 1, params: ["kind": "gnn", "cohort": .string(cohort),
                                                         "config": ["epochs": 500, "hidden": 8, "layers": 1, "batchSize": 2, "patience": 500],
