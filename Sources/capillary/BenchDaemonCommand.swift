@@ -69,8 +69,8 @@ struct BenchDaemonCommand: ParsableCommand {
         var trainSeconds: Double? = nil
         var trainRSS: Int? = nil
         if !ModelStoreListing.hasModel(storePath, name: "graphnet") || !ModelStoreListing.hasModel(storePath, name: "vlm") {
-            let (trainer, _) = try Self.startDaemon(exe, socketPath, storePath)
-            defer { kill(trainer.processIdentifier, SIGTERM); trainer.waitUntilExit() }
+            let trainer = try Self.startDaemon(exe, socketPath, storePath)
+            defer { DaemonProcess.stop(trainer) }
             let c = try RPCClient(path: socketPath)
             try c.initialize()
             print("store \(storePath) lacks graphnet or vlm: training both (pipeline; \(trainCount) synthetic eyes, GNN \(trainEpochs) epochs, VLM \(vlmPreset) \(vlmSteps) steps) ...")
@@ -94,8 +94,8 @@ struct BenchDaemonCommand: ParsableCommand {
             trainSeconds = ProcessStats.monotonicSeconds() - t0
             trainRSS = try c.call("status", id: 3, timeout: 10)["result"]?["rssBytes"]?.intValue
         }
-        let (p, _) = try Self.startDaemon(exe, socketPath, storePath)
-        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        let p = try Self.startDaemon(exe, socketPath, storePath)
+        defer { DaemonProcess.stop(p) }
         let control = try RPCClient(path: socketPath)
         try control.initialize()
         let rssStart = try control.call("status", id: 1, timeout: 10)["result"]?["rssBytes"]?.intValue ?? 0
@@ -166,17 +166,8 @@ struct BenchDaemonCommand: ParsableCommand {
     }
 
     /// Starts capillaryd on `socketPath` with `store` and waits until it listens.
-    static func startDaemon(_ exe: String, _ socketPath: String, _ store: String) throws -> (Process, pid_t) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--socket", socketPath, "--store", store, "--log-level", "warn"]
-        try p.run()
-        let deadline = ProcessStats.monotonicSeconds() + 30
-        while (try? SocketPath.isLive(socketPath)) != true {
-            guard p.isRunning, ProcessStats.monotonicSeconds() < deadline else { throw ValidationError("capillaryd did not start on \(socketPath)") }
-            usleep(20_000)
-        }
-        return (p, p.processIdentifier)
+    static func startDaemon(_ exe: String, _ socketPath: String, _ store: String) throws -> Process {
+        try DaemonProcess.start(exe, socketPath: socketPath, arguments: ["--store", store, "--log-level", "warn"], timeoutSeconds: 30)
     }
 
     /// Streaming explain runs: per request the client-side time to the first delta, the server's TTFT, the
@@ -186,46 +177,32 @@ struct BenchDaemonCommand: ParsableCommand {
         final class Results: @unchecked Sendable {
             let lock = NSLock()
             var ttftClient: [Double] = [], ttftServer: [Double] = [], tps: [Double] = [], tokens: [Int] = []
-            var failure: String?
         }
         let results = Results()
-        let group = DispatchGroup()
         let t0 = ProcessStats.monotonicSeconds()
-        for _ in 0..<clients {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try RPCClient(path: socketPath)
-                    try c.initialize()
-                    for i in 0..<requests {
-                        let start = ProcessStats.monotonicSeconds()
-                        try c.send(["jsonrpc": "2.0", "id": .int(Int64(i + 1)), "method": "explain",
-                                    "params": ["image": image, "maxTokens": .int(Int64(maxTokens)), "partialResultToken": "b"]])
-                        var first: Double?
-                        while true {
-                            let m = try c.read(timeout: 600)
-                            if m["method"] != nil {
-                                if first == nil { first = (ProcessStats.monotonicSeconds() - start) * 1000 }
-                                continue
-                            }
-                            guard let r = m["result"] else { throw ValidationError("explain failed: \(m)") }
-                            results.lock.lock()
-                            results.ttftClient.append(first ?? (ProcessStats.monotonicSeconds() - start) * 1000)
-                            results.ttftServer.append(r["ttftMS"]?.doubleValue ?? 0)
-                            results.tps.append(r["tokensPerSecond"]?.doubleValue ?? 0)
-                            results.tokens.append(r["tokens"]?.intValue ?? 0)
-                            results.lock.unlock()
-                            break
-                        }
+        try onClientThreads(clients, socketPath: socketPath) { c in
+            for i in 0..<requests {
+                let start = ProcessStats.monotonicSeconds()
+                try c.send(["jsonrpc": "2.0", "id": .int(Int64(i + 1)), "method": "explain",
+                            "params": ["image": image, "maxTokens": .int(Int64(maxTokens)), "partialResultToken": "b"]])
+                var first: Double?
+                while true {
+                    let m = try c.read(timeout: 600)
+                    if m["method"] != nil {
+                        if first == nil { first = (ProcessStats.monotonicSeconds() - start) * 1000 }
+                        continue
                     }
-                } catch {
-                    results.lock.lock(); results.failure = "\(error)"; results.lock.unlock()
+                    guard let r = m["result"] else { throw ValidationError("explain failed: \(m)") }
+                    results.lock.lock()
+                    results.ttftClient.append(first ?? (ProcessStats.monotonicSeconds() - start) * 1000)
+                    results.ttftServer.append(r["ttftMS"]?.doubleValue ?? 0)
+                    results.tps.append(r["tokensPerSecond"]?.doubleValue ?? 0)
+                    results.tokens.append(r["tokens"]?.intValue ?? 0)
+                    results.lock.unlock()
+                    break
                 }
-            }.start()
+            }
         }
-        group.wait()
-        if let f = results.failure { throw ValidationError(f) }
         return (results.ttftClient, results.ttftServer, results.tps, results.tokens, ProcessStats.monotonicSeconds() - t0)
     }
 
@@ -234,34 +211,46 @@ struct BenchDaemonCommand: ParsableCommand {
         final class Results: @unchecked Sendable {
             let lock = NSLock()
             var all: [Double] = []
-            var failure: String?
         }
         let results = Results()
-        // One thread per client (concurrentPerform would cap the clients at the core count).
+        try onClientThreads(clients, socketPath: socketPath) { c in
+            var mine: [Double] = []
+            for i in 0..<requests {
+                let t0 = ProcessStats.monotonicSeconds()
+                let r = try c.call(method, id: i + 1, params: ["image": image], timeout: 120)
+                guard r["result"] != nil else { throw ValidationError("\(method) failed: \(r)") }
+                mine.append((ProcessStats.monotonicSeconds() - t0) * 1000)
+            }
+            results.lock.lock(); results.all += mine; results.lock.unlock()
+        }
+        return results.all
+    }
+
+    /// Runs `body` for `clients` clients at once, each on its own thread (concurrentPerform would cap the
+    /// clients at the core count) with its own initialized connection to `socketPath`.
+    /// - Throws: `ValidationError` with a failure of one of the clients (connection or `body`).
+    static func onClientThreads(_ clients: Int, socketPath: String, _ body: @escaping @Sendable (RPCClient) throws -> Void) throws {
+        final class Failure: @unchecked Sendable {
+            let lock = NSLock()
+            var message: String?
+        }
+        let failure = Failure()
         let group = DispatchGroup()
         for _ in 0..<clients {
             group.enter()
             Thread {
                 defer { group.leave() }
-            do {
-                let c = try RPCClient(path: socketPath)
-                try c.initialize()
-                var mine: [Double] = []
-                for i in 0..<requests {
-                    let t0 = ProcessStats.monotonicSeconds()
-                    let r = try c.call(method, id: i + 1, params: ["image": image], timeout: 120)
-                    guard r["result"] != nil else { throw ValidationError("\(method) failed: \(r)") }
-                    mine.append((ProcessStats.monotonicSeconds() - t0) * 1000)
+                do {
+                    let c = try RPCClient(path: socketPath)
+                    try c.initialize()
+                    try body(c)
+                } catch {
+                    failure.lock.lock(); failure.message = "\(error)"; failure.lock.unlock()
                 }
-                results.lock.lock(); results.all += mine; results.lock.unlock()
-            } catch {
-                results.lock.lock(); results.failure = "\(error)"; results.lock.unlock()
-            }
             }.start()
         }
         group.wait()
-        if let failure = results.failure { throw ValidationError(failure) }
-        return results.all
+        if let m = failure.message { throw ValidationError(m) }
     }
 }
 

@@ -69,26 +69,15 @@ struct BenchRPCCommand: ParsableCommand {
             guard FileManager.default.isExecutableFile(atPath: exe) else {
                 throw ValidationError("capillaryd not found at \(exe); build it or pass --daemon PATH or --in-process")
             }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["--socket", socketPath, "--log-level", "warn"] + (workers.map { ["--workers", String($0)] } ?? [])
-            try p.run()
+            let p = try DaemonProcess.start(exe, socketPath: socketPath,
+                                            arguments: ["--log-level", "warn"] + (workers.map { ["--workers", String($0)] } ?? []),
+                                            timeoutSeconds: 10)
             child = p
             serverPID = p.processIdentifier
-            let deadline = ProcessStats.monotonicSeconds() + 10
-            while (try? SocketPath.isLive(socketPath)) != true {
-                guard p.isRunning, ProcessStats.monotonicSeconds() < deadline else {
-                    throw ValidationError("capillaryd did not start listening on \(socketPath)")
-                }
-                usleep(20_000)
-            }
         }
         defer {
             server?.stop()
-            if let p = child {
-                kill(p.processIdentifier, SIGTERM)
-                p.waitUntilExit()
-            }
+            if let p = child { DaemonProcess.stop(p) }
         }
 
         usleep(300_000)
