@@ -10,9 +10,8 @@ import itertools
 import json
 
 from . import protocol
-from .client import _attribute_params, _image
-from .errors import (ClientError, ConnectionClosed, DaemonNotRunning, JobCancelled, JobFailed,
-                     RequestCancelled, RPCError, error_from_response)
+from .errors import (ClientError, ConnectionClosed, RequestCancelled, RPCError, daemon_not_running,
+                     error_from_response, job_result)
 
 
 class AsyncClient:
@@ -37,12 +36,8 @@ class AsyncClient:
         path = socket_path or protocol.default_socket_path()
         try:
             reader, writer = await asyncio.open_unix_connection(path, limit=64 << 20)
-        except FileNotFoundError:
-            raise DaemonNotRunning(path, "no such socket") from None
-        except ConnectionRefusedError:
-            raise DaemonNotRunning(path, "connection refused: a stale socket file") from None
         except OSError as e:
-            raise DaemonNotRunning(path, e.strerror or str(e)) from None
+            raise daemon_not_running(path, e) from None
         client = cls(reader, writer, path)
         if initialize:
             client.initialize_result = await client.call("initialize", protocol.client_info())
@@ -136,10 +131,7 @@ class AsyncClient:
 
     async def notify(self, method, params=None):
         """Sends a notification."""
-        message = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        await self._send(message)
+        await self._send(protocol.notification(method, params))
 
     async def cancel(self, request_id):
         """``$/cancelRequest`` for ``request_id``."""
@@ -151,10 +143,7 @@ class AsyncClient:
         request_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        return request_id, fut, message
+        return request_id, fut, protocol.request(request_id, method, params)
 
     async def call(self, method, params=None):
         """Calls ``method`` and returns its result; raises the typed ``RPCError`` or ``ConnectionClosed``.
@@ -180,9 +169,7 @@ class AsyncClient:
     def explain(self, image, fov_mm=None, **params):
         """``async for delta in client.explain(path)``: text deltas as generated; ``aclose()`` or leaving
         an ``async with`` early cancels the request."""
-        params = dict(params)
-        params["image"] = _image(image, fov_mm)
-        return AsyncStream(self, "explain", params, protocol.delta_text)
+        return AsyncStream(self, "explain", protocol.explain_params(image, fov_mm, params), protocol.delta_text)
 
     async def start_job(self, method, params=None, on_progress=None):
         """Starts a job with a ``workDoneToken``; returns an ``AsyncJob`` after the reply carrying its id.
@@ -222,18 +209,15 @@ class AsyncClient:
 
     async def graph(self, image, include_graph=False, fov_mm=None):
         """As ``Client.graph``: vessel graph summary, biomarkers and timings of ``image``."""
-        return await self.call("graph", {"image": _image(image, fov_mm), "includeGraph": bool(include_graph)})
+        return await self.call("graph", protocol.graph_params(image, include_graph, fov_mm))
 
     async def stage(self, image, model=None, fov_mm=None):
         """As ``Client.stage``: DR stage and probabilities from a warm model."""
-        params = {"image": _image(image, fov_mm)}
-        if model is not None:
-            params["model"] = model
-        return await self.call("stage", params)
+        return await self.call("stage", protocol.stage_params(image, model, fov_mm))
 
     async def attribute(self, image, model=None, target=None, steps=None, top_k=None, heatmap=None, fov_mm=None):
         """As ``Client.attribute``: integrated gradients of a warm GNN's decision."""
-        return await self.call("attribute", _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
+        return await self.call("attribute", protocol.attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
 
     async def models(self):
         """``models/list``."""
@@ -250,19 +234,11 @@ class AsyncClient:
     async def train(self, kind="gnn", cohort=None, generate=None, config=None, name=None, on_progress=None,
                     wait=True):
         """As ``Client.train``; cancelling the awaiting task cancels the job."""
-        params = {"kind": kind}
-        for key, value in (("cohort", cohort), ("generate", generate), ("config", config), ("name", name)):
-            if value is not None:
-                params[key] = value
-        return await self._run_job("train", params, on_progress, wait)
+        return await self._run_job("train", protocol.train_params(kind, cohort, generate, config, name), on_progress, wait)
 
     async def generate_dataset(self, count, seed, out, size_px=None, mix=None, on_progress=None, wait=True):
         """As ``Client.generate_dataset``."""
-        params = {"count": count, "seed": seed, "out": out}
-        if size_px is not None:
-            params["sizePX"] = size_px
-        if mix is not None:
-            params["mix"] = mix
+        params = protocol.generate_dataset_params(count, seed, out, size_px, mix)
         return await self._run_job("dataset/generate", params, on_progress, wait)
 
 
@@ -372,11 +348,7 @@ class AsyncJob:
             if payload.get("kind") == "end":
                 self.end = payload
                 self._client._tokens.pop(self.token, None)
-        if self.end.get("state") == "cancelled":
-            raise JobCancelled(self.id, self.end)
-        if self.end.get("state") == "failed":
-            raise JobFailed(self.id, self.end)
-        return self.end.get("result")
+        return job_result(self.id, self.end)
 
     async def cancel(self):
         """``jobs/cancel`` for this job."""

@@ -12,8 +12,8 @@ import socket
 import threading
 
 from . import protocol
-from .errors import (ClientError, ConnectionClosed, DaemonNotRunning, JobCancelled, JobFailed,
-                     RequestCancelled, RPCError, error_from_response)
+from .errors import (ClientError, ConnectionClosed, RequestCancelled, RPCError, daemon_not_running,
+                     error_from_response, job_result)
 
 _RESPONSE, _PROGRESS, _CLOSED = "response", "progress", "closed"
 
@@ -32,15 +32,9 @@ class Client:
         sock.settimeout(connect_timeout)
         try:
             sock.connect(self.socket_path)
-        except FileNotFoundError:
-            sock.close()
-            raise DaemonNotRunning(self.socket_path, "no such socket") from None
-        except ConnectionRefusedError:
-            sock.close()
-            raise DaemonNotRunning(self.socket_path, "connection refused: a stale socket file") from None
         except OSError as e:
             sock.close()
-            raise DaemonNotRunning(self.socket_path, e.strerror or str(e)) from None
+            raise daemon_not_running(self.socket_path, e) from None
         sock.settimeout(None)
         self._sock = sock
         self._write_lock = threading.Lock()
@@ -161,10 +155,7 @@ class Client:
 
     def notify(self, method, params=None):
         """Sends a notification (no reply)."""
-        message = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self._send(message)
+        self._send(protocol.notification(method, params))
 
     def cancel(self, request_id):
         """Sends ``$/cancelRequest`` for ``request_id``; that request then fails with ``RequestCancelled``."""
@@ -176,11 +167,8 @@ class Client:
         request is then cancelled on the daemon). Ctrl-C while waiting cancels the request too."""
         q = queue.Queue()
         request_id = self._register(q)
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
         try:
-            self._send(message)
+            self._send(protocol.request(request_id, method, params))
             kind, payload = q.get(timeout=timeout)
         except queue.Empty:
             self._forget(request_id)
@@ -215,7 +203,7 @@ class Client:
         params["workDoneToken"] = token
         early = []
         try:
-            self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+            self._send(protocol.request(request_id, method, params))
             while True:
                 kind, payload = q.get()
                 if kind == _PROGRESS:
@@ -241,30 +229,25 @@ class Client:
     def graph(self, image, include_graph=False, fov_mm=None):
         """Image -> vessel graph summary, biomarkers and timings (the full graph with ``include_graph``).
         ``image``: path, PNG/BMP bytes or an image dict (see ``protocol.image_param``); ``fov_mm`` in mm."""
-        return self.call("graph", {"image": _image(image, fov_mm), "includeGraph": bool(include_graph)})
+        return self.call("graph", protocol.graph_params(image, include_graph, fov_mm))
 
     def stage(self, image, model=None, fov_mm=None):
         """DR stage with probabilities from a warm model (default ``graphnet``). ``ModelNotFound`` if the
         store has none."""
-        params = {"image": _image(image, fov_mm)}
-        if model is not None:
-            params["model"] = model
-        return self.call("stage", params)
+        return self.call("stage", protocol.stage_params(image, model, fov_mm))
 
     def attribute(self, image, model=None, target=None, steps=None, top_k=None, heatmap=None, fov_mm=None):
         """Integrated gradients of a warm GNN's decision for ``image``: the top structures (type, sector,
         score, strongest features), per-type feature totals, edge sums and the convergence delta.
         ``target`` is a class name (default: the predicted class); ``heatmap`` is ``"base64"`` (PNG inline
         as ``result["heatmap"]["pngBase64"]``) or an absolute path the daemon writes the PNG to."""
-        return self.call("attribute", _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
+        return self.call("attribute", protocol.attribute_params(image, model, target, steps, top_k, heatmap, fov_mm))
 
     def explain(self, image, fov_mm=None, **params):
         """Streams the explanation of ``image``: iterate to get each text delta as it is generated;
         ``.result`` holds the final result. Breaking out of the loop (or ``close()``) cancels the request.
         ``MethodNotFound`` if this daemon has no ``explain``."""
-        params = dict(params)
-        params["image"] = _image(image, fov_mm)
-        return Stream(self, "explain", params, transform=protocol.delta_text)
+        return Stream(self, "explain", protocol.explain_params(image, fov_mm, params), transform=protocol.delta_text)
 
     def models(self):
         """``models/list``: the store, its versions and which are loaded."""
@@ -297,20 +280,12 @@ class Client:
         (``{"count", "seed", "sizePX"?}``). With ``wait`` (default) blocks until the job ends and returns
         its result (name, version, accuracies), calling ``on_progress(value)`` on each progress value;
         Ctrl-C cancels the job. Raises ``JobFailed``/``JobCancelled``. ``wait=False`` returns the ``Job``."""
-        params = {"kind": kind}
-        for key, value in (("cohort", cohort), ("generate", generate), ("config", config), ("name", name)):
-            if value is not None:
-                params[key] = value
-        return self._run_job("train", params, on_progress, wait)
+        return self._run_job("train", protocol.train_params(kind, cohort, generate, config, name), on_progress, wait)
 
     def generate_dataset(self, count, seed, out, size_px=None, mix=None, on_progress=None, wait=True):
         """``dataset/generate``: writes a synthetic cohort of ``count`` eyes to the absolute folder ``out``
         (must not exist or be empty). Same waiting, progress and errors as ``train``."""
-        params = {"count": count, "seed": seed, "out": out}
-        if size_px is not None:
-            params["sizePX"] = size_px
-        if mix is not None:
-            params["mix"] = mix
+        params = protocol.generate_dataset_params(count, seed, out, size_px, mix)
         return self._run_job("dataset/generate", params, on_progress, wait)
 
     def _run_job(self, method, params, on_progress, wait):
@@ -322,24 +297,6 @@ class Client:
         except KeyboardInterrupt:
             job.cancel()
             raise
-
-
-def _image(image, fov_mm):
-    param = dict(protocol.image_param(image))
-    if fov_mm is not None:
-        param["fovMM"] = fov_mm
-    return param
-
-
-def _attribute_params(image, model, target, steps, top_k, heatmap, fov_mm):
-    """The params of `attribute` (shared by the sync and asyncio clients); None leaves a field out."""
-    params = {"image": _image(image, fov_mm)}
-    for key, value in (("model", model), ("target", target), ("steps", steps), ("topK", top_k)):
-        if value is not None:
-            params[key] = value
-    if heatmap is not None:
-        params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
-    return params
 
 
 def _result(kind, payload, method):
@@ -367,7 +324,7 @@ class Stream:
         self.done = False
         params["partialResultToken"] = self.token
         try:
-            client._send({"jsonrpc": "2.0", "id": self.id, "method": method, "params": params})
+            client._send(protocol.request(self.id, method, params))
         except BaseException:
             self._finish()
             raise
@@ -462,12 +419,7 @@ class Job:
             if payload.get("kind") == "end":
                 self.end = payload
                 self._client._forget(token=self.token)
-        state = self.end.get("state")
-        if state == "cancelled":
-            raise JobCancelled(self.id, self.end)
-        if state == "failed":
-            raise JobFailed(self.id, self.end)
-        return self.end.get("result")
+        return job_result(self.id, self.end)
 
     def cancel(self):
         """``jobs/cancel`` for this job; its ``end`` then says ``cancelled``. Returns the job's row."""

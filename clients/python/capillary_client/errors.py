@@ -22,6 +22,15 @@ class DaemonNotRunning(ClientError):
         )
 
 
+def daemon_not_running(path, error):
+    """The ``DaemonNotRunning`` for an ``OSError`` raised while connecting to ``path`` (both clients)."""
+    if isinstance(error, FileNotFoundError):
+        return DaemonNotRunning(path, "no such socket")
+    if isinstance(error, ConnectionRefusedError):
+        return DaemonNotRunning(path, "connection refused: a stale socket file")
+    return DaemonNotRunning(path, error.strerror or str(error))
+
+
 class ConnectionClosed(ClientError):
     """The daemon closed the connection (or it broke) while requests were waiting for a reply."""
 
@@ -39,6 +48,10 @@ class RPCError(Exception):
         detail = f": {data}" if data is not None else ""
         where = f"{method}: " if method else ""
         super().__init__(f"{where}{message} ({code}){detail}")
+
+    def _data_member(self, key):
+        """``data[key]`` when ``data`` is an object, else None."""
+        return self.data.get(key) if isinstance(self.data, dict) else None
 
 
 class ParseError(RPCError):
@@ -74,19 +87,13 @@ class ServerNotInitialized(RPCError):
 class RequestCancelled(RPCError):
     """-32800: the request was cancelled; ``reason`` is cancelRequest, disconnected, shutdown or clientStalled."""
     code = -32800
-
-    @property
-    def reason(self):
-        return self.data.get("reason") if isinstance(self.data, dict) else None
+    reason = property(lambda self: self._data_member("reason"))
 
 
 class ServerBusy(RPCError):
     """-32010: all workers busy (or a job already running); retry after ``retry_after_ms`` milliseconds."""
     code = -32010
-
-    @property
-    def retry_after_ms(self):
-        return self.data.get("retryAfterMs") if isinstance(self.data, dict) else None
+    retry_after_ms = property(lambda self: self._data_member("retryAfterMs"))
 
 
 class DuplicateRequestId(RPCError):
@@ -104,22 +111,37 @@ class ModelLoadFailed(RPCError):
     code = -32021
 
 
-class JobFailed(ClientError):
+class _JobEnded(ClientError):
+    """A job that ended without a result: ``job_id`` and ``end``, its final progress value."""
+
+    def __init__(self, job_id, end, text):
+        self.job_id = job_id
+        self.end = end
+        super().__init__(f"job {job_id} {text}")
+
+
+class JobFailed(_JobEnded):
     """A job (train, dataset/generate) ended with state ``failed``; ``end`` is its final progress value."""
 
     def __init__(self, job_id, end):
-        self.job_id = job_id
-        self.end = end
-        super().__init__(f"job {job_id} {end.get('message', 'failed')}")
+        super().__init__(job_id, end, end.get("message", "failed"))
 
 
-class JobCancelled(ClientError):
+class JobCancelled(_JobEnded):
     """A job ended with state ``cancelled`` (``jobs/cancel``, Ctrl-C in the client, or daemon shutdown)."""
 
     def __init__(self, job_id, end):
-        self.job_id = job_id
-        self.end = end
-        super().__init__(f"job {job_id} was cancelled")
+        super().__init__(job_id, end, "was cancelled")
+
+
+def job_result(job_id, end):
+    """The ``result`` of a job's ``end`` progress value; raises ``JobCancelled`` or ``JobFailed`` by its ``state``."""
+    state = end.get("state")
+    if state == "cancelled":
+        raise JobCancelled(job_id, end)
+    if state == "failed":
+        raise JobFailed(job_id, end)
+    return end.get("result")
 
 
 _BY_CODE = {cls.code: cls for cls in (

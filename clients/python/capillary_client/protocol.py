@@ -48,3 +48,65 @@ def delta_text(value):
     if isinstance(value, str):
         return value
     return None
+
+
+def request(request_id, method, params=None):
+    """A JSON-RPC request object (``params`` left out when None)."""
+    message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def notification(method, params=None):
+    """A JSON-RPC notification object (no id; ``params`` left out when None)."""
+    message = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def _without_none(params, **optional):
+    """``params`` plus the ``optional`` members that are not None."""
+    params.update({key: value for key, value in optional.items() if value is not None})
+    return params
+
+
+def image_with_fov(image, fov_mm):
+    """``image_param(image)`` with ``fovMM`` (mm) when given."""
+    return _without_none(dict(image_param(image)), fovMM=fov_mm)
+
+
+def graph_params(image, include_graph, fov_mm):
+    """The params of ``graph``."""
+    return {"image": image_with_fov(image, fov_mm), "includeGraph": bool(include_graph)}
+
+
+def stage_params(image, model, fov_mm):
+    """The params of ``stage``; None leaves ``model`` out (the daemon's default model)."""
+    return _without_none({"image": image_with_fov(image, fov_mm)}, model=model)
+
+
+def attribute_params(image, model, target, steps, top_k, heatmap, fov_mm):
+    """The params of ``attribute``; None leaves a field out. ``heatmap``: "base64" or a path."""
+    params = _without_none({"image": image_with_fov(image, fov_mm)}, model=model, target=target, steps=steps, topK=top_k)
+    if heatmap is not None:
+        params["heatmap"] = heatmap if heatmap == "base64" else {"path": str(heatmap)}
+    return params
+
+
+def explain_params(image, fov_mm, params):
+    """The params of ``explain``: the caller's ``params`` (maxTokens, temperature, ...) plus the image."""
+    params = dict(params)
+    params["image"] = image_with_fov(image, fov_mm)
+    return params
+
+
+def train_params(kind, cohort, generate, config, name):
+    """The params of ``train``; None leaves a field out."""
+    return _without_none({"kind": kind}, cohort=cohort, generate=generate, config=config, name=name)
+
+
+def generate_dataset_params(count, seed, out, size_px, mix):
+    """The params of ``dataset/generate``; None leaves a field out."""
+    return _without_none({"count": count, "seed": seed, "out": out}, sizePX=size_px, mix=mix)
