@@ -52,6 +52,8 @@ final class TrainingTests: XCTestCase {
         let options = TrainingOptions(alignmentSteps: 6, instructionSteps: 10, batchSize: 3, learningRate: 2e-3,
                                       minLearningRate: 1e-4, warmupSteps: 2, seed: 4, checkpointEvery: 5)
         let straight = try VLMTrainingRun.run(data: file, config: .tiny, options: options, store: storeA, maxVocab: 400)
+        XCTAssertFalse(straight.outcome.cancelled)
+        XCTAssertEqual(straight.outcome.stepsDone, 16, "the uninterrupted reference run did all its steps")
         let flag = CancellationFlag()
         let first = try VLMTrainingRun.run(data: file, config: .tiny, options: options, store: storeB, maxVocab: 400,
                                            cancel: flag) { p in if p.step == 7 { flag.cancel() } }
