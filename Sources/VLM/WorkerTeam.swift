@@ -34,9 +34,19 @@ final class WorkerTeam: @unchecked Sendable {
     /// part stalls the token.
     static func defaultDecoderParts() -> Int {
         if let s = getenv("CAPILLARY_DECODER_THREADS"), let n = Int(String(cString: s)), n >= 1 { return min(n, parts) }
-        guard parts > 1, let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
-              let first = text.split(separator: " ").first, let load = Double(first) else { return 1 }
+        guard parts > 1, let load = loadAverage.value(now: DispatchTime.now().uptimeNanoseconds, read: readLoadAverage) else { return 1 }
         return load < Double(parts) - 0.5 ? parts : 1
+    }
+
+    /// The load average as last read: every generation asks (a `DecoderSession` per request), and the
+    /// 1-minute average moves slowly, so re-reading /proc/loadavg more than once a second only costs.
+    static let loadAverage = CachedValue<Double>(timeToLiveNanoseconds: 1_000_000_000)
+
+    /// The 1-minute load average from /proc/loadavg (nil where it cannot be read).
+    static func readLoadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let first = text.split(separator: " ").first else { return nil }
+        return Double(first)
     }
 
     /// The shared team (created on first use; its `parts - 1` worker threads live as long as the process).
@@ -138,4 +148,23 @@ final class WorkerTeam: @unchecked Sendable {
 @inline(__always)
 func runParts(_ team: WorkerTeam?, _ parts: Int, _ body: @escaping (Int) -> Void) {
     if let team, team.size == parts { team.run(body) } else { for p in 0..<parts { body(p) } }
+}
+
+/// A value re-read at most once per `timeToLiveNanoseconds` (monotonic clock), shared by all threads.
+final class CachedValue<Value: Sendable>: Sendable {
+    let timeToLiveNanoseconds: UInt64
+    private let cache = Mutex<(value: Value?, readAt: UInt64)?>(nil)
+
+    init(timeToLiveNanoseconds: UInt64) { self.timeToLiveNanoseconds = timeToLiveNanoseconds }
+
+    /// The cached value if it was read less than the time to live before `now`, else `read()` (remembered
+    /// with `now`, also when it is nil, so a failing read is not retried on every call).
+    func value(now: UInt64, read: () -> Value?) -> Value? {
+        cache.withLock { entry in
+            if let e = entry, now >= e.readAt, now - e.readAt < timeToLiveNanoseconds { return e.value }
+            let v = read()
+            entry = (v, now)
+            return v
+        }
+    }
 }
