@@ -288,7 +288,9 @@ public final class VLMTrainer {
                                textTokensPerSecond: Double(tokens) / max(secs, 1e-9), resumedFrom: resumedFrom)
     }
 
-    /// Writes weights, optimizer moments and the step to `path` (via a temporary file and a rename).
+    /// Writes weights, optimizer moments and the step to `path` (via a temporary file and a rename, then an
+    /// fsync of the folder, so a crash right after the save cannot lose the rename and resume from an older
+    /// checkpoint).
     /// - Throws: `SafeTensorsError` / `VLMError.io` naming the file.
     public func saveCheckpoint(to path: String) throws {
         let tmp = path + ".tmp"
@@ -296,7 +298,9 @@ public final class VLMTrainer {
                               metadata: ["step": String(step), "adam_step": String(optimizer.stepCount),
                                          "seed": String(options.seed), "config": options.description],
                               to: tmp)
-        guard rename(tmp, path) == 0 else { throw VLMError.io(path: path, reason: "cannot rename checkpoint (errno \(errno))") }
+        do { try DurableFile.rename(tmp, to: path) } catch let e as DurableWriteError {
+            throw VLMError.io(path: path, reason: "cannot rename checkpoint: \(e.reason)")
+        }
     }
 
     /// Restores weights, moments and step from a checkpoint written by `saveCheckpoint`.
