@@ -37,40 +37,27 @@ extension Tensor {
             { out in
                 let mean = ln.mean, rstd = ln.rstd  // `ln` keeps the statistics alive with the closure
                 let G = out.grad!.baseAddress!
-                if flags[0] { passResidualGradient(G, to: residual, count: rows * cols) }
-                guard flags[1] || flags[2] || flags[3] else { return }
-                let GX = flags[1] ? x.gradDestination() : nil
-                let (ranges, partial) = ln.backwardChunks()
-                let P = partial.buffer.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
-                    defer { scratch.deallocate() }
-                    let norm = scratch, dnorm = scratch + cols
-                    let dW = P + c * 2 * cols, dB = dW + cols
-                    for r in ranges[c] {
-                        let x = X + r * cols, g = G + r * cols, m = mean[r], s = rstd[r]
-                        for j in 0..<cols {
-                            let n = (x[j] - m) * s
-                            let z = n * Gm[j] + Bt[j]
-                            let dz = g[j] * k.df(x: z, y: k.f(z))
-                            norm[j] = n
-                            dnorm[j] = Gm[j] * dz
-                            dW[j] += n * dz
-                            dB[j] += dz
-                        }
-                        guard let dest = GX else { continue }
-                        let dnMean = Kernels.sum(dnorm, count: cols) / Float(cols)
-                        let dnNormMean = Kernels.dot(dnorm, norm, count: cols) / Float(cols)
-                        let gx = dest.buffer + r * cols
-                        if dest.accumulate {
-                            for j in 0..<cols { gx[j] += (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
-                        } else {
-                            for j in 0..<cols { gx[j] = (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
-                        }
+                ln.residualBackward(G, residual: residual, x: x, gamma: gamma, beta: beta, flags: flags) { r, at in
+                    let norm = at.norm, dnorm = at.dnorm, dW = at.dGamma, dB = at.dBeta
+                    let x = X + r * cols, g = G + r * cols, m = mean[r], s = rstd[r]
+                    for j in 0..<cols {
+                        let n = (x[j] - m) * s
+                        let z = n * Gm[j] + Bt[j]
+                        let dz = g[j] * k.df(x: z, y: k.f(z))
+                        norm[j] = n
+                        dnorm[j] = Gm[j] * dz
+                        dW[j] += n * dz
+                        dB[j] += dz
                     }
-                }
-                if flags[2] || flags[3] {
-                    ln.addParameterPartials(partial, chunks: ranges.count, gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
+                    guard let dest = at.dx else { return }
+                    let dnMean = Kernels.sum(dnorm, count: cols) / Float(cols)
+                    let dnNormMean = Kernels.dot(dnorm, norm, count: cols) / Float(cols)
+                    let gx = dest.buffer + r * cols
+                    if dest.accumulate {
+                        for j in 0..<cols { gx[j] += (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
+                    } else {
+                        for j in 0..<cols { gx[j] = (dnorm[j] - dnMean - norm[j] * dnNormMean) * s }
+                    }
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Common
+import Dispatch
 
 /// What every LayerNorm over the last axis shares (`layerNorm` and the fused `residualLayerNorm` forms):
 /// the shape check, the row layout, the per-row mean and 1/std kept for the backward pass, the forward
@@ -39,6 +40,39 @@ struct LayerNormRows {
         let partials = BufferOwner(count: ranges.count * 2 * cols)
         partials.buffer.baseAddress!.update(repeating: 0, count: ranges.count * 2 * cols)
         return (ranges, partials)
+    }
+
+    /// Where one row of a backward chunk works: the row's normalised values and their gradients (scratch,
+    /// `cols` each), the chunk's dGamma and dBeta partial sums, and x's gradient (nil when x needs none).
+    struct BackwardRow {
+        let norm: UnsafeMutablePointer<Float>, dnorm: UnsafeMutablePointer<Float>
+        let dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>
+        let dx: (buffer: UnsafeMutablePointer<Float>, accumulate: Bool)?
+    }
+
+    /// The backward pass of out = residual + f(LayerNorm(x)) around its per-row part (`flags`: residual, x,
+    /// gamma, beta, as recorded): dL/dout goes to the residual as it is; then, when x, gamma or beta need a
+    /// gradient, `row(r, at)` runs for every row r (rows split in chunks over the cores, each chunk with its
+    /// own scratch and partial sums), and the chunks' dGamma/dBeta sums are added in order.
+    @inline(__always)  // the per-row closure is the hot loop: inlined, it costs no call per row
+    func residualBackward(_ G: UnsafePointer<Float>, residual: Tensor, x: Tensor, gamma: Tensor, beta: Tensor, flags: [Bool],
+                          row: (_ r: Int, _ at: BackwardRow) -> Void) {
+        if flags[0] { Tensor.passResidualGradient(G, to: residual, count: rows * cols) }
+        guard flags[1] || flags[2] || flags[3] else { return }
+        // After the residual's gradient: x may be the residual itself, whose gradient then already exists.
+        let dx = flags[1] ? x.gradDestination() : nil
+        let (ranges, partials) = backwardChunks()
+        let P = partials.buffer.baseAddress!
+        let cols = cols
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+            defer { scratch.deallocate() }
+            let at = BackwardRow(norm: scratch, dnorm: scratch + cols, dGamma: P + c * 2 * cols, dBeta: P + c * 2 * cols + cols, dx: dx)
+            for r in ranges[c] { row(r, at) }
+        }
+        if flags[2] || flags[3] {
+            addParameterPartials(partials, chunks: ranges.count, gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
+        }
     }
 
     /// Adds the chunks' partial sums into the gradients of gamma and beta (those given), chunk by chunk in

@@ -70,63 +70,50 @@ extension Tensor {
                 let mean = ln.mean, rstd = ln.rstd  // `ln` keeps the statistics alive with the closure
                 let SG = sig!.buffer.baseAddress!  // and the sigmoids
                 let G = out.grad!.baseAddress!
-                if flags[0] { passResidualGradient(G, to: residual, count: rows * cols) }
-                guard flags[1] || flags[2] || flags[3] else { return }
-                let GX = flags[1] ? x.gradDestination() : nil
                 let needParams = flags[2] || flags[3]
-                let (ranges, partial) = ln.backwardChunks()
-                let P = partial.buffer.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
-                    defer { scratch.deallocate() }
-                    let norm = scratch, dnorm = scratch + cols
-                    let dW = P + c * 2 * cols, dB = dW + cols
-                    for r in ranges[c] {
-                        let x = X + r * cols, g = G + r * cols, sgr = SG + r * cols, m = mean[r], s = rstd[r]
-                        // dz = g silu'(z), z = n gamma + beta, n = (x - mean) rstd; sums for the LayerNorm backward.
-                        var sumD = Kernels.V8(), sumDN = Kernels.V8()
-                        var j = 0
-                        while j + 8 <= cols {
-                            let n = (Kernels.load8(x + j) - m) * s, gm = Kernels.load8(Gm + j)
-                            let z = n * gm + Kernels.load8(Bt + j), sg = Kernels.load8(sgr + j)
-                            let dz = Kernels.load8(g + j) * sg * (1 + z * (1 - sg))
-                            let dn = gm * dz
-                            Kernels.store8(n, norm + j); Kernels.store8(dn, dnorm + j)
-                            sumD += dn; sumDN += dn * n
-                            if needParams {
-                                Kernels.store8(Kernels.load8(dW + j) + n * dz, dW + j)
-                                Kernels.store8(Kernels.load8(dB + j) + dz, dB + j)
-                            }
-                            j += 8
+                ln.residualBackward(G, residual: residual, x: x, gamma: gamma, beta: beta, flags: flags) { r, at in
+                    let norm = at.norm, dnorm = at.dnorm, dW = at.dGamma, dB = at.dBeta
+                    let x = X + r * cols, g = G + r * cols, sgr = SG + r * cols, m = mean[r], s = rstd[r]
+                    // dz = g silu'(z), z = n gamma + beta, n = (x - mean) rstd; sums for the LayerNorm backward.
+                    var sumD = Kernels.V8(), sumDN = Kernels.V8()
+                    var j = 0
+                    while j + 8 <= cols {
+                        let n = (Kernels.load8(x + j) - m) * s, gm = Kernels.load8(Gm + j)
+                        let z = n * gm + Kernels.load8(Bt + j), sg = Kernels.load8(sgr + j)
+                        let dz = Kernels.load8(g + j) * sg * (1 + z * (1 - sg))
+                        let dn = gm * dz
+                        Kernels.store8(n, norm + j); Kernels.store8(dn, dnorm + j)
+                        sumD += dn; sumDN += dn * n
+                        if needParams {
+                            Kernels.store8(Kernels.load8(dW + j) + n * dz, dW + j)
+                            Kernels.store8(Kernels.load8(dB + j) + dz, dB + j)
                         }
-                        var sd = sumD.sum(), sdn = sumDN.sum()
-                        while j < cols {
-                            let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = sgr[j]
-                            let dz = g[j] * sg * (1 + z * (1 - sg)), dn = Gm[j] * dz
-                            norm[j] = n; dnorm[j] = dn
-                            sd += dn; sdn += dn * n
-                            if needParams { dW[j] += n * dz; dB[j] += dz }
-                            j += 1
-                        }
-                        guard let dest = GX else { continue }
-                        let dnMean = sd / Float(cols), dnNormMean = sdn / Float(cols)
-                        let gx = dest.buffer + r * cols
-                        j = 0
-                        while j + 8 <= cols {
-                            var v = (Kernels.load8(dnorm + j) - dnMean - Kernels.load8(norm + j) * dnNormMean) * s
-                            if dest.accumulate { v += Kernels.load8(gx + j) }
-                            Kernels.store8(v, gx + j)
-                            j += 8
-                        }
-                        while j < cols {
-                            let v = (dnorm[j] - dnMean - norm[j] * dnNormMean) * s
-                            gx[j] = dest.accumulate ? gx[j] + v : v
-                            j += 1
-                        }
+                        j += 8
                     }
-                }
-                if needParams {
-                    ln.addParameterPartials(partial, chunks: ranges.count, gamma: flags[2] ? gamma : nil, beta: flags[3] ? beta : nil)
+                    var sd = sumD.sum(), sdn = sumDN.sum()
+                    while j < cols {
+                        let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = sgr[j]
+                        let dz = g[j] * sg * (1 + z * (1 - sg)), dn = Gm[j] * dz
+                        norm[j] = n; dnorm[j] = dn
+                        sd += dn; sdn += dn * n
+                        if needParams { dW[j] += n * dz; dB[j] += dz }
+                        j += 1
+                    }
+                    guard let dest = at.dx else { return }
+                    let dnMean = sd / Float(cols), dnNormMean = sdn / Float(cols)
+                    let gx = dest.buffer + r * cols
+                    j = 0
+                    while j + 8 <= cols {
+                        var v = (Kernels.load8(dnorm + j) - dnMean - Kernels.load8(norm + j) * dnNormMean) * s
+                        if dest.accumulate { v += Kernels.load8(gx + j) }
+                        Kernels.store8(v, gx + j)
+                        j += 8
+                    }
+                    while j < cols {
+                        let v = (dnorm[j] - dnMean - norm[j] * dnNormMean) * s
+                        gx[j] = dest.accumulate ? gx[j] + v : v
+                        j += 1
+                    }
                 }
             }
         }
