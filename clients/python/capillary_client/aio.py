@@ -100,20 +100,14 @@ class AsyncClient:
         self._mark_closed(ConnectionClosed(reason))
 
     def _dispatch(self, message):
-        if isinstance(message, list):
-            for m in message:
-                self._dispatch(m)
-            return
-        if not isinstance(message, dict):
-            return
-        if message.get("method") == "$/progress":
-            params = message.get("params") or {}
-            q = self._tokens.get(params.get("token"))
-            if q is not None:
-                q.put_nowait(("progress", params.get("value")))
-            return
-        if "method" in message:
-            return
+        protocol.route(message, self._progress, self._response)
+
+    def _progress(self, token, value):
+        q = self._tokens.get(token)
+        if q is not None:
+            q.put_nowait(("progress", value))
+
+    def _response(self, message):
         fut = self._pending.pop(message.get("id"), None)
         if fut is not None and not fut.done():
             fut.set_result(message)

@@ -106,21 +106,15 @@ class Client:
         self._mark_closed(ConnectionClosed(reason))
 
     def _dispatch(self, message):
-        if isinstance(message, list):          # a batch reply
-            for m in message:
-                self._dispatch(m)
-            return
-        if not isinstance(message, dict):
-            return
-        if message.get("method") == "$/progress":
-            params = message.get("params") or {}
-            with self._lock:
-                q = self._tokens.get(params.get("token"))
-            if q is not None:
-                q.put((_PROGRESS, params.get("value")))
-            return
-        if "method" in message:                # other notifications: none are defined yet
-            return
+        protocol.route(message, self._progress, self._response)
+
+    def _progress(self, token, value):
+        with self._lock:
+            q = self._tokens.get(token)
+        if q is not None:
+            q.put((_PROGRESS, value))
+
+    def _response(self, message):
         with self._lock:
             q = self._pending.pop(message.get("id"), None)
         if q is not None:

@@ -50,6 +50,22 @@ def delta_text(value):
     return None
 
 
+def route(message, progress, response):
+    """Walks one received message (or batch reply): ``progress(token, value)`` for each ``$/progress``
+    notification, ``response(message)`` for each response; other notifications (none are defined) are dropped."""
+    if isinstance(message, list):
+        for m in message:
+            route(m, progress, response)
+        return
+    if not isinstance(message, dict):
+        return
+    if message.get("method") == "$/progress":
+        params = message.get("params") or {}
+        progress(params.get("token"), params.get("value"))
+    elif "method" not in message:
+        response(message)
+
+
 def request(request_id, method, params=None):
     """A JSON-RPC request object (``params`` left out when None)."""
     message = {"jsonrpc": "2.0", "id": request_id, "method": method}
