@@ -94,13 +94,10 @@ class AsyncClient:
                 if not line:
                     break
                 if line.strip():
-                    self._dispatch(json.loads(line))
+                    protocol.route(json.loads(line), self._progress, self._response)
         except (OSError, ValueError) as e:
             reason = f"reading from the daemon failed: {e}"
         self._mark_closed(ConnectionClosed(reason))
-
-    def _dispatch(self, message):
-        protocol.route(message, self._progress, self._response)
 
     def _progress(self, token, value):
         q = self._tokens.get(token)

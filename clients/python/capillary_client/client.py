@@ -100,13 +100,10 @@ class Client:
             with self._sock.makefile("rb") as stream:
                 for line in stream:
                     if line.strip():
-                        self._dispatch(json.loads(line))
+                        protocol.route(json.loads(line), self._progress, self._response)
         except (OSError, ValueError) as e:
             reason = f"reading from the daemon failed: {e}"
         self._mark_closed(ConnectionClosed(reason))
-
-    def _dispatch(self, message):
-        protocol.route(message, self._progress, self._response)
 
     def _progress(self, token, value):
         with self._lock:
