@@ -67,11 +67,16 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// Removes leftovers of interrupted saves (`StaleTemporaryFiles`), loads the default models the store has
-    /// (keep-alive forever) and starts the keep-alive sweep.
-    public func start() {
-        // Temporary folders and files of writers killed mid-save (they never count as versions).
+    /// Removes leftovers of interrupted saves (`StaleTemporaryFiles`: temporary folders and files of writers
+    /// killed mid-save; they never count as versions). Call it before the server accepts clients, so that no
+    /// client ever sees them; it only removes what a dead process wrote, so it is safe even when another
+    /// daemon turns out to own the socket.
+    public func removeStaleTemporaryFiles() {
         for p in StaleTemporaryFiles.remove(in: configuration.storePath) { logger.info("removed \(p): left by an interrupted save") }
+    }
+
+    /// Loads the default models the store has (keep-alive forever) and starts the keep-alive sweep.
+    public func start() {
         let stored = registry.refresh()
         for name in configuration.defaultModels where stored.contains(where: { $0.name == name }) {
             do {

@@ -87,6 +87,8 @@ struct Capillaryd: ParsableCommand {
             for name in server.methodNames { print(name) }
             return
         }
+        // Before the socket accepts anyone: the first client must not see a dead writer's leftovers.
+        daemon.removeStaleTemporaryFiles()
         do {
             try server.start()
         } catch let e as RPCServerError {

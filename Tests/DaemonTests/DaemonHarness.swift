@@ -79,6 +79,7 @@ final class DaemonHarness {
         server = RPCServer(configuration: config)
         daemon.register(on: server)
         extra(server, daemon)
+        daemon.removeStaleTemporaryFiles()
         try server.start()
         daemon.start()
         self.daemon = daemon
