@@ -234,10 +234,14 @@ extension Tensor {
                 if aggregatesFirst(m.edges) {
                     guard GS[k] != nil || GE[k] != nil else { continue }
                     BLAS.sgemm(split: false, m: n, n: d, k: h, a: DZ, b: m.weight.data.baseAddress!, c: DA)  // dA = dZ W_k
-                    if let ge = GE[k] {
+                    if let ge = GE[k], let gs = GS[k] {  // one sweep over the tile's edges for both
+                        edgeGradientAndScatterTile(m, rows: r0..<(r0 + n), targetGrad: DA, sourceValues: m.x.data.baseAddress!, width: d,
+                                                   edgeGradient: ge, scatterInto: gs)
+                    } else if let ge = GE[k] {
                         edgeGradientTile(m, rows: r0..<(r0 + n), targetGrad: DA, sourceValues: m.x.data.baseAddress!, width: d, into: ge)
+                    } else if let gs = GS[k] {
+                        scatterTile(m, rows: r0..<(r0 + n), from: DA, width: d, into: gs)
                     }
-                    if let gs = GS[k] { scatterTile(m, rows: r0..<(r0 + n), from: DA, width: d, into: gs) }
                 } else if let dp = dProducts[k] {
                     scatterTile(m, rows: r0..<(r0 + n), from: DZ, width: h, into: dp.buffer.baseAddress!)
                 }
@@ -271,6 +275,27 @@ extension Tensor {
                 for k in Int(start[t])..<Int(start[t + 1]) {
                     let id = Int(ids[k])
                     Kernels.addScaled(out + Int(source[id]) * d, gt, (W?[id] ?? 1) * scale, count: d)
+                }
+            }
+        }}}}
+    }
+
+    /// `edgeGradientTile` and `scatterTile` (same g) in one sweep over the tile's edges.
+    @inline(__always)
+    static func edgeGradientAndScatterTile(_ m: NeighborMessages, rows: Range<Int>, targetGrad g: UnsafePointer<Float>,
+                                           sourceValues X: UnsafePointer<Float>, width d: Int,
+                                           edgeGradient gw: UnsafeMutablePointer<Float>, scatterInto out: UnsafeMutablePointer<Float>) {
+        let e = m.edges, mean = m.reduce == .mean, W = m.edgeWeight?.data.baseAddress
+        e.targetStart.withUnsafeBufferPointer { start in
+        e.byTarget.withUnsafeBufferPointer { ids in
+        e.source.withUnsafeBufferPointer { source in
+        e.inverseInDegree.withUnsafeBufferPointer { inv in
+            for t in rows {
+                let scale = mean ? inv[t] : 1, gt = g + (t - rows.lowerBound) * d
+                for k in Int(start[t])..<Int(start[t + 1]) {
+                    let id = Int(ids[k]), s = Int(source[id]) * d
+                    gw[id] += scale * Kernels.dot(gt, X + s, count: d)
+                    Kernels.addScaled(out + s, gt, (W?[id] ?? 1) * scale, count: d)
                 }
             }
         }}}}
