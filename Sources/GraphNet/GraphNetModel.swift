@@ -98,8 +98,8 @@ public final class GraphNetModel: Module, @unchecked Sendable {
             for t in NodeType.allCases {
                 guard let own = states[t.rawValue] else { continue }
                 let u = layer[t.rawValue]
-                // Root term and every relation's mean message in one op (Tensor.relationalLinear): no
-                // per-relation [N, H] products or sums.
+                // Root term and every relation's mean message in one op (Tensor.relationalLinear inside
+                // Tensor.residualMessageLayer): no per-relation [N, H] products or sums.
                 var messages: [NeighborMessages] = []
                 for (k, ch) in GraphSchema.incoming(t).enumerated() {
                     // A channel without edges (or whose source type is absent) contributes exactly 0.
@@ -107,10 +107,11 @@ public final class GraphNetModel: Module, @unchecked Sendable {
                     messages.append(NeighborMessages(x: from, weight: u.channels[k].weight, edges: batch.edgeIndex(ch),
                                                      edgeWeight: edgeMasks?[ch.relation], reduce: .mean))
                 }
-                let sum = Tensor.relationalLinear(own, weight: u.root.weight, bias: u.root.bias, messages: messages)
-                // own + act(LayerNorm(sum)) as one op (no normalised / activated intermediates).
-                next[t.rawValue] = Tensor.residualLayerNorm(own, sum, gamma: u.norm.weight, beta: u.norm.bias, eps: u.norm.eps,
-                                                            activation: act)
+                // own + act(LayerNorm(sum)) with the sum, the LayerNorm and the activation fused per tile of
+                // rows when no parameter needs a gradient (inference, integrated gradients); in training the
+                // same two ops as before (relationalLinear, residualLayerNorm) run unchanged.
+                next[t.rawValue] = Tensor.residualMessageLayer(own, weight: u.root.weight, bias: u.root.bias, messages: messages,
+                                                               gamma: u.norm.weight, beta: u.norm.bias, eps: u.norm.eps, activation: act)
             }
             states = next
         }
