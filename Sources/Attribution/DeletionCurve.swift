@@ -43,7 +43,7 @@ public struct DeletionCurve: Codable, Sendable, Equatable {
         }
         // One copy per (order, k).
         let copies = orders.count * (K + 1)
-        var batch = try model.makeBatch([OCTAGraph](repeating: graph, count: copies))
+        let batch = try model.makeBatch([OCTAGraph](repeating: graph, count: copies))
         let counts = NodeType.allCases.map { batch.nodeCount($0) / copies }
         for t in NodeType.allCases {
             let f = batch.features[t.rawValue].shape[1]

@@ -31,9 +31,12 @@ struct TrainVLMCommand: ParsableCommand {
         var logHandle: FileHandle?
         var announced = false
         if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
-            logHandle = FileHandle(forWritingAtPath: log)
-            logHandle?.seekToEndOfFile()
+            guard FileManager.default.createFile(atPath: log, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: log) else {
+                throw ValidationError("--log \(log): cannot create the file (does its folder exist and is it writable?)")
+            }
+            handle.seekToEndOfFile()
+            logHandle = handle
         }
         let result = try VLMTrainingRun.run(data: job.data, split: job.split, config: cfg, options: options, store: job.store,
                                             name: job.name, maxVocab: job.vocab) { p in

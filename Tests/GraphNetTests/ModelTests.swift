@@ -62,7 +62,7 @@ final class ModelTests: XCTestCase {
     func testGradientsMatchFiniteDifferences() throws {
         let graphs = [TestGraphs.tiny(seed: 31, vessels: 5, icas: 3), TestGraphs.tiny(seed: 32, vessels: 4, icas: 3)]
         let m = try TestGraphs.model(graphs, hidden: 4, layers: 2, activation: .tanh)
-        var b = try m.batch(graphs)
+        let b = try m.batch(graphs)
         for t in NodeType.allCases { b.features[t.rawValue].requiresGrad = true }
         b.globalFeatures.requiresGrad = true
         var rng = SeededGenerator(seed: 9)
@@ -117,7 +117,7 @@ final class ModelTests: XCTestCase {
     func testFrozenParametersGiveInputGradientsOnly() throws {
         let graphs = [TestGraphs.tiny(seed: 41)]
         let m = try TestGraphs.model(graphs)
-        var b = try m.batch(graphs)
+        let b = try m.batch(graphs)
         b.features[0].requiresGrad = true
         let masks = b.onesEdgeMasks(requiresGrad: true)
         m.network.forward(b, edgeMasks: masks).sum().backward()
