@@ -11,8 +11,12 @@ enum Biomarkers {
         var axial = 0, diagonal = 0, isolated = 0
         @inline(__always) func on(_ x: Int, _ y: Int) -> Bool { x >= 0 && y >= 0 && x < w && y < h && skeleton[y * w + x] != 0 }
         skeleton.withUnsafeBufferPointer { sk in
+            // Pixels come in raster order: one division per row, not two per pixel.
+            var rowStart = 0, rowEnd = 0, y = 0
             for p32 in pixels {
-                let p = Int(p32), x = p % w, y = p / w
+                let p = Int(p32)
+                if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+                let x = p - rowStart
                 let e: Bool, we: Bool, s: Bool, n: Bool, se: Bool, ne: Bool, sw: Bool, nw: Bool
                 if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
                     // Inside the border: direct reads.
@@ -49,17 +53,25 @@ enum Biomarkers {
         guard sizes.count >= 3 else { return 0 }
         var xs: [Double] = [], ys: [Double] = []
         // Coordinates once; box sizes are powers of two, so box indices are shifts (no divisions per pixel).
-        var px = [Int32](repeating: 0, count: pixels.count), py = px
-        for (k, p) in pixels.enumerated() { px[k] = p % Int32(w); py[k] = p / Int32(w) }
-        var hit = [Bool]()
+        // Pixels come in raster order, so the row changes only a few times: one division per row.
+        let m = pixels.count
+        let px = UnsafeMutablePointer<Int32>.allocate(capacity: m), py = UnsafeMutablePointer<Int32>.allocate(capacity: m)
+        defer { px.deallocate(); py.deallocate() }
+        var rowStart = 0, rowEnd = 0, y = 0
+        for k in 0..<m {
+            let p = Int(pixels[k])
+            if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+            px[k] = Int32(p - rowStart); py[k] = Int32(y)
+        }
+        let hit = UnsafeMutablePointer<Bool>.allocate(capacity: ((w + 1) / 2) * ((h + 1) / 2))
+        defer { hit.deallocate() }
         for s in sizes {
             let shift = Int32(s.trailingZeroBitCount)
             let bw = (w + s - 1) / s, bh = (h + s - 1) / s
-            hit.removeAll(keepingCapacity: true)
-            hit.append(contentsOf: repeatElement(false, count: bw * bh))
+            hit.initialize(repeating: false, count: bw * bh)
             var count = 0
-            for k in 0..<pixels.count {
-                let b = Int(py[k] >> shift) * bw + Int(px[k] >> shift)
+            for k in 0..<m {
+                let b = Int(py[k] &>> shift) * bw + Int(px[k] &>> shift)   // shift < 32: no overshift handling
                 if !hit[b] { hit[b] = true; count += 1 }
             }
             xs.append(log(1 / Double(s))); ys.append(log(Double(count)))
@@ -79,23 +91,32 @@ enum Biomarkers {
         // the same codes): a full per-pixel evaluation was most of the biomarker stage.
         let dxs = (0..<w).map { (Double($0) - grid.centreX) * grid.pixelSizeMM * grid.nasalSign }
         let dx2s = dxs.map { $0 * $0 }
+        // |dx| and the sector a column wins when |dx| > |up| (1 nasal, 3 temporal), once per column.
+        let adxs = dxs.map { abs($0) }
+        let sideOf = dxs.map { $0 > 0 ? 1 : 3 }
         inside.withUnsafeMutableBufferPointer { ins in
             vessel.withUnsafeMutableBufferPointer { ves in
                 mask.withUnsafeBufferPointer { m in
+                dx2s.withUnsafeBufferPointer { dx2 in
+                adxs.withUnsafeBufferPointer { adx in
+                sideOf.withUnsafeBufferPointer { side in
                     for y in 0..<h {
                         let up = (grid.centreY - Double(y)) * grid.pixelSizeMM, up2 = up * up
+                        let aup = abs(up), vertical = up > 0 ? 0 : 2
+                        let row = y * w
                         for x in 0..<w {
-                            let dx = dxs[x], r2 = dx2s[x] + up2
+                            let r2 = dx2[x] + up2
                             let s: Int
                             if r2 < 0.25 { s = 0 } else if r2 >= 9 { s = 9 } else {
-                                let q: Int
-                                if abs(up) >= abs(dx) { q = up > 0 ? 0 : 2 } else { q = dx > 0 ? 1 : 3 }
-                                s = (r2 < 2.25 ? 1 : 5) + q
+                                s = (r2 < 2.25 ? 1 : 5) + (aup >= adx[x] ? vertical : side[x])
                             }
                             ins[s] += 1
-                            ves[s] += Int(m[y * w + x])
+                            ves[s] += Int(m[row + x])
                         }
                     }
+                }
+                }
+                }
                 }
             }
         }

@@ -41,17 +41,30 @@ struct ComponentLabeling {
                 }
             }
         }
-        // Final ids in raster order of each component's first pixel.
-        var final = [Int32](repeating: -1, count: Int(next))
-        var sizes: [Int] = []
+        // Final ids in raster order of each component's first pixel. That pixel took a fresh provisional label,
+        // larger than those of every earlier component's first pixel, and unions keep the smaller root, so a
+        // component's root is its first pixel's label: numbering the roots in increasing order numbers the
+        // components in raster order. One id per provisional label first, then one lookup per pixel.
+        let provisional = Int(next)
+        var final = [Int32](repeating: -1, count: provisional)
+        var count = 0
+        parent.withUnsafeMutableBufferPointer { par in
+            final.withUnsafeMutableBufferPointer { fin in
+                for l in 0..<provisional {
+                    let r = Int(Self.find(par, Int32(l)))
+                    if r == l { fin[l] = Int32(count); count += 1 } else { fin[l] = fin[r] }
+                }
+            }
+        }
+        var sizes = [Int](repeating: 0, count: count)
         labels.withUnsafeMutableBufferPointer { lab in
-            parent.withUnsafeMutableBufferPointer { par in
-                for p in 0..<(w * h) where lab[p] >= 0 {
-                    let r = Int(Self.find(par, lab[p]))
-                    if final[r] < 0 { final[r] = Int32(sizes.count); sizes.append(0) }
-                    let id = final[r]
-                    lab[p] = id
-                    sizes[Int(id)] += 1
+            final.withUnsafeBufferPointer { fin in
+                sizes.withUnsafeMutableBufferPointer { sz in
+                    for p in 0..<(w * h) where lab[p] >= 0 {
+                        let id = fin[Int(lab[p])]
+                        lab[p] = id
+                        sz[Int(id)] += 1
+                    }
                 }
             }
         }

@@ -37,28 +37,41 @@ enum SkeletonTracer {
     static func trace(_ skeleton: [UInt8], width w: Int, height h: Int, spurLengthPX: Double) -> Result {
         var sk = skeleton
         // One pruning round: removing a spur can merge two segments but rarely exposes a new short spur.
-        for _ in 0..<1 {
-            // This pass only decides what to prune, so only the paths of spur candidates are kept (copying
-            // and freeing every path was a fifth of the tracer's instructions).
-            let r = traceOnce(sk, width: w, height: h, keepPathsShorterThanPX: spurLengthPX)
-            var pruned = false
-            var touched: [Int32] = []
-            for s in r.segments where s.lengthPX < spurLengthPX {
-                let da = r.nodes[s.startNode].degree, db = r.nodes[s.endNode].degree
-                let freeA = da == 1, freeB = db == 1
-                guard freeA || freeB else { continue }
-                if freeA && freeB {
-                    for p in s.path { sk[Int(p)] = 0 }
-                    pruned = true
-                } else {
-                    // Remove the spur but not the branch-point pixel it hangs from.
-                    let junction = r.nodes[freeA ? s.endNode : s.startNode].pixels
-                    for p in s.path where !junction.contains(p) { sk[Int(p)] = 0 }
-                    touched.append(contentsOf: junction)
+        // This pass only decides what to prune, so only the paths of spur candidates are kept (copying and
+        // freeing every path was a fifth of the tracer's instructions), and its state is read in place rather
+        // than handed out as arrays of nodes and segments.
+        var pruned = false
+        var touched: [Int32] = []
+        do {
+            var t = TraceState(sk, width: w, height: h, keepPathsShorterThanPX: spurLengthPX)
+            defer { t.free() }
+            t.findNodes()
+            t.walkFromNodes()
+            t.walkLoops()
+            sk.withUnsafeMutableBufferPointer { skb in
+                for k in 0..<t.segPathStart.count where t.segLength[k] < spurLengthPX {
+                    let na = t.segStartNode[k], nb = t.segEndNode[k]
+                    let freeA = t.degree[na] == 1, freeB = t.degree[nb] == 1
+                    guard freeA || freeB else { continue }
+                    let path = t.segPathStart[k]..<t.segPathEnd[k]
+                    if freeA && freeB {
+                        for j in path { skb[Int(t.pathPixels[j])] = 0 }
+                    } else {
+                        // Remove the spur but not the branch-point pixel it hangs from.
+                        let junction = t.pixelRange(ofNode: freeA ? nb : na)
+                        for j in path {
+                            let p = t.pathPixels[j]
+                            var inJunction = false
+                            for q in junction where t.nodePixels[q] == p { inJunction = true; break }
+                            if !inJunction { skb[Int(p)] = 0 }
+                        }
+                        for q in junction { touched.append(t.nodePixels[q]) }
+                    }
                     pruned = true
                 }
             }
-            if !pruned { return withoutUnlinkedNodes(traceOnce(sk, width: w, height: h)) }
+        }
+        if pruned {
             // Pruning can leave redundant corner pixels where the spur left its branch point.
             Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
         }
@@ -172,6 +185,12 @@ private struct TraceState {
         code.deallocate(); nb.deallocate(); nodeOf.deallocate(); visited.deallocate(); offset.deallocate()
         pixels.free(); nodePixels.free(); nodeStart.free(); degree.free(); stack.free(); partners.free()
         pathPixels.free(); segPathStart.free(); segPathEnd.free(); segStartNode.free(); segEndNode.free(); segLength.free()
+    }
+
+    /// Indices into `nodePixels` of node k's pixels.
+    @inline(__always)
+    func pixelRange(ofNode k: Int) -> Range<Int> {
+        nodeStart[k]..<(k + 1 < nodeStart.count ? nodeStart[k + 1] : nodePixels.count)
     }
 
     @inline(__always)
