@@ -133,9 +133,23 @@ enum Morphology {
     /// Bounding box of the non-zero pixels grown by `pad` (clamped to the image), or nil when there are none.
     static func boundingBox(_ m: [UInt8], width w: Int, height h: Int, pad: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int)? {
         var x0 = w, x1 = -1, y0 = h, y1 = -1
-        for y in 0..<h {
-            let row = y * w
-            for x in 0..<w where m[row + x] != 0 { x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y) }
+        // Per row only its first and last set pixel matter: scan in from both ends (most rows of a FAZ-sized
+        // region's plane are empty and cost one pass of plain byte tests).
+        // Eight bytes per test where a whole word fits.
+        m.withUnsafeBufferPointer { mb in
+            let raw = UnsafeRawPointer(mb.baseAddress!)
+            @inline(__always) func zero8(_ i: Int) -> Bool { raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) == 0 }
+            for y in 0..<h {
+                let row = y * w
+                var first = 0
+                while first + 8 <= w && zero8(row + first) { first += 8 }
+                while first < w && mb[row + first] == 0 { first += 1 }
+                if first == w { continue }
+                var end = w   // one past the last set pixel
+                while end - 8 > first && zero8(row + end - 8) { end -= 8 }
+                while mb[row + end - 1] == 0 { end -= 1 }
+                x0 = min(x0, first); x1 = max(x1, end - 1); y0 = min(y0, y); y1 = max(y1, y)
+            }
         }
         guard x1 >= 0 else { return nil }
         return (max(0, x0 - pad), max(0, y0 - pad), min(w - 1, x1 + pad), min(h - 1, y1 + pad))

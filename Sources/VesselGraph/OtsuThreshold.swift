@@ -3,7 +3,7 @@ enum OtsuThreshold {
     /// Threshold for `values` (any finite range); returns the minimum when all values are equal.
     static func threshold(_ values: [Float]) -> Float {
         var lo = Float.infinity, hi = -Float.infinity
-        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        values.withUnsafeBufferPointer { vb in for v in vb { lo = min(lo, v); hi = max(hi, v) } }
         guard lo < hi else { return lo.isFinite ? lo : 0 }
         let bins = 256
         // Integer counts (the Double sums below see the same exact values), through raw buffers; the bin is

@@ -264,10 +264,12 @@ public struct VesselGraphBuilder: Codable, Sendable {
 
         // Vessel nodes.
         let vesselFootprints = Self.group(owner, count: segs.count)
-        var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
-        Self.reserve(&vessel, segs.count)
+        var vessel = NodeColumns(width: Self.vesselFeatureNames.count, capacity: segs.count)
         var pathOffset = 0
-        var rs: [Double] = []   // radii along one segment, px (one buffer reused for all segments)
+        // Radii along one segment, px: one raw buffer for all segments (an Array append per path pixel paid a
+        // uniqueness and capacity check).
+        let rs = UnsafeMutablePointer<Double>.allocate(capacity: max(1, pathPixels.count))
+        defer { rs.deallocate() }
         // Segments by index with their fields read in place (iterating copies retained each path slice).
         for s in 0..<segs.count {
             let pathCount = segs[s].path.count
@@ -275,51 +277,59 @@ public struct VesselGraphBuilder: Codable, Sendable {
             let a = Int(pathPixels[pathOffset]), b = Int(pathPixels[pathOffset + pathCount - 1])
             let dx = Double(b % w - a % w), dy = Double(b / w - a / w)
             let chord = (dx * dx + dy * dy).squareRoot()
-            rs.removeAll(keepingCapacity: true)
-            for k in 0..<pathCount { rs.append(max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)) }
+            // Sums in path order, as reduce(0, +) did; min and max as Sequence.min()/max().
+            var sum = 0.0, rMin = 0.0, rMax = 0.0
+            for k in 0..<pathCount {
+                let r = max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)
+                rs[k] = r; sum += r
+                if k == 0 { rMin = r; rMax = r } else { if r < rMin { rMin = r }; if r > rMax { rMax = r } }
+            }
             let mid = Int(pathPixels[pathOffset + pathCount / 2])
             pathOffset += pathCount
-            let mean = rs.reduce(0, +) / Double(rs.count)
-            let sd = (rs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rs.count)).squareRoot()
+            let mean = sum / Double(pathCount)
+            var squares = 0.0
+            for k in 0..<pathCount { squares += (rs[k] - mean) * (rs[k] - mean) }
+            let sd = (squares / Double(pathCount)).squareRoot()
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
             let mx = Double(mid % w), my = Double(mid / w)
             let lengthPX = segs[s].lengthPX
             // The columns of `vesselFeatureNames`, in order.
-            Self.put(&vessel.features, Float(lengthPX * umPerPX)); Self.put(&vessel.features, Float(chord * umPerPX))
-            Self.put(&vessel.features, Float(lengthPX / max(chord, 1))); Self.put(&vessel.features, Float(mean * umPerPX))
-            Self.put(&vessel.features, Float(sd * umPerPX)); Self.put(&vessel.features, Float(rs.min()! * umPerPX))
-            Self.put(&vessel.features, Float(rs.max()! * umPerPX))
-            Self.put(&vessel.features, Float(Double(vesselFootprints[s].count) * umPerPX * umPerPX))
-            Self.put(&vessel.features, Float(angle))
-            Self.put(&vessel.features, Float(traced.nodes[segs[s].startNode].degree))
-            Self.put(&vessel.features, Float(traced.nodes[segs[s].endNode].degree))
-            Self.put(&vessel.features, meanIntensity(vesselFootprints[s])); Self.put(&vessel.features, distUM(mx, my))
-            place(&vessel, x: mx, y: my, px: px, grid: grid, footprint: vesselFootprints[s])
+            vessel.set(0, Float(lengthPX * umPerPX)); vessel.set(1, Float(chord * umPerPX))
+            vessel.set(2, Float(lengthPX / max(chord, 1))); vessel.set(3, Float(mean * umPerPX))
+            vessel.set(4, Float(sd * umPerPX)); vessel.set(5, Float(rMin * umPerPX)); vessel.set(6, Float(rMax * umPerPX))
+            vessel.set(7, Float(Double(vesselFootprints[s].count) * umPerPX * umPerPX))
+            vessel.set(8, Float(angle))
+            vessel.set(9, Float(traced.nodes[segs[s].startNode].degree))
+            vessel.set(10, Float(traced.nodes[segs[s].endNode].degree))
+            vessel.set(11, meanIntensity(vesselFootprints[s])); vessel.set(12, distUM(mx, my))
+            vessel.place(x: mx, y: my, pixelSizeMM: px, grid: grid, footprint: vesselFootprints[s])
         }
 
         // ICA nodes.
-        var ica = NodeSet(featureNames: Self.icaFeatureNames)
-        Self.reserve(&ica, icaCount)
+        var icaColumns = NodeColumns(width: Self.icaFeatureNames.count, capacity: icaCount)
         for r in 0..<icaCount {
             let s = RegionShape(pixels: icaPixels[r], width: w, height: h, labels: region, id: Int32(r))
             // The columns of `icaFeatureNames`, in order.
-            Self.put(&ica.features, Float(s.areaPX * umPerPX * umPerPX)); Self.put(&ica.features, Float(s.perimeterPX * umPerPX))
-            Self.put(&ica.features, Float(s.eccentricity)); Self.put(&ica.features, Float(s.solidity))
-            Self.put(&ica.features, Float(s.equivalentDiameterPX * umPerPX)); Self.put(&ica.features, Float(s.majorAxisPX * umPerPX))
-            Self.put(&ica.features, Float(s.minorAxisPX * umPerPX)); Self.put(&ica.features, Float(s.maxFeretPX * umPerPX))
-            Self.put(&ica.features, meanIntensity(icaPixels[r])); Self.put(&ica.features, distUM(s.centroidX, s.centroidY))
-            place(&ica, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: icaPixels[r])
+            icaColumns.set(0, Float(s.areaPX * umPerPX * umPerPX)); icaColumns.set(1, Float(s.perimeterPX * umPerPX))
+            icaColumns.set(2, Float(s.eccentricity)); icaColumns.set(3, Float(s.solidity))
+            icaColumns.set(4, Float(s.equivalentDiameterPX * umPerPX)); icaColumns.set(5, Float(s.majorAxisPX * umPerPX))
+            icaColumns.set(6, Float(s.minorAxisPX * umPerPX)); icaColumns.set(7, Float(s.maxFeretPX * umPerPX))
+            icaColumns.set(8, meanIntensity(icaPixels[r])); icaColumns.set(9, distUM(s.centroidX, s.centroidY))
+            icaColumns.place(x: s.centroidX, y: s.centroidY, pixelSizeMM: px, grid: grid, footprint: icaPixels[r])
         }
+        let ica = icaColumns.nodeSet(featureNames: Self.icaFeatureNames)
 
         // FAZ node.
-        var faz = NodeSet(featureNames: Self.fazFeatureNames)
+        var fazColumns = NodeColumns(width: Self.fazFeatureNames.count, capacity: 1)
         if let s = fazShape {
-            for v in [Float(s.areaPX * px * px), Float(s.perimeterPX * px), Float(s.circularity), Float(s.eccentricity),
-                      Float(s.solidity), Float(s.maxFeretPX * px), meanIntensity(fazPixels)] { Self.put(&faz.features, v) }
-            place(&faz, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: fazPixels)
+            for (j, v) in [Float(s.areaPX * px * px), Float(s.perimeterPX * px), Float(s.circularity), Float(s.eccentricity),
+                           Float(s.solidity), Float(s.maxFeretPX * px), meanIntensity(fazPixels)].enumerated() { fazColumns.set(j, v) }
+            fazColumns.place(x: s.centroidX, y: s.centroidY, pixelSizeMM: px, grid: grid, footprint: fazPixels)
         }
+        let faz = fazColumns.nodeSet(featureNames: Self.fazFeatureNames)
+        let vesselNodes = vessel.nodeSet(featureNames: Self.vesselFeatureNames)
 
         // Relations.
         var vv = Relation(name: "vessel-vessel", sourceType: "vessel", targetType: "vessel", source: [], target: [])
@@ -398,7 +408,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
             "ica_count": Double(icaCount),
             "field_area_mm2": fieldMM2,
         ]
-        let lengths = vessel.column("length_um"), curv = vessel.column("curveness"), radii = vessel.column("radius_mean_um")
+        let lengths = vesselNodes.column("length_um"), curv = vesselNodes.column("curveness"), radii = vesselNodes.column("radius_mean_um")
         let totalLen = lengths.reduce(0, +)
         // Length-weighted, so short fragments do not dominate.
         bio["vessel_curveness_mean"] = totalLen > 0 ? Double(zip(lengths, curv).reduce(0) { $0 + $1.0 * $1.1 } / totalLen) : 0
@@ -412,7 +422,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let graph = OCTAGraph(
             format: "capillary-octa-graph/1", widthPX: w, heightPX: h, pixelSizeMM: px, gridCentrePX: [gcx, gcy],
             sectorNames: ETDRSGrid.sectorNames, quadrantNames: ETDRSGrid.quadrantNames,
-            vessel: vessel, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
+            vessel: vesselNodes, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
         return VesselAnalysis(
             graph: graph, vesselMask: Self.mask(mask, w, h), skeleton: Self.mask(traced.skeleton, w, h),
             fazMask: Self.mask(fazBits, w, h), bifurcationPixels: bifurcations, stageMS: stage)
@@ -503,28 +513,5 @@ public struct VesselGraphBuilder: Codable, Sendable {
                 }
             }
         }
-    }
-
-    /// Room for `count` nodes in every per-node list of `set` (growing them node by node copied them often).
-    private static func reserve(_ set: inout NodeSet, _ count: Int) {
-        set.features.reserveCapacity(count * set.featureNames.count)
-        set.xPX.reserveCapacity(count); set.yPX.reserveCapacity(count)
-        set.xMM.reserveCapacity(count); set.yMM.reserveCapacity(count)
-        set.sector.reserveCapacity(count); set.quadrant.reserveCapacity(count); set.footprints.reserveCapacity(count)
-    }
-
-    /// Appends one feature value, a non-finite one as 0 (values one by one: an array per node cost an
-    /// allocation).
-    @inline(__always)
-    private static func put(_ f: inout [Float], _ v: Float) { f.append(v.isFinite ? v : 0) }
-
-    /// Counts one more node in `set` (its features already appended) at (x, y) px with its footprint.
-    private func place(_ set: inout NodeSet, x: Double, y: Double, px: Double, grid: ETDRSGrid, footprint: [Int32]) {
-        set.count += 1
-        set.xPX.append(Float(x)); set.yPX.append(Float(y))
-        set.xMM.append(Float(x * px)); set.yMM.append(Float(y * px))
-        set.sector.append(Int32(grid.sector(x: x, y: y)))
-        set.quadrant.append(Int32(grid.quadrant(x: x, y: y)))
-        set.footprints.append(footprint)
     }
 }
