@@ -70,12 +70,18 @@ enum SkeletonTracer {
                     pruned = true
                 }
             }
+            if pruned {
+                // Pruning can leave redundant corner pixels where the spur left its branch point.
+                Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
+            }
+            // The final pass on the pruned skeleton reuses this state: neighbour codes are patched around the
+            // removed pixels (the same codes a fresh start computes), all paths kept.
+            t.restart(on: sk, keepPathsShorterThanPX: .infinity)
+            t.findNodes()
+            t.walkFromNodes()
+            t.walkLoops()
+            return withoutUnlinkedNodes(t.result(skeleton: sk))
         }
-        if pruned {
-            // Pruning can leave redundant corner pixels where the spur left its branch point.
-            Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
-        }
-        return withoutUnlinkedNodes(traceOnce(sk, width: w, height: h))
     }
 
     /// `r` without the skeleton pixels of nodes that no segment reaches: isolated pixels and branch clusters of
@@ -111,7 +117,7 @@ enum SkeletonTracer {
 /// none of that.
 private struct TraceState {
     let w: Int
-    let keep: Double
+    var keep: Double
     /// Neighbour codes: bit k is set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is
     /// a skeleton pixel; the bits are only ever set for neighbours inside the image, so `p + offset[k]` is
     /// always valid.
@@ -179,6 +185,34 @@ private struct TraceState {
         pathPixels = RawList(capacity: m + m / 2)
         segPathStart = RawList(capacity: m / 4); segPathEnd = RawList(capacity: m / 4)
         segStartNode = RawList(capacity: m / 4); segEndNode = RawList(capacity: m / 4); segLength = RawList(capacity: m / 4)
+    }
+
+    /// Starts over on `sk`, the skeleton this state was built from with some pixels cleared (none added):
+    /// each cleared pixel's bit is removed from its neighbours' codes, the pixel list keeps the remaining ones
+    /// in raster order, and per-pixel marks and all lists are reset; afterwards the state is exactly that of a
+    /// fresh `init(sk, ...)`, without the full-image scan.
+    mutating func restart(on sk: [UInt8], keepPathsShorterThanPX: Double) {
+        keep = keepPathsShorterThanPX
+        var kept = 0
+        sk.withUnsafeBufferPointer { s in
+            for j in 0..<pixels.count {
+                let p = Int(pixels[j])
+                nodeOf[p] = -1
+                visited[p] = false
+                if s[p] != 0 { pixels[kept] = Int32(p); kept += 1; continue }
+                // Neighbour k of p sees p as its neighbour 7 - k (the offsets are symmetric in this order).
+                let c = code[p]
+                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                    let q = p + offset[k]
+                    code[q] &= ~(1 << UInt8(7 - k))
+                    nb[q] -= 1
+                }
+            }
+        }
+        pixels.truncate(to: kept)
+        nodePixels.truncate(to: 0); nodeStart.truncate(to: 0); degree.truncate(to: 0); stack.truncate(to: 0)
+        pathPixels.truncate(to: 0); segPathStart.truncate(to: 0); segPathEnd.truncate(to: 0)
+        segStartNode.truncate(to: 0); segEndNode.truncate(to: 0); segLength.truncate(to: 0); partners.truncate(to: 0)
     }
 
     func free() {
