@@ -461,13 +461,9 @@ public struct VesselGraphBuilder: Codable, Sendable {
                 let l = Int(lb[p])
                 if l >= 0 { flat[fill[l]] = Int32(p); fill[l] += 1 }
             }
-            return (0..<count).map { k in
-                let a = start[k], c = start[k + 1] - a
-                return [Int32](unsafeUninitializedCapacity: c) { buf, filled in
-                    if c > 0 { buf.baseAddress!.initialize(from: flat + a, count: c) }
-                    filled = c
-                }
-            }
+            // Array(UnsafeBufferPointer) is specialised for Int32; Array(unsafeUninitializedCapacity:) went
+            // through the runtime's generic allocation path (about 700 instructions per array).
+            return (0..<count).map { k in Array(UnsafeBufferPointer(start: flat + start[k], count: start[k + 1] - start[k])) }
         }
     }
 
