@@ -52,28 +52,38 @@ enum Biomarkers {
         while s <= min(w, h) / 4 { sizes.append(s); s *= 2 }
         guard sizes.count >= 3 else { return 0 }
         var xs: [Double] = [], ys: [Double] = []
-        // Coordinates once; box sizes are powers of two, so box indices are shifts (no divisions per pixel).
-        // Pixels come in raster order, so the row changes only a few times: one division per row.
-        let m = pixels.count
-        let px = UnsafeMutablePointer<Int32>.allocate(capacity: m), py = UnsafeMutablePointer<Int32>.allocate(capacity: m)
-        defer { px.deallocate(); py.deallocate() }
-        var rowStart = 0, rowEnd = 0, y = 0
-        for k in 0..<m {
-            let p = Int(pixels[k])
-            if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
-            px[k] = Int32(p - rowStart); py[k] = Int32(y)
-        }
-        let hit = UnsafeMutablePointer<Bool>.allocate(capacity: ((w + 1) / 2) * ((h + 1) / 2))
-        defer { hit.deallocate() }
-        for s in sizes {
-            let shift = Int32(s.trailingZeroBitCount)
-            let bw = (w + s - 1) / s, bh = (h + s - 1) / s
-            hit.initialize(repeating: false, count: bw * bh)
-            var count = 0
-            for k in 0..<m {
-                let b = Int(py[k] &>> shift) * bw + Int(px[k] &>> shift)   // shift < 32: no overshift handling
-                if !hit[b] { hit[b] = true; count += 1 }
+        // Box sizes are consecutive powers of two, so box indices are shifts (no divisions per pixel).
+        // Occupancy of the smallest boxes from the pixels (raster order: one division per row), then each larger
+        // size from the previous one: a box of side 2s is occupied exactly when one of its four boxes of side s
+        // is (box indices halve, and ceil(ceil(w / s) / 2) = ceil(w / 2s)), so each size costs its number of
+        // boxes instead of a pass over every pixel.
+        var bw = (w + sizes[0] - 1) / sizes[0], bh = (h + sizes[0] - 1) / sizes[0]
+        var grid = [UInt8](repeating: 0, count: bw * bh)
+        let shift0 = sizes[0].trailingZeroBitCount
+        grid.withUnsafeMutableBufferPointer { g in
+            var rowStart = 0, rowEnd = 0, y = 0
+            for p32 in pixels {
+                let p = Int(p32)
+                if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+                g[(y &>> shift0) * bw + ((p - rowStart) &>> shift0)] = 1
             }
+        }
+        for (level, s) in sizes.enumerated() {
+            if level > 0 {
+                let nbw = (w + s - 1) / s, nbh = (h + s - 1) / s
+                var next = [UInt8](repeating: 0, count: nbw * nbh)
+                next.withUnsafeMutableBufferPointer { nx in
+                    grid.withUnsafeBufferPointer { g in
+                        for by in 0..<bh {
+                            let row = by * bw, nrow = (by &>> 1) * nbw
+                            for bx in 0..<bw { nx[nrow + (bx &>> 1)] |= g[row + bx] }
+                        }
+                    }
+                }
+                grid = next; bw = nbw; bh = nbh
+            }
+            var count = 0
+            grid.withUnsafeBufferPointer { g in for c in g { count += Int(c) } }
             xs.append(log(1 / Double(s))); ys.append(log(Double(count)))
         }
         let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)

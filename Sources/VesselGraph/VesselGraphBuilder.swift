@@ -118,9 +118,19 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var owner = [Int32](repeating: -1, count: n)
         var queue: [Int32] = []
         queue.reserveCapacity(n / 2)
-        for (s, seg) in segs.enumerated() {
-            let interior = seg.path.count > 2 ? seg.path.dropFirst().dropLast() : seg.path
-            for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
+        // Seeds: each path's interior (the whole path when it has no interior), read from the flat list of
+        // paths in segment order (slicing each path cost more than the loop).
+        owner.withUnsafeMutableBufferPointer { ow in
+            var offset = 0
+            for s in 0..<segs.count {
+                let count = segs[s].path.count
+                let range = count > 2 ? (offset + 1)..<(offset + count - 1) : offset..<(offset + count)
+                for j in range {
+                    let p = pathPixels[j]
+                    if ow[Int(p)] < 0 { ow[Int(p)] = Int32(s); queue.append(p) }
+                }
+                offset += count
+            }
         }
         // Growth stays on vessel and skeleton pixels: the others become walls (-2; every later use of owner
         // tests >= 0). Seeds lie on the skeleton, so no seed is walled.
