@@ -5,7 +5,15 @@ import Foundation
 extension OCTAGraph {
     /// UTF-8 JSON of the graph; keys in a fixed order, biomarkers sorted by name, non-finite numbers as 0.
     public func jsonData() -> Data {
-        var o = JSONWriter()
+        // Room for the whole text up front (regrowing a megabyte-sized buffer copied it each time): about 7 bytes
+        // per footprint or relation index and 11 per float, rounded up generously.
+        var numbers = 0
+        for set in [vessel, ica, faz] {
+            numbers += set.features.count + 4 * set.count
+            for f in set.footprints { numbers += f.count }
+        }
+        for r in relations { numbers += 2 * r.count }
+        var o = JSONWriter(capacity: 65_536 + 12 * numbers)
         o.raw("{")
         o.key("format"); o.string(format); o.raw(",")
         o.key("width_px"); o.int(widthPX); o.raw(",")
@@ -46,9 +54,10 @@ struct JSONWriter {
     private var capacity: Int
     private var used = 0
 
-    init() {
-        capacity = 1 << 20
-        base = .allocate(capacity: capacity)
+    /// A writer with room for `capacity` bytes before it grows.
+    init(capacity: Int = 1 << 20) {
+        self.capacity = max(64, capacity)
+        base = .allocate(capacity: self.capacity)
     }
 
     /// The bytes written so far.
@@ -88,24 +97,44 @@ struct JSONWriter {
     mutating func key(_ k: String) { string(k); byte(0x3A) }
 
     mutating func int<T: BinaryInteger>(_ v: T) {
-        reserve(21)
+        reserve(28)  // 20 digits and a sign, plus the 8-byte stores' spill
         var x = Int64(v)
         var u = used
         if x < 0 { base[u] = 0x2D; u += 1; x = -x }
-        Self.digitPairs.withUnsafeBufferPointer { Self.writeDigits(x, base, &u, $0) }
+        Self.withTables { Self.writeDigits(x, base, &u, $0) }
         used = u
     }
 
-    /// "00" "01" ... "99" as ASCII pairs.
-    private static let digitPairs: [UInt8] = {
-        var out: [UInt8] = []
-        for n in 0..<100 {
-            let tens = UInt8(n / 10), ones = UInt8(n % 10)
-            out.append(0x30 + tens)
-            out.append(0x30 + ones)
+    /// Lookup tables of the number writers, by n < 10,000: `pad4[n]` is n as four ASCII digits with leading
+    /// zeros, first digit in the low byte (so one little-endian store writes them in order); the low nibble of
+    /// `lengths[n]` is n's digit count without leading zeros (1 for 0), the high nibble its digit count as a
+    /// four-digit fraction without trailing zeros (0 for 0). A 4-digit group is then a load, a shift and one
+    /// store, where a digit-pair table needed two divisions and up to four byte stores with branches on the
+    /// digit count (about 50 instructions per footprint index, 100 per float on a 400 px eye).
+    struct Tables {
+        let pad4: UnsafePointer<UInt32>
+        let lengths: UnsafePointer<UInt8>
+    }
+
+    // Built once per process with plain arithmetic (no per-entry arrays: ~10 instructions an entry).
+    private static let pad4: [UInt32] = (0..<10_000).map { n in
+        let d0 = UInt32(n / 1000), d1 = UInt32(n / 100 % 10), d2 = UInt32(n / 10 % 10), d3 = UInt32(n % 10)
+        return 0x3030_3030 | d0 | d1 << 8 | d2 << 16 | d3 << 24
+    }
+
+    private static let lengths: [UInt8] = (0..<10_000).map { n in
+        let intDigits = n >= 1000 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1
+        let fracDigits = n == 0 ? 0 : n % 1000 == 0 ? 1 : n % 100 == 0 ? 2 : n % 10 == 0 ? 3 : 4
+        return UInt8(intDigits | fracDigits << 4)
+    }
+
+    /// Runs `body` with the tables' storage (read once per list, not per number: a static's lazy-init check).
+    @inline(__always)
+    static func withTables<R>(_ body: (Tables) -> R) -> R {
+        pad4.withUnsafeBufferPointer { p in
+            lengths.withUnsafeBufferPointer { l in body(Tables(pad4: p.baseAddress!, lengths: l.baseAddress!)) }
         }
-        return out
-    }()
+    }
 
     mutating func double(_ v: Double) {
         guard v.isFinite else { byte(0x30); return }
@@ -119,16 +148,23 @@ struct JSONWriter {
     mutating func float(_ v: Float) {
         guard v.isFinite else { byte(0x30); return }
         if abs(v) >= 1e7 { raw(v.description); return }
-        reserve(14)
+        reserve(24)  // 14 bytes, plus the 8-byte stores' spill
         var u = used
-        Self.digitPairs.withUnsafeBufferPointer { Self.writeFixed(v, base, &u, $0) }
+        Self.withTables { Self.writeFixed(v, base, &u, $0) }
         used = u
     }
 
-    /// Writes finite `v` with |v| < 1e7 at `b[u...]` in the form of `float` (at most 14 bytes), advancing `u`.
+    /// Stores the low `UInt64` bytes at `b + u` (unaligned, little-endian); the caller advances `u` by the
+    /// bytes that count, and the bytes past them are overwritten by what follows (capacity has 8 bytes spare).
     @inline(__always)
-    private static func writeFixed(_ v: Float, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int,
-                                   _ pairs: UnsafeBufferPointer<UInt8>) {
+    private static func store8(_ word: UInt64, _ b: UnsafeMutablePointer<UInt8>, _ u: Int) {
+        UnsafeMutableRawPointer(b + u).storeBytes(of: word.littleEndian, as: UInt64.self)
+    }
+
+    /// Writes finite `v` with |v| < 1e7 at `b[u...]` in the form of `float` (at most 14 bytes, and up to 8 bytes
+    /// of spill past them), advancing `u`.
+    @inline(__always)
+    private static func writeFixed(_ v: Float, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int, _ t: Tables) {
         // Half away from zero, as `rounded()`, without its libm call: y < 1e11, so the fraction is exact.
         let y = Double(abs(v)) * 10_000
         var scaled = Int64(y)
@@ -136,52 +172,43 @@ struct JSONWriter {
         if scaled == 0 { b[u] = 0x30; u += 1; return }
         if v < 0 { b[u] = 0x2D; u += 1 }
         let ip = scaled / 10_000
-        writeDigits(ip, b, &u, pairs)
+        writeDigits(ip, b, &u, t)
         let fp = Int(scaled - ip * 10_000)
         if fp == 0 { return }
-        // Four fixed digits as two pairs, then drop trailing zeros.
-        let hi = fp / 100, lo = fp - hi * 100
-        b[u] = 0x2E
-        b[u + 1] = pairs[2 * hi]; b[u + 2] = pairs[2 * hi + 1]
-        b[u + 3] = pairs[2 * lo]; b[u + 4] = pairs[2 * lo + 1]
-        if lo == 0 { u += hi % 10 == 0 ? 2 : 3 } else { u += lo % 10 == 0 ? 4 : 5 }
+        // "." and the four fraction digits in one store; the count drops the trailing zeros.
+        store8(0x2E | UInt64(t.pad4[fp]) &<< 8, b, u)
+        u += 1 + Int(t.lengths[fp] >> 4)
     }
 
-    /// Writes the decimal digits of `x` >= 0 at `b[u...]`, advancing `u`.
+    /// Writes the decimal digits of `x` >= 0 at `b[u...]` (up to 8 bytes of spill past them), advancing `u`.
     @inline(__always)
-    private static func writeDigits(_ x: Int64, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int,
-                                    _ pairs: UnsafeBufferPointer<UInt8>) {
-        var x = x
-        if x < 10 { b[u] = UInt8(0x30 + x); u += 1; return }
-        // Up to six digits (pixel indices of a 400x400 image, integer parts of features) without the digit-
-        // counting loop: at most two divisions by a constant.
-        if x < 1_000_000 {
-            let top = Int(x / 10_000), rest = Int(x) - top * 10_000
-            if top > 0 {
-                if top < 10 { b[u] = UInt8(0x30 + top); u += 1 } else { b[u] = pairs[2 * top]; b[u + 1] = pairs[2 * top + 1]; u += 2 }
-                let r1 = rest / 100, r2 = rest - r1 * 100
-                b[u] = pairs[2 * r1]; b[u + 1] = pairs[2 * r1 + 1]; b[u + 2] = pairs[2 * r2]; b[u + 3] = pairs[2 * r2 + 1]
-                u += 4
-                return
-            }
-            if rest < 100 { b[u] = pairs[2 * rest]; b[u + 1] = pairs[2 * rest + 1]; u += 2; return }
-            let r1 = rest / 100, r2 = rest - r1 * 100
-            if r1 < 10 { b[u] = UInt8(0x30 + r1); u += 1 } else { b[u] = pairs[2 * r1]; b[u + 1] = pairs[2 * r1 + 1]; u += 2 }
-            b[u] = pairs[2 * r2]; b[u + 1] = pairs[2 * r2 + 1]; u += 2
+    private static func writeDigits(_ x: Int64, _ b: UnsafeMutablePointer<UInt8>, _ u: inout Int, _ t: Tables) {
+        if x < 10_000 {
+            let n = Int(x), len = Int(t.lengths[n] & 15)
+            store8(UInt64(t.pad4[n] &>> UInt32(32 - 8 * len)), b, u)
+            u += len
             return
         }
-        var digits = 1, t = x
-        while t >= 100 { digits += 2; t /= 100 }
-        if t >= 10 { digits += 1 }
-        // Two digits per division, from the right.
-        var i = u + digits
-        while x >= 10 {
-            let r = Int(x % 100) * 2
-            x /= 100
-            b[i - 1] = pairs[r + 1]; b[i - 2] = pairs[r]
-            i -= 2
+        if x < 100_000_000 {
+            // High group without leading zeros, then the low group in full: one store.
+            let hi = Int(x / 10_000), lo = Int(x) - hi * 10_000
+            let len = Int(t.lengths[hi] & 15)
+            store8(UInt64(t.pad4[hi] &>> UInt32(32 - 8 * len)) | UInt64(t.pad4[lo]) &<< UInt64(8 * len), b, u)
+            u += len + 4
+            return
         }
-        if x > 0 { b[i - 1] = UInt8(0x30 + x) }
+        // Rare (no graph index or feature gets here): four digits per division, from the right.
+        var x = x, digits = 1, v = x
+        while v >= 10 { digits += 1; v /= 10 }
+        var i = u + digits
+        while x >= 10_000 {
+            let q = x / 10_000, r = Int(x - q * 10_000)
+            UnsafeMutableRawPointer(b + i - 4).storeBytes(of: t.pad4[r].littleEndian, as: UInt32.self)
+            x = q; i -= 4
+        }
+        // The head byte by byte: a wider store would overwrite the groups just written.
+        let head = t.pad4[Int(x)], len = i - u
+        for k in 0..<len { b[u + k] = UInt8(truncatingIfNeeded: head &>> UInt32(8 * (4 - len + k))) }
         u += digits
     }
 
@@ -200,37 +227,41 @@ struct JSONWriter {
             byte(0x5D)
             return
         }
-        reserve(2 + 15 * a.count)  // ",-9999999.9999" is the longest element
+        reserve(10 + 15 * a.count)  // "-9999999.9999," is the longest element, plus the stores' spill
         let b = base
         var u = used
         b[u] = 0x5B; u += 1
-        Self.digitPairs.withUnsafeBufferPointer { pairs in
-            for k in 0..<a.count {
-                if k > 0 { b[u] = 0x2C; u += 1 }
-                let v = a[k]
-                if v.isFinite { Self.writeFixed(v, b, &u, pairs) } else { b[u] = 0x30; u += 1 }
+        Self.withTables { t in
+            a.withUnsafeBufferPointer { a in
+                // A comma after every element; the last one becomes the closing bracket.
+                for v in a {
+                    if v.isFinite { Self.writeFixed(v, b, &u, t) } else { b[u] = 0x30; u += 1 }
+                    b[u] = 0x2C; u += 1
+                }
             }
         }
-        b[u] = 0x5D; u += 1
+        if a.isEmpty { b[u] = 0x5D; u += 1 } else { b[u - 1] = 0x5D }
         used = u
     }
 
     /// Same text as `int` per element, but one capacity check for the whole list (footprints hold every
     /// pixel index of the image, so this loop is most of the JSON time).
     mutating func ints(_ a: [Int32]) {
-        reserve(2 + 12 * a.count)  // "-2147483648," is the longest element
+        reserve(10 + 12 * a.count)  // "-2147483648," is the longest element, plus the stores' spill
         let b = base
         var u = used
         b[u] = 0x5B; u += 1
-        Self.digitPairs.withUnsafeBufferPointer { pairs in
-            for k in 0..<a.count {
-                if k > 0 { b[u] = 0x2C; u += 1 }
-                var x = Int64(a[k])
-                if x < 0 { b[u] = 0x2D; u += 1; x = -x }
-                Self.writeDigits(x, b, &u, pairs)
+        Self.withTables { t in
+            a.withUnsafeBufferPointer { a in
+                for v in a {
+                    var x = Int64(v)
+                    if x < 0 { b[u] = 0x2D; u += 1; x = -x }
+                    Self.writeDigits(x, b, &u, t)
+                    b[u] = 0x2C; u += 1
+                }
             }
         }
-        b[u] = 0x5D; u += 1
+        if a.isEmpty { b[u] = 0x5D; u += 1 } else { b[u - 1] = 0x5D }
         used = u
     }
 

@@ -67,4 +67,25 @@ final class JSONWriterTests: XCTestCase {
         for _ in 0..<5000 { floats.append(Float(rng.normal() * pow(10, rng.uniform(-5, 6)))) }
         for v in floats { XCTAssertEqual(text { $0.float(v) }, reference(v), "\(v)") }
     }
+
+    /// The 4-digit table writer: every value below 200,000 (each pixel index of a 400 x 400 image and more),
+    /// the group boundaries up to the 8-digit limit and past it, against `description`; and every 4-decimal
+    /// fraction in [0, 1) and [7, 8) through the float writer.
+    func testTableWriterMatchesDescription() {
+        let all = (0..<200_000).map { Int32($0) }
+        XCTAssertEqual(text { $0.ints(all) }, "[" + all.map(\.description).joined(separator: ",") + "]")
+        XCTAssertEqual(text { $0.ints([]) }, "[]")
+        XCTAssertEqual(text { $0.floats([]) }, "[]")
+        var big: [Int64] = [9_999_999, 10_000_000, 99_999_999, 100_000_000, 100_000_001, 123_456_789, 1_000_000_000,
+                            10_000_000_000, 987_654_321_012, Int64.max, -99_999_999, -100_000_000]
+        for p in 0..<19 { let v = Int64(pow(10.0, Double(p))); big += [v - 1, v, v + 1] }
+        for v in big { XCTAssertEqual(text { $0.int(v) }, v.description) }
+        for n in 1..<10_000 {
+            var f = String(n); f = String(repeating: "0", count: 4 - f.count) + f
+            while f.hasSuffix("0") { f.removeLast() }
+            // n / 10_000 as a Float is within 1e-8 of the exact decimal, so it rounds to the same 4 decimals.
+            XCTAssertEqual(text { $0.float(Float(n) / 10_000) }, "0." + f)
+            XCTAssertEqual(text { $0.float(-7 - Float(n) / 10_000) }, "-7." + f)
+        }
+    }
 }
