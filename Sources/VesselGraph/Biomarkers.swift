@@ -11,8 +11,12 @@ enum Biomarkers {
         var axial = 0, diagonal = 0, isolated = 0
         @inline(__always) func on(_ x: Int, _ y: Int) -> Bool { x >= 0 && y >= 0 && x < w && y < h && skeleton[y * w + x] != 0 }
         skeleton.withUnsafeBufferPointer { sk in
+            // Pixels come in raster order: one division per row, not two per pixel.
+            var rowStart = 0, rowEnd = 0, y = 0
             for p32 in pixels {
-                let p = Int(p32), x = p % w, y = p / w
+                let p = Int(p32)
+                if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+                let x = p - rowStart
                 let e: Bool, we: Bool, s: Bool, n: Bool, se: Bool, ne: Bool, sw: Bool, nw: Bool
                 if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
                     // Inside the border: direct reads.
@@ -48,20 +52,38 @@ enum Biomarkers {
         while s <= min(w, h) / 4 { sizes.append(s); s *= 2 }
         guard sizes.count >= 3 else { return 0 }
         var xs: [Double] = [], ys: [Double] = []
-        // Coordinates once; box sizes are powers of two, so box indices are shifts (no divisions per pixel).
-        var px = [Int32](repeating: 0, count: pixels.count), py = px
-        for (k, p) in pixels.enumerated() { px[k] = p % Int32(w); py[k] = p / Int32(w) }
-        var hit = [Bool]()
-        for s in sizes {
-            let shift = Int32(s.trailingZeroBitCount)
-            let bw = (w + s - 1) / s, bh = (h + s - 1) / s
-            hit.removeAll(keepingCapacity: true)
-            hit.append(contentsOf: repeatElement(false, count: bw * bh))
-            var count = 0
-            for k in 0..<pixels.count {
-                let b = Int(py[k] >> shift) * bw + Int(px[k] >> shift)
-                if !hit[b] { hit[b] = true; count += 1 }
+        // Box sizes are consecutive powers of two, so box indices are shifts (no divisions per pixel).
+        // Occupancy of the smallest boxes from the pixels (raster order: one division per row), then each larger
+        // size from the previous one: a box of side 2s is occupied exactly when one of its four boxes of side s
+        // is (box indices halve, and ceil(ceil(w / s) / 2) = ceil(w / 2s)), so each size costs its number of
+        // boxes instead of a pass over every pixel.
+        var bw = (w + sizes[0] - 1) / sizes[0], bh = (h + sizes[0] - 1) / sizes[0]
+        var grid = [UInt8](repeating: 0, count: bw * bh)
+        let shift0 = sizes[0].trailingZeroBitCount
+        grid.withUnsafeMutableBufferPointer { g in
+            var rowStart = 0, rowEnd = 0, y = 0
+            for p32 in pixels {
+                let p = Int(p32)
+                if p >= rowEnd || p < rowStart { y = p / w; rowStart = y * w; rowEnd = rowStart + w }
+                g[(y &>> shift0) * bw + ((p - rowStart) &>> shift0)] = 1
             }
+        }
+        for (level, s) in sizes.enumerated() {
+            if level > 0 {
+                let nbw = (w + s - 1) / s, nbh = (h + s - 1) / s
+                var next = [UInt8](repeating: 0, count: nbw * nbh)
+                next.withUnsafeMutableBufferPointer { nx in
+                    grid.withUnsafeBufferPointer { g in
+                        for by in 0..<bh {
+                            let row = by * bw, nrow = (by &>> 1) * nbw
+                            for bx in 0..<bw { nx[nrow + (bx &>> 1)] |= g[row + bx] }
+                        }
+                    }
+                }
+                grid = next; bw = nbw; bh = nbh
+            }
+            var count = 0
+            grid.withUnsafeBufferPointer { g in for c in g { count += Int(c) } }
             xs.append(log(1 / Double(s))); ys.append(log(Double(count)))
         }
         let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
@@ -79,23 +101,32 @@ enum Biomarkers {
         // the same codes): a full per-pixel evaluation was most of the biomarker stage.
         let dxs = (0..<w).map { (Double($0) - grid.centreX) * grid.pixelSizeMM * grid.nasalSign }
         let dx2s = dxs.map { $0 * $0 }
+        // |dx| and the sector a column wins when |dx| > |up| (1 nasal, 3 temporal), once per column.
+        let adxs = dxs.map { abs($0) }
+        let sideOf = dxs.map { $0 > 0 ? 1 : 3 }
         inside.withUnsafeMutableBufferPointer { ins in
             vessel.withUnsafeMutableBufferPointer { ves in
                 mask.withUnsafeBufferPointer { m in
+                dx2s.withUnsafeBufferPointer { dx2 in
+                adxs.withUnsafeBufferPointer { adx in
+                sideOf.withUnsafeBufferPointer { side in
                     for y in 0..<h {
                         let up = (grid.centreY - Double(y)) * grid.pixelSizeMM, up2 = up * up
+                        let aup = abs(up), vertical = up > 0 ? 0 : 2
+                        let row = y * w
                         for x in 0..<w {
-                            let dx = dxs[x], r2 = dx2s[x] + up2
+                            let r2 = dx2[x] + up2
                             let s: Int
                             if r2 < 0.25 { s = 0 } else if r2 >= 9 { s = 9 } else {
-                                let q: Int
-                                if abs(up) >= abs(dx) { q = up > 0 ? 0 : 2 } else { q = dx > 0 ? 1 : 3 }
-                                s = (r2 < 2.25 ? 1 : 5) + q
+                                s = (r2 < 2.25 ? 1 : 5) + (aup >= adx[x] ? vertical : side[x])
                             }
                             ins[s] += 1
-                            ves[s] += Int(m[y * w + x])
+                            ves[s] += Int(m[row + x])
                         }
                     }
+                }
+                }
+                }
                 }
             }
         }

@@ -41,17 +41,30 @@ struct ComponentLabeling {
                 }
             }
         }
-        // Final ids in raster order of each component's first pixel.
-        var final = [Int32](repeating: -1, count: Int(next))
-        var sizes: [Int] = []
+        // Final ids in raster order of each component's first pixel. That pixel took a fresh provisional label,
+        // larger than those of every earlier component's first pixel, and unions keep the smaller root, so a
+        // component's root is its first pixel's label: numbering the roots in increasing order numbers the
+        // components in raster order. One id per provisional label first, then one lookup per pixel.
+        let provisional = Int(next)
+        var final = [Int32](repeating: -1, count: provisional)
+        var count = 0
+        parent.withUnsafeMutableBufferPointer { par in
+            final.withUnsafeMutableBufferPointer { fin in
+                for l in 0..<provisional {
+                    let r = Int(Self.find(par, Int32(l)))
+                    if r == l { fin[l] = Int32(count); count += 1 } else { fin[l] = fin[r] }
+                }
+            }
+        }
+        var sizes = [Int](repeating: 0, count: count)
         labels.withUnsafeMutableBufferPointer { lab in
-            parent.withUnsafeMutableBufferPointer { par in
-                for p in 0..<(w * h) where lab[p] >= 0 {
-                    let r = Int(Self.find(par, lab[p]))
-                    if final[r] < 0 { final[r] = Int32(sizes.count); sizes.append(0) }
-                    let id = final[r]
-                    lab[p] = id
-                    sizes[Int(id)] += 1
+            final.withUnsafeBufferPointer { fin in
+                sizes.withUnsafeMutableBufferPointer { sz in
+                    for p in 0..<(w * h) where lab[p] >= 0 {
+                        let id = fin[Int(lab[p])]
+                        lab[p] = id
+                        sz[Int(id)] += 1
+                    }
                 }
             }
         }
@@ -120,9 +133,23 @@ enum Morphology {
     /// Bounding box of the non-zero pixels grown by `pad` (clamped to the image), or nil when there are none.
     static func boundingBox(_ m: [UInt8], width w: Int, height h: Int, pad: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int)? {
         var x0 = w, x1 = -1, y0 = h, y1 = -1
-        for y in 0..<h {
-            let row = y * w
-            for x in 0..<w where m[row + x] != 0 { x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y) }
+        // Per row only its first and last set pixel matter: scan in from both ends (most rows of a FAZ-sized
+        // region's plane are empty and cost one pass of plain byte tests).
+        // Eight bytes per test where a whole word fits.
+        m.withUnsafeBufferPointer { mb in
+            let raw = UnsafeRawPointer(mb.baseAddress!)
+            @inline(__always) func zero8(_ i: Int) -> Bool { raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) == 0 }
+            for y in 0..<h {
+                let row = y * w
+                var first = 0
+                while first + 8 <= w && zero8(row + first) { first += 8 }
+                while first < w && mb[row + first] == 0 { first += 1 }
+                if first == w { continue }
+                var end = w   // one past the last set pixel
+                while end - 8 > first && zero8(row + end - 8) { end -= 8 }
+                while mb[row + end - 1] == 0 { end -= 1 }
+                x0 = min(x0, first); x1 = max(x1, end - 1); y0 = min(y0, y); y1 = max(y1, y)
+            }
         }
         guard x1 >= 0 else { return nil }
         return (max(0, x0 - pad), max(0, y0 - pad), min(w - 1, x1 + pad), min(h - 1, y1 + pad))

@@ -78,6 +78,7 @@ extension DistanceTransform {
     /// the centreline needs radii.
     static func squaredToBackground(at pixels: [Int32], mask: [UInt8], width w: Int, height h: Int, maxPX: Int) -> [Float] {
         var out = [Float](repeating: Float(maxPX * maxPX), count: pixels.count)
+        out.withUnsafeMutableBufferPointer { out in
         mask.withUnsafeBufferPointer { m in
             for (i, p32) in pixels.enumerated() {
                 let p = Int(p32), px = p % w, py = p / w
@@ -86,11 +87,18 @@ extension DistanceTransform {
                 var k = 1
                 while k <= maxPX && k * k < best {
                     if px - k >= 0 && px + k < w && py - k >= 0 && py + k < h {
-                        // The whole ring inside the image (almost always): the same candidates without bounds tests.
-                        let top = p - k * w, bottom = p + k * w
-                        for dx in -k...k where m[top + dx] == 0 || m[bottom + dx] == 0 { best = min(best, dx * dx + k * k) }
-                        for dy in (-k + 1)..<k where m[p + dy * w - k] == 0 || m[p + dy * w + k] == 0 {
-                            best = min(best, k * k + dy * dy)
+                        // The whole ring inside the image (almost always): the same candidates without bounds tests,
+                        // in plain counted loops (range iteration cost more than the tests).
+                        let top = p - k * w, bottom = p + k * w, k2 = k * k
+                        var dx = -k
+                        while dx <= k {
+                            if m[top + dx] == 0 || m[bottom + dx] == 0 { best = min(best, dx * dx + k2) }
+                            dx += 1
+                        }
+                        var row = p - (k - 1) * w, dy = -k + 1
+                        while dy < k {
+                            if m[row - k] == 0 || m[row + k] == 0 { best = min(best, k2 + dy * dy) }
+                            row += w; dy += 1
                         }
                         k += 1
                         continue
@@ -112,6 +120,7 @@ extension DistanceTransform {
                 }
                 out[i] = Float(best)
             }
+        }
         }
         return out
     }

@@ -138,7 +138,13 @@ struct FAZDetector {
     /// Median by a 4096-bin histogram of [0, 1] intensities (exact enough for a threshold, O(n)).
     static func median(_ v: [Float]) -> Float {
         var hist = [Int](repeating: 0, count: 4096)
-        for x in v { hist[min(4095, max(0, Int(x * 4095)))] += 1 }
+        // Clamping the scaled value before the conversion gives the same bin as clamping the integer after it
+        // (truncation toward zero), without the conversion's range check or a bounds check per pixel.
+        hist.withUnsafeMutableBufferPointer { hb in
+            v.withUnsafeBufferPointer { vb in
+                for x in vb { hb[Int(min(4095, max(0, x * 4095)))] += 1 }
+            }
+        }
         var acc = 0
         for i in 0..<4096 {
             acc += hist[i]

@@ -5,7 +5,15 @@ import Foundation
 extension OCTAGraph {
     /// UTF-8 JSON of the graph; keys in a fixed order, biomarkers sorted by name, non-finite numbers as 0.
     public func jsonData() -> Data {
-        var o = JSONWriter()
+        // Room for the whole text up front (regrowing a megabyte-sized buffer copied it each time): about 7 bytes
+        // per footprint or relation index and 11 per float, rounded up generously.
+        var numbers = 0
+        for set in [vessel, ica, faz] {
+            numbers += set.features.count + 4 * set.count
+            for f in set.footprints { numbers += f.count }
+        }
+        for r in relations { numbers += 2 * r.count }
+        var o = JSONWriter(capacity: 65_536 + 12 * numbers)
         o.raw("{")
         o.key("format"); o.string(format); o.raw(",")
         o.key("width_px"); o.int(widthPX); o.raw(",")
@@ -46,9 +54,10 @@ struct JSONWriter {
     private var capacity: Int
     private var used = 0
 
-    init() {
-        capacity = 1 << 20
-        base = .allocate(capacity: capacity)
+    /// A writer with room for `capacity` bytes before it grows.
+    init(capacity: Int = 1 << 20) {
+        self.capacity = max(64, capacity)
+        base = .allocate(capacity: self.capacity)
     }
 
     /// The bytes written so far.

@@ -1,14 +1,21 @@
 /// Otsu's threshold: the level that maximises the between-class variance of a 256-bin histogram.
 enum OtsuThreshold {
     /// Threshold for `values` (any finite range); returns the minimum when all values are equal.
-    static func threshold<C: Collection>(_ values: C) -> Float where C.Element == Float {
+    static func threshold(_ values: [Float]) -> Float {
         var lo = Float.infinity, hi = -Float.infinity
-        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        values.withUnsafeBufferPointer { vb in for v in vb { lo = min(lo, v); hi = max(hi, v) } }
         guard lo < hi else { return lo.isFinite ? lo : 0 }
         let bins = 256
-        var hist = [Double](repeating: 0, count: bins)
+        // Integer counts (the Double sums below see the same exact values), through raw buffers; the bin is
+        // clamped before the conversion, which truncates the same way (no range check per value).
+        var counts = [Int](repeating: 0, count: bins)
         let scale = Float(bins) / (hi - lo)
-        for v in values { hist[min(bins - 1, Int((v - lo) * scale))] += 1 }
+        counts.withUnsafeMutableBufferPointer { c in
+            values.withUnsafeBufferPointer { vb in
+                for v in vb { c[Int(min(Float(bins - 1), (v - lo) * scale))] += 1 }
+            }
+        }
+        let hist = counts.map { Double($0) }
         let total = Double(values.count)
         var sumAll = 0.0
         for i in 0..<bins { sumAll += Double(i) * hist[i] }

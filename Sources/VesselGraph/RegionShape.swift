@@ -25,7 +25,12 @@ struct RegionShape {
     /// Measures the region whose pixels (sorted row-major indices) are `pixels`; a neighbour belongs to the
     /// region when `labels[neighbour] == id` (for the perimeter).
     init(pixels: [Int32], width w: Int, height h: Int, labels: [Int32], id: Int32) {
-        self.init(pixels: pixels, width: w, height: h) { labels[$0] == id }
+        // Through a raw pointer: neighbours are inside the image (the tests guard the borders), and the
+        // bounds check of an Array read per neighbour was a tenth of this initialiser.
+        self = labels.withUnsafeBufferPointer { lb in
+            let l = lb.baseAddress!
+            return RegionShape(pixels: pixels, width: w, height: h) { l[$0] == id }
+        }
     }
 
     /// Measures the region whose pixels (sorted row-major indices) are `pixels`; `isInside` tells which
@@ -82,17 +87,21 @@ struct RegionShape {
         let l1 = tr / 2 + disc, l2 = max(0, tr / 2 - disc)
         majorAxisPX = 4 * l1.squareRoot(); minorAxisPX = 4 * l2.squareRoot()
         eccentricity = l1 > 0 ? (1 - l2 / l1).squareRoot() : 0
-        let hull = Self.convexHull(sorted: corners)
+        // The hull in a raw scratch buffer (an Array per region went through the runtime's generic allocation).
+        let hull = UnsafeMutablePointer<(Double, Double)>.allocate(capacity: max(4, 2 * corners.count))
+        defer { hull.deallocate() }
+        let hullCount = corners.withUnsafeBufferPointer { Self.convexHull($0.baseAddress!, $0.count, into: hull) }
         var hullArea = 0.0
-        for i in 0..<hull.count {
-            let a = hull[i], b = hull[(i + 1) % hull.count]
+        for i in 0..<hullCount {
+            // (i + 1) wrapped without a division.
+            let a = hull[i], b = hull[i + 1 < hullCount ? i + 1 : 0]
             hullArea += a.0 * b.1 - b.0 * a.1
         }
         hullArea = abs(hullArea) / 2
         solidity = hullArea > 0 ? min(1, n / hullArea) : 1
         var feret2 = 0.0
-        for i in 0..<hull.count {
-            for j in (i + 1)..<hull.count {
+        for i in 0..<hullCount {
+            for j in (i + 1)..<hullCount {
                 let dx = hull[i].0 - hull[j].0, dy = hull[i].1 - hull[j].1
                 feret2 = max(feret2, dx * dx + dy * dy)
             }
@@ -104,27 +113,38 @@ struct RegionShape {
     /// hull without repeated points, in one consistent orientation.
     static func convexHull(sorted p: [(Double, Double)]) -> [(Double, Double)] {
         guard p.count > 2 else { return p }
-        func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
+        let hull = UnsafeMutablePointer<(Double, Double)>.allocate(capacity: 2 * p.count)
+        defer { hull.deallocate() }
+        let m = p.withUnsafeBufferPointer { convexHull($0.baseAddress!, $0.count, into: hull) }
+        return Array(UnsafeBufferPointer(start: hull, count: m))
+    }
+
+    /// `convexHull(sorted:)` of the `n` points at `p`, written to `hb` (room for 2n points, at least 4);
+    /// returns the number of hull points (the points themselves when n <= 2).
+    static func convexHull(_ p: UnsafePointer<(Double, Double)>, _ n: Int,
+                           into hb: UnsafeMutablePointer<(Double, Double)>) -> Int {
+        guard n > 2 else {
+            for i in 0..<n { hb[i] = p[i] }
+            return n
+        }
+        @inline(__always) func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
             (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
         }
         // Both chains in one buffer (the upper one continues from the lower one's last point, which it never
-        // pops): the same points in the same order as lower.dropLast() + upper.dropLast(), with one allocation.
-        var hull = [(Double, Double)](repeating: (0, 0), count: 2 * p.count)
+        // pops): the same points in the same order as lower.dropLast() + upper.dropLast().
         var k = 0
-        hull.withUnsafeMutableBufferPointer { hb in
-            for q in p {
-                while k >= 2 && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
-                hb[k] = q; k += 1
-            }
-            let t = k + 1
-            for i in stride(from: p.count - 2, through: 0, by: -1) {
-                let q = p[i]
-                while k >= t && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
-                hb[k] = q; k += 1
-            }
+        for i in 0..<n {
+            let q = p[i]
+            while k >= 2 && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
+            hb[k] = q; k += 1
         }
-        hull.removeLast(hull.count - (k - 1))
-        return hull
+        let t = k + 1
+        for i in stride(from: n - 2, through: 0, by: -1) {
+            let q = p[i]
+            while k >= t && cross(hb[k - 2], hb[k - 1], q) <= 0 { k -= 1 }
+            hb[k] = q; k += 1
+        }
+        return k - 1
     }
 
     /// The hull of arbitrary points (sorted first by x, then y).

@@ -37,32 +37,51 @@ enum SkeletonTracer {
     static func trace(_ skeleton: [UInt8], width w: Int, height h: Int, spurLengthPX: Double) -> Result {
         var sk = skeleton
         // One pruning round: removing a spur can merge two segments but rarely exposes a new short spur.
-        for _ in 0..<1 {
-            // This pass only decides what to prune, so only the paths of spur candidates are kept (copying
-            // and freeing every path was a fifth of the tracer's instructions).
-            let r = traceOnce(sk, width: w, height: h, keepPathsShorterThanPX: spurLengthPX)
-            var pruned = false
-            var touched: [Int32] = []
-            for s in r.segments where s.lengthPX < spurLengthPX {
-                let da = r.nodes[s.startNode].degree, db = r.nodes[s.endNode].degree
-                let freeA = da == 1, freeB = db == 1
-                guard freeA || freeB else { continue }
-                if freeA && freeB {
-                    for p in s.path { sk[Int(p)] = 0 }
-                    pruned = true
-                } else {
-                    // Remove the spur but not the branch-point pixel it hangs from.
-                    let junction = r.nodes[freeA ? s.endNode : s.startNode].pixels
-                    for p in s.path where !junction.contains(p) { sk[Int(p)] = 0 }
-                    touched.append(contentsOf: junction)
+        // This pass only decides what to prune, so only the paths of spur candidates are kept (copying and
+        // freeing every path was a fifth of the tracer's instructions), and its state is read in place rather
+        // than handed out as arrays of nodes and segments.
+        var pruned = false
+        var touched: [Int32] = []
+        do {
+            var t = TraceState(sk, width: w, height: h, keepPathsShorterThanPX: spurLengthPX)
+            defer { t.free() }
+            t.findNodes()
+            t.walkFromNodes()
+            t.walkLoops()
+            sk.withUnsafeMutableBufferPointer { skb in
+                for k in 0..<t.segPathStart.count where t.segLength[k] < spurLengthPX {
+                    let na = t.segStartNode[k], nb = t.segEndNode[k]
+                    let freeA = t.degree[na] == 1, freeB = t.degree[nb] == 1
+                    guard freeA || freeB else { continue }
+                    let path = t.segPathStart[k]..<t.segPathEnd[k]
+                    if freeA && freeB {
+                        for j in path { skb[Int(t.pathPixels[j])] = 0 }
+                    } else {
+                        // Remove the spur but not the branch-point pixel it hangs from.
+                        let junction = t.pixelRange(ofNode: freeA ? nb : na)
+                        for j in path {
+                            let p = t.pathPixels[j]
+                            var inJunction = false
+                            for q in junction where t.nodePixels[q] == p { inJunction = true; break }
+                            if !inJunction { skb[Int(p)] = 0 }
+                        }
+                        for q in junction { touched.append(t.nodePixels[q]) }
+                    }
                     pruned = true
                 }
             }
-            if !pruned { return withoutUnlinkedNodes(traceOnce(sk, width: w, height: h)) }
-            // Pruning can leave redundant corner pixels where the spur left its branch point.
-            Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
+            if pruned {
+                // Pruning can leave redundant corner pixels where the spur left its branch point.
+                Skeletonizer.removeRedundantCorners(&sk, width: w, height: h, around: touched)
+            }
+            // The final pass on the pruned skeleton reuses this state: neighbour codes are patched around the
+            // removed pixels (the same codes a fresh start computes), all paths kept.
+            t.restart(on: sk, keepPathsShorterThanPX: .infinity)
+            t.findNodes()
+            t.walkFromNodes()
+            t.walkLoops()
+            return withoutUnlinkedNodes(t.result(skeleton: sk))
         }
-        return withoutUnlinkedNodes(traceOnce(sk, width: w, height: h))
     }
 
     /// `r` without the skeleton pixels of nodes that no segment reaches: isolated pixels and branch clusters of
@@ -98,7 +117,7 @@ enum SkeletonTracer {
 /// none of that.
 private struct TraceState {
     let w: Int
-    let keep: Double
+    var keep: Double
     /// Neighbour codes: bit k is set when the k-th neighbour in raster order (NW, N, NE, W, E, SW, S, SE) is
     /// a skeleton pixel; the bits are only ever set for neighbours inside the image, so `p + offset[k]` is
     /// always valid.
@@ -168,10 +187,44 @@ private struct TraceState {
         segStartNode = RawList(capacity: m / 4); segEndNode = RawList(capacity: m / 4); segLength = RawList(capacity: m / 4)
     }
 
+    /// Starts over on `sk`, the skeleton this state was built from with some pixels cleared (none added):
+    /// each cleared pixel's bit is removed from its neighbours' codes, the pixel list keeps the remaining ones
+    /// in raster order, and per-pixel marks and all lists are reset; afterwards the state is exactly that of a
+    /// fresh `init(sk, ...)`, without the full-image scan.
+    mutating func restart(on sk: [UInt8], keepPathsShorterThanPX: Double) {
+        keep = keepPathsShorterThanPX
+        var kept = 0
+        sk.withUnsafeBufferPointer { s in
+            for j in 0..<pixels.count {
+                let p = Int(pixels[j])
+                nodeOf[p] = -1
+                visited[p] = false
+                if s[p] != 0 { pixels[kept] = Int32(p); kept += 1; continue }
+                // Neighbour k of p sees p as its neighbour 7 - k (the offsets are symmetric in this order).
+                let c = code[p]
+                for k in 0..<8 where c & (1 << UInt8(k)) != 0 {
+                    let q = p + offset[k]
+                    code[q] &= ~(1 << UInt8(7 - k))
+                    nb[q] -= 1
+                }
+            }
+        }
+        pixels.truncate(to: kept)
+        nodePixels.truncate(to: 0); nodeStart.truncate(to: 0); degree.truncate(to: 0); stack.truncate(to: 0)
+        pathPixels.truncate(to: 0); segPathStart.truncate(to: 0); segPathEnd.truncate(to: 0)
+        segStartNode.truncate(to: 0); segEndNode.truncate(to: 0); segLength.truncate(to: 0); partners.truncate(to: 0)
+    }
+
     func free() {
         code.deallocate(); nb.deallocate(); nodeOf.deallocate(); visited.deallocate(); offset.deallocate()
         pixels.free(); nodePixels.free(); nodeStart.free(); degree.free(); stack.free(); partners.free()
         pathPixels.free(); segPathStart.free(); segPathEnd.free(); segStartNode.free(); segEndNode.free(); segLength.free()
+    }
+
+    /// Indices into `nodePixels` of node k's pixels.
+    @inline(__always)
+    func pixelRange(ofNode k: Int) -> Range<Int> {
+        nodeStart[k]..<(k + 1 < nodeStart.count ? nodeStart[k + 1] : nodePixels.count)
     }
 
     @inline(__always)

@@ -99,7 +99,9 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // FAZ, then clear vessel specks inside it.
         let fazBits = FAZDetector(config: config).detect(image, vesselMask: inMask) ?? [UInt8](repeating: 0, count: n)
         var mask = inMask
-        for i in 0..<n where fazBits[i] != 0 { mask[i] = 0 }
+        mask.withUnsafeMutableBufferPointer { m in
+            fazBits.withUnsafeBufferPointer { fz in for i in 0..<n where fz[i] != 0 { m[i] = 0 } }
+        }
         lap("faz")
 
         // Skeleton and segments.
@@ -116,15 +118,30 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var owner = [Int32](repeating: -1, count: n)
         var queue: [Int32] = []
         queue.reserveCapacity(n / 2)
-        for (s, seg) in segs.enumerated() {
-            let interior = seg.path.count > 2 ? seg.path.dropFirst().dropLast() : seg.path
-            for p in interior where owner[Int(p)] < 0 { owner[Int(p)] = Int32(s); queue.append(p) }
+        // Seeds: each path's interior (the whole path when it has no interior), read from the flat list of
+        // paths in segment order (slicing each path cost more than the loop).
+        owner.withUnsafeMutableBufferPointer { ow in
+            var offset = 0
+            for s in 0..<segs.count {
+                let count = segs[s].path.count
+                let range = count > 2 ? (offset + 1)..<(offset + count - 1) : offset..<(offset + count)
+                for j in range {
+                    let p = pathPixels[j]
+                    if ow[Int(p)] < 0 { ow[Int(p)] = Int32(s); queue.append(p) }
+                }
+                offset += count
+            }
         }
-        var vesselOrSkeleton = [UInt8](repeating: 0, count: n)
-        vesselOrSkeleton.withUnsafeMutableBufferPointer { vs in
-            for i in 0..<n { vs[i] = mask[i] | traced.skeleton[i] }
+        // Growth stays on vessel and skeleton pixels: the others become walls (-2; every later use of owner
+        // tests >= 0). Seeds lie on the skeleton, so no seed is walled.
+        owner.withUnsafeMutableBufferPointer { ow in
+            mask.withUnsafeBufferPointer { m in
+                traced.skeleton.withUnsafeBufferPointer { sk in
+                    for i in 0..<n where m[i] | sk[i] == 0 && ow[i] == -1 { ow[i] = -2 }
+                }
+            }
         }
-        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true, allowed: vesselOrSkeleton)
+        Self.growLabels(&owner, from: &queue, width: w, height: h, eightConnected: true)
         lap("footprints")
 
         // ICA regions: 4-connected avascular components outside the FAZ, large enough, not touching the border.
@@ -132,7 +149,9 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // Per-pixel loops write through raw buffers: an array write next to other arrays' reads paid a
         // uniqueness check per pixel.
         avascular.withUnsafeMutableBufferPointer { av in
-            for i in 0..<n where mask[i] == 0 && fazBits[i] == 0 { av[i] = 1 }
+            mask.withUnsafeBufferPointer { m in
+                fazBits.withUnsafeBufferPointer { fz in for i in 0..<n { av[i] = (m[i] | fz[i]) == 0 ? 1 : 0 } }
+            }
         }
         let cc = ComponentLabeling(avascular, width: w, height: h, eightConnected: false)
         let minICAPX = max(1, Int((config.minICAAreaUM2 / (umPerPX * umPerPX)).rounded(.up)))
@@ -145,10 +164,16 @@ public struct VesselGraphBuilder: Codable, Sendable {
         // region[i]: ICA id, icaCount for the FAZ, -1 elsewhere.
         var region = [Int32](repeating: -1, count: n)
         region.withUnsafeMutableBufferPointer { rg in
-            for i in 0..<n {
-                if fazBits[i] != 0 { rg[i] = Int32(icaCount); continue }
-                let c = cc.labels[i]
-                if c >= 0 { rg[i] = icaIndex[Int(c)] }
+            fazBits.withUnsafeBufferPointer { fz in
+                cc.labels.withUnsafeBufferPointer { lab in
+                    icaIndex.withUnsafeBufferPointer { ica in
+                        for i in 0..<n {
+                            if fz[i] != 0 { rg[i] = Int32(icaCount); continue }
+                            let c = lab[i]
+                            if c >= 0 { rg[i] = ica[Int(c)] }
+                        }
+                    }
+                }
             }
         }
         // Pixel lists per region (the last one is the FAZ), in raster order.
@@ -162,44 +187,58 @@ public struct VesselGraphBuilder: Codable, Sendable {
         var fazVessel = Set<Int32>()
         let fazRegion = Int32(icaCount)
         // Raster order by rows and columns (an integer division per pixel cost more than the test itself).
-        for y in 0..<h {
-            for x in 0..<w where owner[y * w + x] >= 0 {
-                let p = y * w + x, o = Int(owner[p])
-                // The four 4-neighbours' regions (-1 outside the image or outside every region).
-                let r0 = x > 0 ? region[p - 1] : -1, r1 = x + 1 < w ? region[p + 1] : -1
-                let r2 = p >= w ? region[p - w] : -1, r3 = p + w < n ? region[p + w] : -1
-                if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
-                if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
-                if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
-                if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+        owner.withUnsafeBufferPointer { ow in
+            region.withUnsafeBufferPointer { rg in
+                for y in 0..<h {
+                    let row = y * w
+                    for x in 0..<w where ow[row + x] >= 0 {
+                        let p = row + x, o = Int(ow[p])
+                        // The four 4-neighbours' regions (-1 outside the image or outside every region).
+                        let r0 = x > 0 ? rg[p - 1] : -1, r1 = x + 1 < w ? rg[p + 1] : -1
+                        let r2 = p >= w ? rg[p - w] : -1, r3 = p + w < n ? rg[p + w] : -1
+                        if r0 >= 0 { Self.touch(o, r0, fazRegion, &vesselICA, &fazVessel) }
+                        if r1 >= 0 { Self.touch(o, r1, fazRegion, &vesselICA, &fazVessel) }
+                        if r2 >= 0 { Self.touch(o, r2, fazRegion, &vesselICA, &fazVessel) }
+                        if r3 >= 0 { Self.touch(o, r3, fazRegion, &vesselICA, &fazVessel) }
+                    }
+                }
             }
         }
 
         // ICA-ICA and FAZ-ICA: grow the regions over the vessels (geodesic Voronoi); regions whose grown
         // territories meet are separated by one vessel centreline (or touch directly).
         var grown = region
+        // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
+        // the border (two regions meeting across it are not separated by a vessel): unlabelled pixels it may
+        // not cross become walls (-2; the contact count below only looks at labels >= 0). Seeds and walls in
+        // one pass.
         queue = [Int32](unsafeUninitializedCapacity: n) { q, filled in
             var c = 0
-            for i in 0..<n where grown[i] >= 0 { q[c] = Int32(i); c += 1 }
+            grown.withUnsafeMutableBufferPointer { gr in
+                cc.labels.withUnsafeBufferPointer { lab in
+                    fazBits.withUnsafeBufferPointer { fz in
+                        for i in 0..<n {
+                            if gr[i] >= 0 { q[c] = Int32(i); c += 1; continue }
+                            let l = lab[i]
+                            let crossable = l < 0 ? fz[i] == 0 : (icaIndex[Int(l)] < 0 && !border[Int(l)])
+                            if !crossable { gr[i] = -2 }
+                        }
+                    }
+                }
+            }
             filled = c
         }
-        // Growth crosses vessels and avascular specks too small to be regions, never the avascular area cut by
-        // the border (two regions meeting across it are not separated by a vessel).
-        var crossable = [UInt8](repeating: 0, count: n)
-        crossable.withUnsafeMutableBufferPointer { cr in
-            for i in 0..<n {
-                let c = cc.labels[i]
-                cr[i] = (c < 0 ? fazBits[i] == 0 : (icaIndex[Int(c)] < 0 && !border[Int(c)])) ? 1 : 0
-            }
-        }
-        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false, allowed: crossable)
+        Self.growLabels(&grown, from: &queue, width: w, height: h, eightConnected: false)
         var contacts = PairCounter(count: icaCount + 1)
-        for y in 0..<h {
-            for x in 0..<w {
-                let p = y * w + x, a = grown[p]
-                if a < 0 { continue }
-                if x + 1 < w { let b = grown[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
-                if y + 1 < h { let b = grown[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+        grown.withUnsafeBufferPointer { g in
+            for y in 0..<h {
+                let row = y * w
+                for x in 0..<w {
+                    let p = row + x, a = g[p]
+                    if a < 0 { continue }
+                    if x + 1 < w { let b = g[p + 1]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+                    if y + 1 < h { let b = g[p + w]; if b >= 0 && b != a { contacts.add(Int(min(a, b)), Int(max(a, b))) } }
+                }
             }
         }
 
@@ -229,81 +268,110 @@ public struct VesselGraphBuilder: Codable, Sendable {
         func meanIntensity(_ pixels: [Int32]) -> Float {
             guard !pixels.isEmpty else { return 0 }
             var s: Float = 0
-            for p in pixels { s += image.pixels[Int(p)] }
+            image.pixels.withUnsafeBufferPointer { ip in for p in pixels { s += ip[Int(p)] } }
             return s / Float(pixels.count)
         }
 
         // Vessel nodes.
         let vesselFootprints = Self.group(owner, count: segs.count)
-        var vessel = NodeSet(featureNames: Self.vesselFeatureNames)
+        var vessel = NodeColumns(width: Self.vesselFeatureNames.count, capacity: segs.count)
         var pathOffset = 0
-        var rs: [Double] = []   // radii along one segment, px (one buffer reused for all segments)
-        for (s, seg) in segs.enumerated() {
-            let a = Int(seg.path.first!), b = Int(seg.path.last!)
+        // Radii along one segment, px: one raw buffer for all segments (an Array append per path pixel paid a
+        // uniqueness and capacity check).
+        let rs = UnsafeMutablePointer<Double>.allocate(capacity: max(1, pathPixels.count))
+        defer { rs.deallocate() }
+        // Segments by index with their fields read in place (iterating copies retained each path slice).
+        for s in 0..<segs.count {
+            let pathCount = segs[s].path.count
+            assert(segs[s].path.startIndex == pathOffset, "paths are consecutive slices of pathPixels")
+            let a = Int(pathPixels[pathOffset]), b = Int(pathPixels[pathOffset + pathCount - 1])
             let dx = Double(b % w - a % w), dy = Double(b / w - a / w)
             let chord = (dx * dx + dy * dy).squareRoot()
-            rs.removeAll(keepingCapacity: true)
-            for k in 0..<seg.path.count { rs.append(max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)) }
-            pathOffset += seg.path.count
-            let mean = rs.reduce(0, +) / Double(rs.count)
-            let sd = (rs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rs.count)).squareRoot()
+            // Sums in path order, as reduce(0, +) did; min and max as Sequence.min()/max().
+            var sum = 0.0, rMin = 0.0, rMax = 0.0
+            for k in 0..<pathCount {
+                let r = max(0.5, Double(pathR2[pathOffset + k]).squareRoot() - 0.5)
+                rs[k] = r; sum += r
+                if k == 0 { rMin = r; rMax = r } else { if r < rMin { rMin = r }; if r > rMax { rMax = r } }
+            }
+            let mid = Int(pathPixels[pathOffset + pathCount / 2])
+            pathOffset += pathCount
+            let mean = sum / Double(pathCount)
+            var squares = 0.0
+            for k in 0..<pathCount { squares += (rs[k] - mean) * (rs[k] - mean) }
+            let sd = (squares / Double(pathCount)).squareRoot()
             var angle = atan2(-dy, dx) * 180 / Double.pi
             if angle < 0 { angle += 180 }
             if angle >= 180 { angle -= 180 }
-            let mid = Int(seg.path[seg.path.startIndex + seg.path.count / 2])
             let mx = Double(mid % w), my = Double(mid / w)
-            let row: [Float] = [
-                Float(seg.lengthPX * umPerPX), Float(chord * umPerPX), Float(seg.lengthPX / max(chord, 1)),
-                Float(mean * umPerPX), Float(sd * umPerPX), Float(rs.min()! * umPerPX), Float(rs.max()! * umPerPX),
-                Float(Double(vesselFootprints[s].count) * umPerPX * umPerPX), Float(angle),
-                Float(traced.nodes[seg.startNode].degree), Float(traced.nodes[seg.endNode].degree),
-                meanIntensity(vesselFootprints[s]), distUM(mx, my),
-            ]
-            append(&vessel, row: row, x: mx, y: my, px: px, grid: grid, footprint: vesselFootprints[s])
+            let lengthPX = segs[s].lengthPX
+            // The columns of `vesselFeatureNames`, in order.
+            vessel.set(0, Float(lengthPX * umPerPX)); vessel.set(1, Float(chord * umPerPX))
+            vessel.set(2, Float(lengthPX / max(chord, 1))); vessel.set(3, Float(mean * umPerPX))
+            vessel.set(4, Float(sd * umPerPX)); vessel.set(5, Float(rMin * umPerPX)); vessel.set(6, Float(rMax * umPerPX))
+            vessel.set(7, Float(Double(vesselFootprints[s].count) * umPerPX * umPerPX))
+            vessel.set(8, Float(angle))
+            vessel.set(9, Float(traced.nodes[segs[s].startNode].degree))
+            vessel.set(10, Float(traced.nodes[segs[s].endNode].degree))
+            vessel.set(11, meanIntensity(vesselFootprints[s])); vessel.set(12, distUM(mx, my))
+            vessel.place(x: mx, y: my, pixelSizeMM: px, grid: grid, footprint: vesselFootprints[s])
         }
 
         // ICA nodes.
-        var ica = NodeSet(featureNames: Self.icaFeatureNames)
+        var icaColumns = NodeColumns(width: Self.icaFeatureNames.count, capacity: icaCount)
         for r in 0..<icaCount {
             let s = RegionShape(pixels: icaPixels[r], width: w, height: h, labels: region, id: Int32(r))
-            let row: [Float] = [
-                Float(s.areaPX * umPerPX * umPerPX), Float(s.perimeterPX * umPerPX), Float(s.eccentricity),
-                Float(s.solidity), Float(s.equivalentDiameterPX * umPerPX), Float(s.majorAxisPX * umPerPX),
-                Float(s.minorAxisPX * umPerPX), Float(s.maxFeretPX * umPerPX), meanIntensity(icaPixels[r]),
-                distUM(s.centroidX, s.centroidY),
-            ]
-            append(&ica, row: row, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: icaPixels[r])
+            // The columns of `icaFeatureNames`, in order.
+            icaColumns.set(0, Float(s.areaPX * umPerPX * umPerPX)); icaColumns.set(1, Float(s.perimeterPX * umPerPX))
+            icaColumns.set(2, Float(s.eccentricity)); icaColumns.set(3, Float(s.solidity))
+            icaColumns.set(4, Float(s.equivalentDiameterPX * umPerPX)); icaColumns.set(5, Float(s.majorAxisPX * umPerPX))
+            icaColumns.set(6, Float(s.minorAxisPX * umPerPX)); icaColumns.set(7, Float(s.maxFeretPX * umPerPX))
+            icaColumns.set(8, meanIntensity(icaPixels[r])); icaColumns.set(9, distUM(s.centroidX, s.centroidY))
+            icaColumns.place(x: s.centroidX, y: s.centroidY, pixelSizeMM: px, grid: grid, footprint: icaPixels[r])
         }
+        let ica = icaColumns.nodeSet(featureNames: Self.icaFeatureNames)
 
         // FAZ node.
-        var faz = NodeSet(featureNames: Self.fazFeatureNames)
+        var fazColumns = NodeColumns(width: Self.fazFeatureNames.count, capacity: 1)
         if let s = fazShape {
-            let row: [Float] = [
-                Float(s.areaPX * px * px), Float(s.perimeterPX * px), Float(s.circularity), Float(s.eccentricity),
-                Float(s.solidity), Float(s.maxFeretPX * px), meanIntensity(fazPixels),
-            ]
-            append(&faz, row: row, x: s.centroidX, y: s.centroidY, px: px, grid: grid, footprint: fazPixels)
+            for (j, v) in [Float(s.areaPX * px * px), Float(s.perimeterPX * px), Float(s.circularity), Float(s.eccentricity),
+                           Float(s.solidity), Float(s.maxFeretPX * px), meanIntensity(fazPixels)].enumerated() { fazColumns.set(j, v) }
+            fazColumns.place(x: s.centroidX, y: s.centroidY, pixelSizeMM: px, grid: grid, footprint: fazPixels)
         }
+        let faz = fazColumns.nodeSet(featureNames: Self.fazFeatureNames)
+        let vesselNodes = vessel.nodeSet(featureNames: Self.vesselFeatureNames)
 
         // Relations.
         var vv = Relation(name: "vessel-vessel", sourceType: "vessel", targetType: "vessel", source: [], target: [])
-        var atNode = [[Int32]](repeating: [], count: traced.nodes.count)
-        for (s, seg) in segs.enumerated() {
-            atNode[seg.startNode].append(Int32(s))
-            if seg.endNode != seg.startNode { atNode[seg.endNode].append(Int32(s)) }
+        // Segments at each node in segment order, as one flat list by counting sort (one growable array per
+        // node cost an allocation and regrowths per node): node k's are atNode[atStart[k]..<atStart[k + 1]].
+        let nodeCount = traced.nodes.count
+        var segStart = [Int](repeating: 0, count: segs.count), segEnd = segStart
+        for s in 0..<segs.count { segStart[s] = segs[s].startNode; segEnd[s] = segs[s].endNode }
+        var atStart = [Int](repeating: 0, count: nodeCount + 1)
+        for s in 0..<segs.count {
+            atStart[segStart[s] + 1] += 1
+            if segEnd[s] != segStart[s] { atStart[segEnd[s] + 1] += 1 }
+        }
+        for k in 0..<nodeCount { atStart[k + 1] += atStart[k] }
+        var atNode = [Int32](repeating: 0, count: atStart[nodeCount])
+        var atFill = atStart
+        for s in 0..<segs.count {
+            atNode[atFill[segStart[s]]] = Int32(s); atFill[segStart[s]] += 1
+            if segEnd[s] != segStart[s] { atNode[atFill[segEnd[s]]] = Int32(s); atFill[segEnd[s]] += 1 }
         }
         // Each ordered pair once. Entries of one node's list are distinct, so a pair repeats only when both
         // segments join the same two nodes; it is then listed at the lower-numbered node (visited first).
         // (A hash set of pairs did the same at 3% of the whole pipeline's instructions.)
-        for (node, list) in atNode.enumerated() where list.count > 1 {
-            for i in 0..<list.count {
-                let a = segs[Int(list[i])]
-                let otherA = a.startNode == node ? a.endNode : a.startNode
-                for j in 0..<list.count where i != j {
-                    let b = segs[Int(list[j])]
-                    let otherB = b.startNode == node ? b.endNode : b.startNode
+        for node in 0..<nodeCount where atStart[node + 1] - atStart[node] > 1 {
+            for i in atStart[node]..<atStart[node + 1] {
+                let a = Int(atNode[i])
+                let otherA = segStart[a] == node ? segEnd[a] : segStart[a]
+                for j in atStart[node]..<atStart[node + 1] where i != j {
+                    let b = Int(atNode[j])
+                    let otherB = segStart[b] == node ? segEnd[b] : segStart[b]
                     if otherA == otherB && otherA != node && otherA < node { continue }
-                    vv.source.append(list[i]); vv.target.append(list[j])
+                    vv.source.append(atNode[i]); vv.target.append(atNode[j])
                 }
             }
         }
@@ -350,7 +418,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
             "ica_count": Double(icaCount),
             "field_area_mm2": fieldMM2,
         ]
-        let lengths = vessel.column("length_um"), curv = vessel.column("curveness"), radii = vessel.column("radius_mean_um")
+        let lengths = vesselNodes.column("length_um"), curv = vesselNodes.column("curveness"), radii = vesselNodes.column("radius_mean_um")
         let totalLen = lengths.reduce(0, +)
         // Length-weighted, so short fragments do not dominate.
         bio["vessel_curveness_mean"] = totalLen > 0 ? Double(zip(lengths, curv).reduce(0) { $0 + $1.0 * $1.1 } / totalLen) : 0
@@ -364,7 +432,7 @@ public struct VesselGraphBuilder: Codable, Sendable {
         let graph = OCTAGraph(
             format: "capillary-octa-graph/1", widthPX: w, heightPX: h, pixelSizeMM: px, gridCentrePX: [gcx, gcy],
             sectorNames: ETDRSGrid.sectorNames, quadrantNames: ETDRSGrid.quadrantNames,
-            vessel: vessel, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
+            vessel: vesselNodes, ica: ica, faz: faz, relations: [vv, ii, vi, fi, fv], biomarkers: bio)
         return VesselAnalysis(
             graph: graph, vesselMask: Self.mask(mask, w, h), skeleton: Self.mask(traced.skeleton, w, h),
             fazMask: Self.mask(fazBits, w, h), bifurcationPixels: bifurcations, stageMS: stage)
@@ -385,72 +453,71 @@ public struct VesselGraphBuilder: Codable, Sendable {
 
     /// Pixel indices per label 0..<count (raster order), one exact-size array per label.
     private static func group(_ labels: [Int32], count: Int) -> [[Int32]] {
-        var start = [Int](repeating: 0, count: count + 1)
-        start.withUnsafeMutableBufferPointer { st in
-            for l in labels where l >= 0 { st[Int(l) + 1] += 1 }
-            for k in 0..<count { st[k + 1] += st[k] }
-        }
-        var flat = [Int32](repeating: 0, count: start[count])
-        var fill = start
-        flat.withUnsafeMutableBufferPointer { fl in
-            fill.withUnsafeMutableBufferPointer { fi in
-                for (p, l) in labels.enumerated() where l >= 0 { fl[fi[Int(l)]] = Int32(p); fi[Int(l)] += 1 }
+        // Counting sort through raw buffers, then each label's pixels copied straight into its exact-size array.
+        let start = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
+        defer { start.deallocate() }
+        start.initialize(repeating: 0, count: count + 1)
+        let n = labels.count
+        return labels.withUnsafeBufferPointer { lb in
+            for p in 0..<n { let l = Int(lb[p]); if l >= 0 { start[l + 1] += 1 } }
+            for k in 0..<count { start[k + 1] += start[k] }
+            let total = start[count]
+            let flat = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, total))
+            defer { flat.deallocate() }
+            let fill = UnsafeMutablePointer<Int>.allocate(capacity: max(1, count))
+            defer { fill.deallocate() }
+            fill.initialize(from: start, count: count)
+            for p in 0..<n {
+                let l = Int(lb[p])
+                if l >= 0 { flat[fill[l]] = Int32(p); fill[l] += 1 }
             }
+            // Array(UnsafeBufferPointer) is specialised for Int32; Array(unsafeUninitializedCapacity:) went
+            // through the runtime's generic allocation path (about 700 instructions per array).
+            return (0..<count).map { k in Array(UnsafeBufferPointer(start: flat + start[k], count: start[k + 1] - start[k])) }
         }
-        return (0..<count).map { Array(flat[start[$0]..<start[$0 + 1]]) }
     }
 
-    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1) where `allowedPlane` is
-    /// non-zero (a plane, not a closure: the indirect call per neighbour test cost more than the test).
+    /// Multi-source breadth-first growth of labels (>= 0) into unlabelled pixels (-1); pixels below -1 are walls
+    /// that stay as they are (one label read per neighbour instead of a label and a permission plane).
     private static func growLabels(_ labels: inout [Int32], from queue: inout [Int32], width w: Int, height h: Int,
-                                   eightConnected: Bool, allowed allowedPlane: [UInt8]) {
+                                   eightConnected: Bool) {
         // Every pixel enters the queue at most once: a fixed buffer with head/tail indices, no appends. Each
         // entry carries its column, so the border tests need no division (one per pixel was a tenth of this
         // function's time; the seeds pay it once here).
         let n = w * h
-        var buffer = [Int32](repeating: 0, count: n + queue.count)
-        var columns = [Int32](repeating: 0, count: n + queue.count)
+        let cap = n + queue.count
+        let q = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, cap))
+        let col = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, cap))
+        defer { q.deallocate(); col.deallocate() }
         var tail = queue.count
-        for (i, p) in queue.enumerated() { buffer[i] = p; columns[i] = p % Int32(w) }
+        // Seeds are in raster order: one division per row.
+        var rowStart = 0, rowEnd = 0
+        for (i, p) in queue.enumerated() {
+            let pi = Int(p)
+            if pi >= rowEnd || pi < rowStart { rowStart = pi - pi % w; rowEnd = rowStart + w }
+            q[i] = p; col[i] = Int32(pi - rowStart)
+        }
         var head = 0
-        allowedPlane.withUnsafeBufferPointer { al in
-        @inline(__always) func allowed(_ i: Int) -> Bool { al[i] != 0 }
         labels.withUnsafeMutableBufferPointer { lab in
-          columns.withUnsafeMutableBufferPointer { col in
-            buffer.withUnsafeMutableBufferPointer { q in
-                @inline(__always) func push(_ c: Int, _ x: Int, _ o: Int32) {
-                    lab[c] = o; q[tail] = Int32(c); col[tail] = Int32(x); tail += 1
-                }
-                while head < tail {
-                    let p = Int(q[head]), x = Int(col[head]); head += 1
-                    let o = lab[p]
-                    let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
-                    // Same neighbour order as before: W, E, N, S, then NW, NE, SW, SE.
-                    if left && lab[p - 1] < 0 && allowed(p - 1) { push(p - 1, x - 1, o) }
-                    if right && lab[p + 1] < 0 && allowed(p + 1) { push(p + 1, x + 1, o) }
-                    if up && lab[p - w] < 0 && allowed(p - w) { push(p - w, x, o) }
-                    if down && lab[p + w] < 0 && allowed(p + w) { push(p + w, x, o) }
-                    if eightConnected {
-                        if up && left && lab[p - w - 1] < 0 && allowed(p - w - 1) { push(p - w - 1, x - 1, o) }
-                        if up && right && lab[p - w + 1] < 0 && allowed(p - w + 1) { push(p - w + 1, x + 1, o) }
-                        if down && left && lab[p + w - 1] < 0 && allowed(p + w - 1) { push(p + w - 1, x - 1, o) }
-                        if down && right && lab[p + w + 1] < 0 && allowed(p + w + 1) { push(p + w + 1, x + 1, o) }
-                    }
+            @inline(__always) func push(_ c: Int, _ x: Int, _ o: Int32) {
+                lab[c] = o; q[tail] = Int32(c); col[tail] = Int32(x); tail += 1
+            }
+            while head < tail {
+                let p = Int(q[head]), x = Int(col[head]); head += 1
+                let o = lab[p]
+                let left = x > 0, right = x + 1 < w, up = p >= w, down = p + w < n
+                // Same neighbour order as before: W, E, N, S, then NW, NE, SW, SE.
+                if left && lab[p - 1] == -1 { push(p - 1, x - 1, o) }
+                if right && lab[p + 1] == -1 { push(p + 1, x + 1, o) }
+                if up && lab[p - w] == -1 { push(p - w, x, o) }
+                if down && lab[p + w] == -1 { push(p + w, x, o) }
+                if eightConnected {
+                    if up && left && lab[p - w - 1] == -1 { push(p - w - 1, x - 1, o) }
+                    if up && right && lab[p - w + 1] == -1 { push(p - w + 1, x + 1, o) }
+                    if down && left && lab[p + w - 1] == -1 { push(p + w - 1, x - 1, o) }
+                    if down && right && lab[p + w + 1] == -1 { push(p + w + 1, x + 1, o) }
                 }
             }
-          }
         }
-        }
-    }
-
-    private func append(_ set: inout NodeSet, row: [Float], x: Double, y: Double, px: Double, grid: ETDRSGrid,
-                        footprint: [Int32]) {
-        set.count += 1
-        for v in row { set.features.append(v.isFinite ? v : 0) }   // no mapped copy per node
-        set.xPX.append(Float(x)); set.yPX.append(Float(y))
-        set.xMM.append(Float(x * px)); set.yMM.append(Float(y * px))
-        set.sector.append(Int32(grid.sector(x: x, y: y)))
-        set.quadrant.append(Int32(grid.quadrant(x: x, y: y)))
-        set.footprints.append(footprint)
     }
 }

@@ -18,12 +18,19 @@ enum VesselRim {
         // Mask and image on a copy padded by one pixel (mask 0, image -infinity), so the 3x3 reads need no
         // bounds tests.
         let pw = w + 2
-        var pm = [UInt8](repeating: 0, count: pw * (h + 2))
+        // Three spare bytes: the neighbourhood test loads 4 mask bytes at a time, up to 2 past the last SE.
+        var pm = [UInt8](repeating: 0, count: pw * (h + 2) + 3)
         var pg = [Float](repeating: -.infinity, count: pw * (h + 2))
         pm.withUnsafeMutableBufferPointer { m in
             pg.withUnsafeMutableBufferPointer { gp in
-                for y in 0..<h {
-                    for x in 0..<w { m[(y + 1) * pw + x + 1] = mask[y * w + x]; gp[(y + 1) * pw + x + 1] = g[y * w + x] }
+                mask.withUnsafeBufferPointer { mk in
+                    g.withUnsafeBufferPointer { gs in
+                        for y in 0..<h {
+                            let prow = (y + 1) * pw + 1, row = y * w
+                            (m.baseAddress! + prow).update(from: mk.baseAddress! + row, count: w)
+                            (gp.baseAddress! + prow).update(from: gs.baseAddress! + row, count: w)
+                        }
+                    }
                 }
             }
         }
@@ -32,10 +39,18 @@ enum VesselRim {
             pg.withUnsafeBufferPointer { pg in
                 floor.withUnsafeBufferPointer { fl in
                     out.withUnsafeMutableBufferPointer { o in
+                        let raw = UnsafeRawPointer(m.baseAddress!)
                         for y in 0..<h {
                             for x in 0..<w {
                                 let i = (y + 1) * pw + x + 1
                                 if m[i] != 0 { continue }
+                                // No mask pixel among the 8 neighbours (three 4-byte row loads, masked to
+                                // the 3x3 block; mask bytes are 0/1 or at least non-zero where set): nothing
+                                // to complete here.
+                                let above = raw.loadUnaligned(fromByteOffset: i - pw - 1, as: UInt32.self)
+                                let mid = raw.loadUnaligned(fromByteOffset: i - 1, as: UInt32.self)
+                                let below = raw.loadUnaligned(fromByteOffset: i + pw - 1, as: UInt32.self)
+                                if UInt32(littleEndian: above | mid | below) & 0xFF_FFFF == 0 { continue }
                                 // Brightest 8-neighbour in the (original) mask; -infinity when there is none.
                                 var peak = -Float.infinity
                                 if m[i - pw - 1] != 0 { peak = max(peak, pg[i - pw - 1]) }

@@ -20,18 +20,29 @@ struct VesselSegmenter {
         let high = max(OtsuThreshold.threshold(d) * Float(config.thresholdFactor), Float(config.minimumContrast))
         let low = high * Float(config.hysteresisLowFraction)
         var weak = [UInt8](repeating: 0, count: n)
-        weak.withUnsafeMutableBufferPointer { wk in for i in 0..<n where d[i] > low { wk[i] = 1 } }
+        weak.withUnsafeMutableBufferPointer { wk in
+            d.withUnsafeBufferPointer { db in for i in 0..<n { wk[i] = db[i] > low ? 1 : 0 } }
+        }
         // Hysteresis and small-object removal in one labelling pass: keep weak components that hold a strong
         // pixel and are large enough.
         let cc = ComponentLabeling(weak, width: w, height: h, eightConnected: true)
-        var hasStrong = [Bool](repeating: false, count: cc.count)
-        for i in 0..<n where cc.labels[i] >= 0 && d[i] > high { hasStrong[Int(cc.labels[i])] = true }
         let minPX = Int((config.minVesselObjectAreaUM2 / (umPerPX * umPerPX)).rounded(.up))
+        // keep[l]: component l holds a strong pixel and is large enough (raw buffers: these loops visit every
+        // pixel).
+        var keep = [Bool](repeating: false, count: cc.count)
         var mask = [UInt8](repeating: 0, count: n)
-        mask.withUnsafeMutableBufferPointer { m in
-            for i in 0..<n {
-                let l = Int(cc.labels[i])
-                if l >= 0 && hasStrong[l] && cc.sizes[l] >= minPX { m[i] = 1 }
+        keep.withUnsafeMutableBufferPointer { kp in
+            cc.labels.withUnsafeBufferPointer { lab in
+                d.withUnsafeBufferPointer { db in
+                    for i in 0..<n where lab[i] >= 0 && db[i] > high { kp[Int(lab[i])] = true }
+                }
+                for l in 0..<cc.count where cc.sizes[l] < minPX { kp[l] = false }
+                mask.withUnsafeMutableBufferPointer { m in
+                    for i in 0..<n {
+                        let l = Int(lab[i])
+                        if l >= 0 && kp[l] { m[i] = 1 }
+                    }
+                }
             }
         }
         // Clamped to the image size before the conversion, so no configuration value (huge, infinite, NaN:

@@ -97,6 +97,34 @@ final class PrimitiveTests: XCTestCase {
         let square = (0..<(w * w)).map { Int32($0) }
         XCTAssertEqual(Biomarkers.boxCountingDimension(square, width: w, height: w), 2, accuracy: 0.05)
     }
+
+    /// Box counts derived level by level from the smallest boxes equal a direct count of the occupied boxes
+    /// per size (the slope is then the same to the bit), on random sparse sets of odd-sized images.
+    func testBoxCountingMatchesADirectCountPerSize() {
+        func reference(_ pixels: [Int32], _ w: Int, _ h: Int) -> Double {
+            var sizes: [Int] = []
+            var s = 2
+            while s <= min(w, h) / 4 { sizes.append(s); s *= 2 }
+            guard !pixels.isEmpty, sizes.count >= 3 else { return 0 }
+            var xs: [Double] = [], ys: [Double] = []
+            for s in sizes {
+                let boxes = Set(pixels.map { (Int($0) / w / s) * 100_000 + Int($0) % w / s })
+                xs.append(log(1 / Double(s))); ys.append(log(Double(boxes.count)))
+            }
+            let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+            var num = 0.0, den = 0.0
+            for i in 0..<xs.count { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) * (xs[i] - mx) }
+            return den > 0 ? num / den : 0
+        }
+        var g = SeededGenerator(seed: 11)
+        for (w, h) in [(37, 53), (64, 64), (101, 40), (303, 299)] {
+            for density in [0.002, 0.05, 0.4] {
+                let pixels = (0..<(w * h)).filter { _ in g.uniform() < density }.map { Int32($0) }
+                XCTAssertEqual(Biomarkers.boxCountingDimension(pixels, width: w, height: h), reference(pixels, w, h),
+                               "w \(w) h \(h) density \(density)")
+            }
+        }
+    }
     /// Sector densities (computed with per-row and per-column terms) equal a direct per-pixel count with
     /// `ETDRSGrid.sector`, for an off-centre grid on a random mask, for both eyes.
     func testSectorDensitiesMatchPerPixelSectors() {
