@@ -5,11 +5,14 @@ import Foundation
 ///
 /// Arterioles and venules leave the optic disc (about 4-5 mm nasal of the fovea), arch above and below the
 /// fovea and run on temporally towards the horizontal raphe; the macular branches leave the arcades towards
-/// the fovea. Each arcade trunk is an arc of an ellipse around a point slightly nasal of the fovea:
+/// the fovea. Each arcade trunk is an arc of an ellipse around a point 1.5-3.0 mm nasal of the fovea (its
+/// apex lies near or beyond the disc-side edge of a 6 mm field, so inside the field the two arcades
+/// converge towards the temporal side, a wedge opening towards the disc, as in OCTA-500):
 /// nasal coordinate a = a_c + A cos(phi), vertical offset v = -/+ B sin(phi), phi from near 0 (disc side)
-/// to about 165 deg (temporal). On a 6 mm scan the trunks cross the field above and below the FAZ
-/// (OCTA-500: about 1.5-2.3 mm from the fovea); on a 3 mm scan they pass just outside the field and only
-/// their branches enter it. Coordinates: field mm (origin top-left, y down).
+/// to about 165 deg (temporal), each arcade with its own a_c, A, B and a tilt of up to 12 deg about the
+/// fovea. On a 6 mm scan the trunks cross the field above and below the FAZ (OCTA-500: about 1.5-2.3 mm
+/// from the fovea at their closest); on a 3 mm scan they pass outside the field and only their branches
+/// enter it. Coordinates: field mm (origin top-left, y down).
 struct MacularArcades {
     /// One trunk: its centreline from the disc end towards the temporal end, and its kind.
     struct Trunk {
@@ -34,19 +37,24 @@ struct MacularArcades {
     /// Draws one eye's arcades around the fovea (fx, fy). `nasalSign` is -1 when the disc is to the left
     /// (nasal = smaller x), +1 when it is to the right. Points are `stepMM` apart along each trunk.
     init(foveaX fx: Double, foveaY fy: Double, nasalSign: Double, stepMM: Double, rng: inout SeededGenerator) {
-        let ac = rng.uniform(0.6, 1.4)
-        let A = rng.uniform(4.0, 5.0)
-        let sup = rng.uniform(1.75, 2.35), inf = rng.uniform(1.75, 2.35)
-        shape = Shape(centreNasalMM: ac, semiAxisHorizontalMM: A, superiorMM: sup, inferiorMM: inf)
+        // Each arcade has its own shape (apex position, width, height) and is tilted on its own, so the two
+        // arcs are not mirror images: with one shared ellipse both trunks crossed a 6 mm field as a
+        // symmetric lens converging on the temporal side, which OCTA-500 eyes never show (their trunks
+        // enter obliquely from the disc side and leave across the temporal or the top/bottom edge).
+        // a_c / A <= 0.6 keeps each main trunk at least 0.8 B (>= 1.5 mm) from the fovea where it passes it.
+        let acSup = rng.uniform(1.5, 3.0), acInf = rng.uniform(1.5, 3.0)
+        let aSup = rng.uniform(5.0, 7.0), aInf = rng.uniform(5.0, 7.0)
+        let sup = rng.uniform(1.9, 2.7), inf = rng.uniform(1.9, 2.7)
+        let tiltSup = rng.uniform(-12, 12) * Double.pi / 180, tiltInf = rng.uniform(-12, 12) * Double.pi / 180
+        shape = Shape(centreNasalMM: 0.5 * (acSup + acInf), semiAxisHorizontalMM: 0.5 * (aSup + aInf), superiorMM: sup, inferiorMM: inf)
         var out: [Trunk] = []
-        for (side, b0) in [(-1.0, sup), (1.0, inf)] {
-            // An artery and a vein per arcade. The companion trunk follows its own, slightly different arc
-            // (centre, width, height), so the pair runs 0.2-1.1 mm apart at the top of the arc and
-            // converges or crosses towards its ends instead of running as parallel rails; which one is
-            // the main (inner) trunk varies.
+        for (side, b0, ac, A, tilt) in [(-1.0, sup, acSup, aSup, tiltSup), (1.0, inf, acInf, aInf, tiltInf)] {
+            // An artery and a vein per arcade. The companion follows its own arc 0.7-1.5 mm further out
+            // (centre and width differ too), so at 6 mm it mostly lies outside the field or enters it at a
+            // corner; closer companions (0.2-1.1 mm before) ran beside the main trunk as parallel rails.
             let mainIsArtery = rng.uniform() < 0.5
             for main in [true, false] {
-                let B = main ? b0 : b0 + (rng.uniform() < 0.3 ? -rng.uniform(0.2, 0.4) : rng.uniform(0.45, 1.1))
+                let B = main ? b0 : b0 + rng.uniform(0.7, 1.5)
                 let Ai = main ? A : A * rng.uniform(0.85, 1.1)
                 let aci = main ? ac : ac + rng.uniform(-0.6, 0.6)
                 // End angle: the companion often stops (branches out) earlier.
@@ -71,7 +79,14 @@ struct MacularArcades {
                     let da = -Ai * Foundation.sin(phi), dv = side * B * Foundation.cos(phi)
                     let len = max(1e-9, (da * da + dv * dv).squareRoot())
                     let off = m1.a * Foundation.sin(2 * Double.pi * s / m1.l + m1.p) + m2.a * Foundation.sin(2 * Double.pi * s / m2.l + m2.p)
-                    xs.append(fx + nasalSign * (a - off * dv / len)); ys.append(fy + v + off * da / len)
+                    // Tilt the arcade about the fovea (distances to the fovea are kept).
+                    let pa = a - off * dv / len, pv = v + off * da / len
+                    let ra = pa * Foundation.cos(tilt) - pv * Foundation.sin(tilt)
+                    let rv = pa * Foundation.sin(tilt) + pv * Foundation.cos(tilt)
+                    // Arcades do not cross the horizontal raphe: past its apex, a tilted trunk ends 0.3 mm
+                    // short of it.
+                    if phi > Double.pi / 2 && side * rv < 0.3 { break }
+                    xs.append(fx + nasalSign * ra); ys.append(fy + rv)
                     // Advance by about one step of arc length.
                     phi += stepMM / max(1e-3, len)
                     s += stepMM

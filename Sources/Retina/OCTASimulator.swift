@@ -66,6 +66,9 @@ public struct OCTASimulator: Sendable {
         large.focus = (cx, cy, 0.25)
         var capGrower = SpaceColonization(growth: cap, fieldMM: F)
         capGrower.jitterRad = 0.35   // capillaries meander; without it they comb out in parallel rows
+        // Perifoveal capillaries run radially towards the FAZ (the sunburst around OCTA-500's FAZs): within
+        // 0.35 mm outside the FAZ's equivalent radius, growth is pulled along the radial line.
+        capGrower.radial = (cx, cy, (fazArea / Double.pi).squareRoot() + 0.35, 1.0)
         let nasalSign = discLeft ? -1.0 : 1.0
         let arcades = MacularArcades(foveaX: cx, foveaY: cy, nasalSign: nasalSign, stepMM: config.largeVessels.stepMM, rng: &anatomyRNG)
         let nasalRoots = Self.papillomacularRoots(F: F, domainHalf: domainHalf, foveaY: cy, nasalSign: nasalSign, rng: &anatomyRNG)
@@ -204,14 +207,17 @@ public struct OCTASimulator: Sendable {
         let flowNoiseFine = ValueNoise(seed: anatomyRNG.next(), wavelengthMM: 0.045)
         for i in 0..<tree.count {
             let n = 0.7 * flowNoise.value(tree.x[i], tree.y[i], channel: 1) + 0.3 * flowNoiseFine.value(tree.x[i], tree.y[i], channel: 1)
-            tree.flow[i] = Float(tree.radiusMM[i] > 0.008 ? 0.97 + 0.04 * n : 0.82 + 0.30 * n)
+            // Arterioles and venules (the coarse trees, r >= 6 um; capillaries are capped at 5 um) carry
+            // fast, steady flow: they are uniformly bright, like OCTA-500's second-order branches.
+            let coarse = tree.radiusMM[i] > 0.0055 && (tree.kind[i] == .artery || tree.kind[i] == .vein)
+            tree.flow[i] = Float(coarse ? 0.97 + 0.04 * n : 0.82 + 0.15 * n)
             // The terminal perifoveal capillaries carry slow flow (weaker decorrelation): over the last
             // 100 um before the FAZ their signal fades to 45% at the ring, so the FAZ border is soft rather
             // than a bright rim. (With the star-outline truth, fading below 55% lost so many of these
             // capillaries in VesselGraph's segmentation that its skeleton length stopped ranking the eyes
             // like the truth; with the annotated truth and the deeper halo, 45% keeps 22 of 28 pairs.)
             let e = faz.radialExcess(tree.x[i], tree.y[i])
-            if withRing && e < 0.1 && tree.radiusMM[i] <= 0.008 { tree.flow[i] *= Float(0.45 + 0.55 * max(0, e) / 0.1) }
+            if withRing && e < 0.1 && !coarse { tree.flow[i] *= Float(0.45 + 0.55 * max(0, e) / 0.1) }
         }
 
         // Pathology.

@@ -38,10 +38,14 @@ public struct PlexusGrowth: Codable, Sendable, Equatable {
         case maxIterations = "max_iterations"
     }
 
-    /// Superficial arterioles and venules: sparse sinks, long reach, narrow cone (Murray k = 2.55).
+    /// Superficial arterioles and venules: sparse sinks, long reach, narrow cone. Radius exponent 3.8: an
+    /// effective taper, not a flow law (above Kreitner's SVC k = 2.55 and Murray's 3): with k = 2.55 and
+    /// one sink per terminal, second-order branches came out 6-10 um, as thin as capillaries; with a larger
+    /// k the radius falls more slowly from the trunk, so they start clearly wider and taper, as OCTA-500's
+    /// do (docs/COHORT.md).
     public static let largeVessels = PlexusGrowth(
         sinkDensityPerMM2: 7, perceptionDistanceMM: 0.6, killDistanceMM: 0.12, stepMM: 0.02,
-        coneHalfAngleDeg: 50, murrayExponent: 2.55, capillaryRadiusUM: 3.0, maxIterations: 400)
+        coneHalfAngleDeg: 50, murrayExponent: 3.8, capillaryRadiusUM: 3.0, maxIterations: 400)
 
     /// Superficial capillary bed grown from the arterioles and venules: dense sinks, short reach, wide cone
     /// (capillaries leave their feeders at large angles).

@@ -102,6 +102,11 @@ struct SpaceColonization {
     /// the sinks). Macular arterioles and venules converge on the fovea while they branch, so their
     /// paths bend towards it instead of running straight.
     var focus: (x: Double, y: Double, weight: Double)? = nil
+    /// Optional radial alignment around a point (mm): within `reachMM` of it every step is pulled along the
+    /// radial line through it (towards or away, whichever is nearer the step's direction), with a weight
+    /// falling linearly from `weight` at the point to 0 at the reach. Perifoveal capillaries run radially
+    /// towards the FAZ (the "sunburst" of real OCTA) instead of forming a random mesh right up to it.
+    var radial: (x: Double, y: Double, reachMM: Double, weight: Double)? = nil
 
     /// Grows `roots` (position, unit direction) into `tree` towards `sinks`; nodes for which `blocked`
     /// returns true are never created (e.g. inside the FAZ). Returns the index range of the new nodes.
@@ -195,6 +200,17 @@ struct SpaceColonization {
                     let fd = (fx * fx + fy * fy).squareRoot()
                     if fd > 1e-9 {
                         gx += f.weight * fx / fd; gy += f.weight * fy / fd
+                        let m = (gx * gx + gy * gy).squareRoot()
+                        if m < 1e-6 { continue }
+                        gx /= m; gy /= m
+                    }
+                }
+                if let q = radial {
+                    let rx = tree.x[n] - q.x, ry = tree.y[n] - q.y
+                    let rd = (rx * rx + ry * ry).squareRoot()
+                    if rd > 1e-9 && rd < q.reachMM {
+                        let w = q.weight * (1 - rd / q.reachMM) * (gx * rx + gy * ry >= 0 ? 1 : -1) / rd
+                        gx += w * rx; gy += w * ry
                         let m = (gx * gx + gy * gy).squareRoot()
                         if m < 1e-6 { continue }
                         gx /= m; gy /= m

@@ -12,6 +12,15 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     /// The vessel threshold is this factor times Otsu's level of the local contrast (Otsu splits bright large
     /// vessels from everything else; faint capillaries sit below it).
     public var thresholdFactor: Double = 0.65
+    /// The local contrast is clipped at this quantile before Otsu's level is taken (1 = no clipping), so that
+    /// brighter large vessels do not raise the capillary threshold (see `OtsuThreshold.winsorizedThreshold`).
+    public var thresholdUpperQuantile: Double = 1
+    /// When true, the level that `thresholdFactor` scales is the lower level of three-class Otsu (background /
+    /// capillaries / large vessels) instead of two-class Otsu.
+    public var thresholdThreeClass: Bool = false
+    /// When positive, the vessel threshold is instead the median local contrast plus this many robust noise
+    /// standard deviations, estimated from the darker half ((median - 25th percentile) / 0.674).
+    public var thresholdNoiseMultiple: Double = 0
     /// Hysteresis: pixels above this fraction of the threshold join the mask when connected to a pixel above it.
     /// 0.5 (was 0.6) keeps more faint capillaries joined to the mesh: synthetic skeleton length error 10.8% -> 9.6%
     /// (`capillary graph --evaluate-synthetic 40`), real OCTA-500 Dice 0.797 (unchanged to 3 decimals).
@@ -70,7 +79,7 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, rimFraction, rimFloorRadiusUM, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazVesselClearanceUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
+        case noiseSigmaUM, backgroundSigmaUM, thresholdFactor, thresholdUpperQuantile, thresholdThreeClass, thresholdNoiseMultiple, hysteresisLowFraction, minimumContrast, minVesselObjectAreaUM2, rimFraction, rimFloorRadiusUM, spurLengthUM, minICAAreaUM2, detectFAZ, fazSearchRadiusMM, fazSmoothingSigmaUM, fazSeedSigmaUM, fazThresholdFraction, fazGrowToVesselsUM, fazVesselClearanceUM, fazOpeningRadiusUM, fazCoreRadiusUM, fazCoreReachUM, fazNeighbourDistanceUM, minFAZAreaMM2, maxFAZAreaMM2, laterality
     }
 
     /// Decodes a configuration; absent keys keep the defaults of `init()`.
@@ -81,6 +90,9 @@ public struct VesselGraphConfig: Codable, Sendable, Equatable {
         if let v = try c.decodeIfPresent(type(of: noiseSigmaUM), forKey: .noiseSigmaUM) { noiseSigmaUM = v }
         if let v = try c.decodeIfPresent(type(of: backgroundSigmaUM), forKey: .backgroundSigmaUM) { backgroundSigmaUM = v }
         if let v = try c.decodeIfPresent(type(of: thresholdFactor), forKey: .thresholdFactor) { thresholdFactor = v }
+        if let v = try c.decodeIfPresent(type(of: thresholdUpperQuantile), forKey: .thresholdUpperQuantile) { thresholdUpperQuantile = v }
+        if let v = try c.decodeIfPresent(type(of: thresholdThreeClass), forKey: .thresholdThreeClass) { thresholdThreeClass = v }
+        if let v = try c.decodeIfPresent(type(of: thresholdNoiseMultiple), forKey: .thresholdNoiseMultiple) { thresholdNoiseMultiple = v }
         if let v = try c.decodeIfPresent(type(of: hysteresisLowFraction), forKey: .hysteresisLowFraction) { hysteresisLowFraction = v }
         if let v = try c.decodeIfPresent(type(of: minimumContrast), forKey: .minimumContrast) { minimumContrast = v }
         if let v = try c.decodeIfPresent(type(of: minVesselObjectAreaUM2), forKey: .minVesselObjectAreaUM2) { minVesselObjectAreaUM2 = v }

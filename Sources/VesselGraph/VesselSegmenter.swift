@@ -17,7 +17,7 @@ struct VesselSegmenter {
         var d = [Float](repeating: 0, count: n)
         // Per-pixel writes through raw buffers (an array write per pixel paid a uniqueness check).
         d.withUnsafeMutableBufferPointer { dp in for i in 0..<n { dp[i] = g[i] - bg[i] } }
-        let high = max(OtsuThreshold.threshold(d) * Float(config.thresholdFactor), Float(config.minimumContrast))
+        let high = max(vesselLevel(d), Float(config.minimumContrast))
         let low = high * Float(config.hysteresisLowFraction)
         var weak = [UInt8](repeating: 0, count: n)
         weak.withUnsafeMutableBufferPointer { wk in
@@ -51,5 +51,21 @@ struct VesselSegmenter {
         mask = VesselRim.complete(mask, denoised: g, width: w, height: h, floorRadiusPX: Int(floorPX),
                                   fraction: Float(config.rimFraction))
         return (mask, g)
+    }
+
+    /// The vessel threshold on the local contrast `d`, by the configured rule.
+    func vesselLevel(_ d: [Float]) -> Float {
+        if config.thresholdNoiseMultiple > 0 {
+            let median = OtsuThreshold.quantile(d, 0.5)
+            let sigma = (median - OtsuThreshold.quantile(d, 0.25)) / 0.674
+            return median + Float(config.thresholdNoiseMultiple) * sigma
+        }
+        let level: Float
+        if config.thresholdThreeClass {
+            level = OtsuThreshold.lowerThreeClassThreshold(d)
+        } else {
+            level = OtsuThreshold.winsorizedThreshold(d, upperQuantile: config.thresholdUpperQuantile)
+        }
+        return level * Float(config.thresholdFactor)
     }
 }

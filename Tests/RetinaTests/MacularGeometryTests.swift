@@ -15,7 +15,7 @@ final class MacularGeometryTests: XCTestCase {
     }
 
     func testArcadeTrunksArchAroundTheFoveaInsteadOfRadiatingTowardsIt() {
-        // Inside a 6 mm field every trunk keeps 1.3-3.5 mm from the fovea while sweeping through more than
+        // Inside a 6 mm field every trunk keeps 1.3-4.6 mm from the fovea and every main trunk sweeps through more than
         // 70 deg of polar angle; a vessel radiating towards the fovea would sweep almost no angle while its
         // distance fell. Superior trunks lie above the fovea, inferior below.
         for seed in UInt64(0)..<20 {
@@ -32,12 +32,13 @@ final class MacularGeometryTests: XCTestCase {
                     if t < 2 { XCTAssertLessThan(trunk.y[k], 3) } else { XCTAssertGreaterThan(trunk.y[k], 3) }
                 }
                 // The main trunk of each arcade (0: superior, 2: inferior) crosses the field; its companion
-                // (1, 3) runs 0.45-1.1 mm further out or 0.2-0.4 mm further in, so it may pass outside.
+                // (1, 3) runs 0.7-1.5 mm further out, so it may pass outside.
                 if t % 2 == 0 { XCTAssertGreaterThan(angles.count, 100, "seed \(seed) trunk \(t) barely enters the field") }
                 guard angles.count > 100 else { continue }
-                XCTAssertGreaterThan(angles.max()! - angles.min()!, 70, "seed \(seed) trunk \(t) does not arch")
+                // The main trunks arch; a companion often only cuts a corner of the field.
+                if t % 2 == 0 { XCTAssertGreaterThan(angles.max()! - angles.min()!, 70, "seed \(seed) trunk \(t) does not arch") }
                 XCTAssertGreaterThan(radii.min()!, 1.3, "seed \(seed) trunk \(t) runs into the macula")
-                XCTAssertLessThan(radii.max()!, 4.3)
+                XCTAssertLessThan(radii.max()!, 4.6)   // companions run 0.7-1.5 mm outside the main trunk
                 // Consecutive points one step apart: a continuous centreline.
                 for k in 1..<trunk.x.count {
                     let d = ((trunk.x[k] - trunk.x[k - 1]) * (trunk.x[k] - trunk.x[k - 1]) + (trunk.y[k] - trunk.y[k - 1]) * (trunk.y[k] - trunk.y[k - 1])).squareRoot()
