@@ -194,27 +194,10 @@ extension Tensor {
             for i in 0..<n {
                 let r = r0 + i
                 let xr = S + r * h, g = G + r * h, sgr = SG + r * h, m = mean[r], s = rstd[r], dn = DZ + i * h
-                var sumD = Kernels.V8(), sumDN = Kernels.V8()
+                let (sd, sdn) = Kernels.siluLayerNormRowBackward(x: xr, g: g, sigmoid: sgr, mean: m, rstd: s, gamma: Gm, beta: Bt,
+                                                                 cols: h, norm: norm, dnorm: dn, dGamma: nil, dBeta: nil)
                 var j = 0
-                while j + 8 <= h {
-                    let nv = (Kernels.load8(xr + j) - m) * s, gm = Kernels.load8(Gm + j)
-                    let z = nv * gm + Kernels.load8(Bt + j), sg = Kernels.load8(sgr + j)
-                    let dz = Kernels.load8(g + j) * sg * (1 + z * (1 - sg))
-                    let d = gm * dz
-                    Kernels.store8(nv, norm + j); Kernels.store8(d, dn + j)
-                    sumD += d; sumDN += d * nv
-                    j += 8
-                }
-                var sd = sumD.sum(), sdn = sumDN.sum()
-                while j < h {
-                    let nv = (xr[j] - m) * s, z = nv * Gm[j] + Bt[j], sg = sgr[j]
-                    let d = Gm[j] * (g[j] * sg * (1 + z * (1 - sg)))
-                    norm[j] = nv; dn[j] = d
-                    sd += d; sdn += d * nv
-                    j += 1
-                }
                 let dMean = sd / Float(h), dNormMean = sdn / Float(h)
-                j = 0
                 while j + 8 <= h {
                     Kernels.store8((Kernels.load8(dn + j) - dMean - Kernels.load8(norm + j) * dNormMean) * s, dn + j)
                     j += 8
@@ -261,23 +244,34 @@ extension Tensor {
         }
     }
 
-    /// out[source(e)] += scale_t w_e g[t - rows.lowerBound] for every edge e into a target t in `rows`.
+    /// Calls `body(local, id, sourceRow, scale)` for every edge `id` into a target t in `rows` (by target, in
+    /// CSR order), with local = t - rows.lowerBound and scale = 1 / in-degree(t) for a mean, else 1 (the edge
+    /// weight is not applied: each caller uses it or not).
     @inline(__always)
-    static func scatterTile(_ m: NeighborMessages, rows: Range<Int>, from g: UnsafePointer<Float>, width d: Int,
-                            into out: UnsafeMutablePointer<Float>) {
-        let e = m.edges, mean = m.reduce == .mean, W = m.edgeWeight?.data.baseAddress
+    static func forEachTileEdge(_ m: NeighborMessages, rows: Range<Int>, _ body: (_ local: Int, _ id: Int, _ sourceRow: Int, _ scale: Float) -> Void) {
+        let e = m.edges, mean = m.reduce == .mean
         e.targetStart.withUnsafeBufferPointer { start in
         e.byTarget.withUnsafeBufferPointer { ids in
         e.source.withUnsafeBufferPointer { source in
         e.inverseInDegree.withUnsafeBufferPointer { inv in
             for t in rows {
-                let scale = mean ? inv[t] : 1, gt = g + (t - rows.lowerBound) * d
+                let scale = mean ? inv[t] : 1, local = t - rows.lowerBound
                 for k in Int(start[t])..<Int(start[t + 1]) {
                     let id = Int(ids[k])
-                    Kernels.addScaled(out + Int(source[id]) * d, gt, (W?[id] ?? 1) * scale, count: d)
+                    body(local, id, Int(source[id]), scale)
                 }
             }
         }}}}
+    }
+
+    /// out[source(e)] += scale_t w_e g[t - rows.lowerBound] for every edge e into a target t in `rows`.
+    @inline(__always)
+    static func scatterTile(_ m: NeighborMessages, rows: Range<Int>, from g: UnsafePointer<Float>, width d: Int,
+                            into out: UnsafeMutablePointer<Float>) {
+        let W = m.edgeWeight?.data.baseAddress
+        forEachTileEdge(m, rows: rows) { local, id, s, scale in
+            Kernels.addScaled(out + s * d, g + local * d, (W?[id] ?? 1) * scale, count: d)
+        }
     }
 
     /// `edgeGradientTile` and `scatterTile` (same g) in one sweep over the tile's edges.
@@ -285,20 +279,12 @@ extension Tensor {
     static func edgeGradientAndScatterTile(_ m: NeighborMessages, rows: Range<Int>, targetGrad g: UnsafePointer<Float>,
                                            sourceValues X: UnsafePointer<Float>, width d: Int,
                                            edgeGradient gw: UnsafeMutablePointer<Float>, scatterInto out: UnsafeMutablePointer<Float>) {
-        let e = m.edges, mean = m.reduce == .mean, W = m.edgeWeight?.data.baseAddress
-        e.targetStart.withUnsafeBufferPointer { start in
-        e.byTarget.withUnsafeBufferPointer { ids in
-        e.source.withUnsafeBufferPointer { source in
-        e.inverseInDegree.withUnsafeBufferPointer { inv in
-            for t in rows {
-                let scale = mean ? inv[t] : 1, gt = g + (t - rows.lowerBound) * d
-                for k in Int(start[t])..<Int(start[t + 1]) {
-                    let id = Int(ids[k]), s = Int(source[id]) * d
-                    gw[id] += scale * Kernels.dot(gt, X + s, count: d)
-                    Kernels.addScaled(out + s, gt, (W?[id] ?? 1) * scale, count: d)
-                }
-            }
-        }}}}
+        let W = m.edgeWeight?.data.baseAddress
+        forEachTileEdge(m, rows: rows) { local, id, s, scale in
+            let gt = g + local * d
+            gw[id] += scale * Kernels.dot(gt, X + s * d, count: d)
+            Kernels.addScaled(out + s * d, gt, (W?[id] ?? 1) * scale, count: d)
+        }
     }
 
     /// gw[e] += scale_t dot(g[t - rows.lowerBound], sourceValues[source(e)]) for every edge e into a target
@@ -306,18 +292,8 @@ extension Tensor {
     @inline(__always)
     static func edgeGradientTile(_ m: NeighborMessages, rows: Range<Int>, targetGrad g: UnsafePointer<Float>,
                                  sourceValues X: UnsafePointer<Float>, width d: Int, into gw: UnsafeMutablePointer<Float>) {
-        let e = m.edges, mean = m.reduce == .mean
-        e.targetStart.withUnsafeBufferPointer { start in
-        e.byTarget.withUnsafeBufferPointer { ids in
-        e.source.withUnsafeBufferPointer { source in
-        e.inverseInDegree.withUnsafeBufferPointer { inv in
-            for t in rows {
-                let scale = mean ? inv[t] : 1, gt = g + (t - rows.lowerBound) * d
-                for k in Int(start[t])..<Int(start[t + 1]) {
-                    let id = Int(ids[k])
-                    gw[id] += scale * Kernels.dot(gt, X + Int(source[id]) * d, count: d)
-                }
-            }
-        }}}}
+        forEachTileEdge(m, rows: rows) { local, id, s, scale in
+            gw[id] += scale * Kernels.dot(g + local * d, X + s * d, count: d)
+        }
     }
 }

@@ -63,3 +63,42 @@ extension Kernels {
         while i < count { dz[i] = g[i] * (s[i] + y[i] * (1 - s[i])); i += 1 }
     }
 }
+
+extension Kernels {
+    /// First half of the backward pass of y = SiLU(LayerNorm(x)) for one row of `cols`: with n = (x - mean) rstd
+    /// and z = n gamma + beta, writes norm = n and dnorm = gamma dz, where dz = g silu'(z) (`sigmoid` holds
+    /// sigmoid(z) from the forward pass), adds n dz and dz into `dGamma` / `dBeta` when given, and returns the
+    /// row sums (sum dnorm, sum dnorm n) that the LayerNorm input gradient needs. Shared by the SiLU residual
+    /// LayerNorm and the fused message-passing layer, so both differentiate the same arithmetic.
+    @inline(__always)
+    static func siluLayerNormRowBackward(x: UnsafePointer<Float>, g: UnsafePointer<Float>, sigmoid sgr: UnsafePointer<Float>,
+                                         mean m: Float, rstd s: Float, gamma Gm: UnsafePointer<Float>, beta Bt: UnsafePointer<Float>,
+                                         cols: Int, norm: UnsafeMutablePointer<Float>, dnorm: UnsafeMutablePointer<Float>,
+                                         dGamma dW: UnsafeMutablePointer<Float>?, dBeta dB: UnsafeMutablePointer<Float>?) -> (sumD: Float, sumDN: Float) {
+        var sumD = V8(), sumDN = V8()
+        var j = 0
+        while j + 8 <= cols {
+            let n = (load8(x + j) - m) * s, gm = load8(Gm + j)
+            let z = n * gm + load8(Bt + j), sg = load8(sgr + j)
+            let dz = load8(g + j) * sg * (1 + z * (1 - sg))
+            let dn = gm * dz
+            store8(n, norm + j); store8(dn, dnorm + j)
+            sumD += dn; sumDN += dn * n
+            if let dW, let dB {
+                store8(load8(dW + j) + n * dz, dW + j)
+                store8(load8(dB + j) + dz, dB + j)
+            }
+            j += 8
+        }
+        var sd = sumD.sum(), sdn = sumDN.sum()
+        while j < cols {
+            let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = sgr[j]
+            let dz = g[j] * sg * (1 + z * (1 - sg)), dn = Gm[j] * dz
+            norm[j] = n; dnorm[j] = dn
+            sd += dn; sdn += dn * n
+            if let dW, let dB { dW[j] += n * dz; dB[j] += dz }
+            j += 1
+        }
+        return (sd, sdn)
+    }
+}

@@ -75,34 +75,13 @@ extension Tensor {
                     let norm = at.norm, dnorm = at.dnorm, dW = at.dGamma, dB = at.dBeta
                     let x = X + r * cols, g = G + r * cols, sgr = SG + r * cols, m = mean[r], s = rstd[r]
                     // dz = g silu'(z), z = n gamma + beta, n = (x - mean) rstd; sums for the LayerNorm backward.
-                    var sumD = Kernels.V8(), sumDN = Kernels.V8()
-                    var j = 0
-                    while j + 8 <= cols {
-                        let n = (Kernels.load8(x + j) - m) * s, gm = Kernels.load8(Gm + j)
-                        let z = n * gm + Kernels.load8(Bt + j), sg = Kernels.load8(sgr + j)
-                        let dz = Kernels.load8(g + j) * sg * (1 + z * (1 - sg))
-                        let dn = gm * dz
-                        Kernels.store8(n, norm + j); Kernels.store8(dn, dnorm + j)
-                        sumD += dn; sumDN += dn * n
-                        if needParams {
-                            Kernels.store8(Kernels.load8(dW + j) + n * dz, dW + j)
-                            Kernels.store8(Kernels.load8(dB + j) + dz, dB + j)
-                        }
-                        j += 8
-                    }
-                    var sd = sumD.sum(), sdn = sumDN.sum()
-                    while j < cols {
-                        let n = (x[j] - m) * s, z = n * Gm[j] + Bt[j], sg = sgr[j]
-                        let dz = g[j] * sg * (1 + z * (1 - sg)), dn = Gm[j] * dz
-                        norm[j] = n; dnorm[j] = dn
-                        sd += dn; sdn += dn * n
-                        if needParams { dW[j] += n * dz; dB[j] += dz }
-                        j += 1
-                    }
+                    let (sd, sdn) = Kernels.siluLayerNormRowBackward(x: x, g: g, sigmoid: sgr, mean: m, rstd: s, gamma: Gm, beta: Bt,
+                                                                     cols: cols, norm: norm, dnorm: dnorm,
+                                                                     dGamma: needParams ? dW : nil, dBeta: needParams ? dB : nil)
                     guard let dest = at.dx else { return }
                     let dnMean = sd / Float(cols), dnNormMean = sdn / Float(cols)
                     let gx = dest.buffer + r * cols
-                    j = 0
+                    var j = 0
                     while j + 8 <= cols {
                         var v = (Kernels.load8(dnorm + j) - dnMean - Kernels.load8(norm + j) * dnNormMean) * s
                         if dest.accumulate { v += Kernels.load8(gx + j) }
