@@ -48,14 +48,7 @@ extension Tensor {
         precondition(gamma.count == h && beta.count == h,
                      shapeMismatchMessage("residualMessageLayer", x.shape, gamma.shape, detail: "gamma/beta must match the last axis"))
         if let b = bias { precondition(b.count == h, shapeMismatchMessage("residualMessageLayer bias", weight.shape, b.shape)) }
-        for m in messages {
-            precondition(m.x.rank == 2 && m.weight.shape == [h, m.x.shape[1]],
-                         shapeMismatchMessage("residualMessageLayer message", m.x.shape, m.weight.shape, detail: "x_k [N_k, in_k] needs weight [\(h), in_k]"))
-            precondition(m.edges.targetRows == rows && m.edges.sourceRows == m.x.shape[0],
-                         shapeMismatchMessage("residualMessageLayer edges", [m.edges.sourceRows, m.edges.targetRows], [m.x.shape[0], rows],
-                                              detail: "edges must run from the rows of x_k to the rows of x"))
-            if let w = m.edgeWeight { precondition(w.count == m.edges.count, shapeMismatchMessage("residualMessageLayer edge weights", w.shape, [m.edges.count])) }
-        }
+        NeighborMessages.checkShapes(messages, targetRows: rows, outDim: h, op: "residualMessageLayer")
         // A relation without edges contributes exactly 0 (as in relationalLinear).
         let active = messages.filter { $0.edges.count > 0 }
         let xTracked = x.tracked(mode)
@@ -103,15 +96,7 @@ extension Tensor {
                 Kernels.layerNormRows(Z, Y + r0 * h, gamma: Gm, beta: Bt, rows: n, cols: h, eps: eps,
                                       mean: stats.map { $0 + r0 }, rstd: stats.map { $0 + rows + r0 })
                 let y = Y + r0 * h, res = X + r0 * h, sg = saved.map { $0.sigmoid.buffer.baseAddress! + r0 * h }
-                let count = n * h
-                var i = 0
-                while i + 8 <= count {
-                    let z = Kernels.load8(y + i), s = Kernels.sigmoid8(z)
-                    Kernels.store8(Kernels.load8(res + i) + z * s, y + i)
-                    if let sg { Kernels.store8(s, sg + i) }
-                    i += 8
-                }
-                while i < count { let z = y[i], s = 1 / (1 + Kernels.exp(-z)); y[i] = res[i] + z * s; sg?[i] = s; i += 1 }
+                Kernels.residualSiLUInPlace(y, residual: res, count: n * h, sigmoid: sg)
             }
         }
         guard let saved else { return out }

@@ -36,14 +36,7 @@ extension Tensor {
                      shapeMismatchMessage("relationalLinear", x.shape, weight.shape, detail: "x [N, in] needs weight [out, in]"))
         let rows = x.shape[0], inDim = x.shape[1], outDim = weight.shape[0]
         if let b = bias { precondition(b.count == outDim, shapeMismatchMessage("relationalLinear bias", weight.shape, b.shape)) }
-        for m in messages {
-            precondition(m.x.rank == 2 && m.weight.shape == [outDim, m.x.shape[1]],
-                         shapeMismatchMessage("relationalLinear message", m.x.shape, m.weight.shape, detail: "x_k [N_k, in_k] needs weight [\(outDim), in_k]"))
-            precondition(m.edges.targetRows == rows && m.edges.sourceRows == m.x.shape[0],
-                         shapeMismatchMessage("relationalLinear edges", [m.edges.sourceRows, m.edges.targetRows], [m.x.shape[0], rows],
-                                              detail: "edges must run from the rows of x_k to the rows of x"))
-            if let w = m.edgeWeight { precondition(w.count == m.edges.count, shapeMismatchMessage("relationalLinear edge weights", w.shape, [m.edges.count])) }
-        }
+        NeighborMessages.checkShapes(messages, targetRows: rows, outDim: outDim, op: "relationalLinear")
         let out = Tensor(uninitializedShape: [rows, outDim])
         let Y = out.data.baseAddress!
         if let b = bias {
@@ -270,5 +263,21 @@ extension Tensor {
         let (D, add) = dest
         for j in 0..<cols { D[j] = add ? D[j] + P[j] : P[j] }
         for p in 1..<parts { for j in 0..<cols { D[j] += P[p * cols + j] } }
+    }
+}
+
+extension NeighborMessages {
+    /// Preconditions (programmer errors) of an op summing `messages` into [targetRows, outDim]: each relation's
+    /// weight is [outDim, in_k], its edges run from the rows of x_k to the target rows, and its edge weights
+    /// (if any) have one entry per edge. `op` names the op in the message.
+    static func checkShapes(_ messages: [NeighborMessages], targetRows rows: Int, outDim: Int, op: String) {
+        for m in messages {
+            precondition(m.x.rank == 2 && m.weight.shape == [outDim, m.x.shape[1]],
+                         Tensor.shapeMismatchMessage("\(op) message", m.x.shape, m.weight.shape, detail: "x_k [N_k, in_k] needs weight [\(outDim), in_k]"))
+            precondition(m.edges.targetRows == rows && m.edges.sourceRows == m.x.shape[0],
+                         Tensor.shapeMismatchMessage("\(op) edges", [m.edges.sourceRows, m.edges.targetRows], [m.x.shape[0], rows],
+                                              detail: "edges must run from the rows of x_k to the rows of x"))
+            if let w = m.edgeWeight { precondition(w.count == m.edges.count, Tensor.shapeMismatchMessage("\(op) edge weights", w.shape, [m.edges.count])) }
+        }
     }
 }

@@ -102,3 +102,20 @@ extension Kernels {
         return (sd, sdn)
     }
 }
+
+extension Kernels {
+    /// y = residual + y sigmoid(y) over `count` values in place (SiLU of a LayerNorm output plus the residual),
+    /// writing sigmoid(y) to `sigmoid` when given (the backward pass then needs no exp).
+    @inline(__always)
+    static func residualSiLUInPlace(_ y: UnsafeMutablePointer<Float>, residual res: UnsafePointer<Float>, count: Int,
+                                    sigmoid sg: UnsafeMutablePointer<Float>?) {
+        var i = 0
+        while i + 8 <= count {
+            let z = load8(y + i), s = sigmoid8(z)
+            store8(load8(res + i) + z * s, y + i)
+            if let sg { store8(s, sg + i) }
+            i += 8
+        }
+        while i < count { let z = y[i], s = 1 / (1 + exp(-z)); y[i] = res[i] + z * s; sg?[i] = s; i += 1 }
+    }
+}

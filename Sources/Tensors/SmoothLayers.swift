@@ -54,16 +54,8 @@ extension Tensor {
         Parallel.forEach(rows, minChunk: ln.minRows) { r in
             // LayerNorm into the output rows, then SiLU and the residual in place (the rows are in L1).
             ln.normalize(r, X, into: Y, gamma: Gm, beta: Bt, eps: eps)
-            let start = r.lowerBound * cols, count = r.count * cols
-            let y = Y + start, res = R + start, sg = SG.map { $0 + start }
-            var i = 0
-            while i + 8 <= count {
-                let z = Kernels.load8(y + i), s = Kernels.sigmoid8(z)
-                Kernels.store8(Kernels.load8(res + i) + z * s, y + i)
-                if let sg { Kernels.store8(s, sg + i) }
-                i += 8
-            }
-            while i < count { let z = y[i], s = 1 / (1 + Kernels.exp(-z)); y[i] = res[i] + z * s; sg?[i] = s; i += 1 }
+            let start = r.lowerBound * cols
+            Kernels.residualSiLUInPlace(Y + start, residual: R + start, count: r.count * cols, sigmoid: SG.map { $0 + start })
         }
         record(out, [residual, x, gamma, beta]) { flags in
             { out in
